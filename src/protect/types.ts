@@ -1,0 +1,50 @@
+// Key-encryption-key custody (DESIGN §5). A protector keeps a wrapping key inside a platform keystore
+// (passphrase-derived, OS keyring, TPM 2.0, PKCS#11 token) and exposes only encrypt/decrypt with
+// associated data, so the keystore's master key can be held in keyslots that any one protector opens.
+
+export interface ProtectorCapabilities {
+  /** The wrapping key lives in dedicated hardware (TPM, HSM), not in this process or on disk. */
+  hardwareBacked: boolean;
+  /** The wrapping key can never be read out of its keystore, even by this process. */
+  nonExportable: boolean;
+  /** The wrapping key survives a reboot of the machine. */
+  persistent: boolean;
+  /** Each use needs a person present (touch, biometric, PIN typed at the device). */
+  userPresence: boolean;
+}
+
+/** DESIGN §5's interface: AEAD under a key the caller never sees. */
+export interface DeviceKeystore {
+  /** Encrypts `plain` bound to `aad`; the result carries whatever the protector needs to decrypt. */
+  encrypt(plain: Uint8Array, aad: Uint8Array): Promise<Uint8Array>;
+  /** Inverse of encrypt; a wrong `aad` or any altered byte → CofferError EBADMSG. */
+  decrypt(cipher: Uint8Array, aad: Uint8Array): Promise<Uint8Array>;
+  capabilities(): ProtectorCapabilities;
+  /** Releases sessions, handles or child processes (idempotent). */
+  close?(): Promise<void>;
+}
+
+/** JSON-safe, non-secret data a protector persists in its keyslot record (salts, handles, blobs). */
+export type ProtectorState = Record<string, unknown>;
+
+/**
+ * Creates or reopens a protector from its config object (a contract: `{ type: 'passphrase', … }`,
+ * `{ type: 'keyring', … }`, `{ type: 'tpm2', … }`, `{ type: 'pkcs11', … }`). `create` makes fresh
+ * custody material (a new token key, a new sealed TPM object, a new keyring secret) and returns the
+ * state to persist; `open` rebuilds the same DeviceKeystore from that state. `destroy` removes the
+ * custody material where the platform holds it (keyring entry, token key) when a slot is removed.
+ */
+export interface ProtectorDriver<Config extends { type: string }> {
+  readonly type: Config['type'];
+  create(
+    config: Config,
+    context: ProtectorContext,
+  ): Promise<{ device: DeviceKeystore; state: ProtectorState }>;
+  open(config: Config, state: ProtectorState, context: ProtectorContext): Promise<DeviceKeystore>;
+  destroy?(config: Config, state: ProtectorState, context: ProtectorContext): Promise<void>;
+}
+
+export interface ProtectorContext {
+  /** The keyslot id this protector serves; drivers may use it to name their platform objects. */
+  slotId: string;
+}
