@@ -58,7 +58,8 @@ export function exerciseProtector<Config extends { type: string }>(
         const plain = randomBytes(size);
         const cipher = await device.encrypt(plain, aad);
         assert.ok(cipher instanceof Uint8Array);
-        assert.notDeepEqual(Buffer.from(cipher).subarray(0, size), plain.subarray(0, size === 0 ? 0 : size));
+        // The plaintext must not appear in the clear inside what gets stored.
+        if (size >= 16) assert.equal(Buffer.from(cipher).includes(plain), false);
         assert.deepEqual(Buffer.from(await device.decrypt(cipher, aad)), plain);
       }
     });
