@@ -1,6 +1,8 @@
 // AEAD (DESIGN §2): AES-256-GCM, ChaCha20-Poly1305 and XChaCha20-Poly1305, all through OpenSSL.
-// XChaCha20-Poly1305 = HChaCha20 subkey (JS, one block) + native ChaCha20-Poly1305 with the nonce
-// 0x00000000 ‖ nonce[16..24] (draft-irtf-cfrg-xchacha-03 §2.3), so no bulk cipher ever runs in JS.
+// XChaCha20-Poly1305 = HChaCha20 subkey (one JS block, hchacha20.ts) + native ChaCha20-Poly1305 with
+// the nonce 0x00000000 ‖ nonce[16..24] (draft-irtf-cfrg-xchacha-03 §2.3), so no bulk cipher runs in JS.
+// Only 256-bit keys, the standard nonce of each algorithm and full 128-bit tags exist here: shorter
+// tags, other key sizes and GCM's hashed (non-96-bit) IVs are refused with EINVAL, never supported.
 import { type CipherGCMTypes, createCipheriv, createDecipheriv } from 'node:crypto';
 import { CofferError } from '../errors.js';
 import { assertBytes, assertOneOf, wipe } from './bytes.js';
@@ -21,10 +23,9 @@ export const NONCE_LENGTH: Readonly<Record<AeadAlgorithm, number>> = Object.free
   'chacha20-poly1305': 12,
   'xchacha20-poly1305': 24,
 });
-/**
- * Largest plaintext one call takes: GCM's limit is 2^39−256 bits, ChaCha's 2^38 bytes; a JS process
- * cannot hold either, so the practical bound is Node's largest Buffer, checked by Node itself.
- */
+
+// No size bound is set here: GCM's limit (2^39−256 bits) and ChaCha's (2^38 bytes) are beyond any
+// Buffer Node can allocate, and the keystore applies its own payload bounds (DESIGN §4).
 const EMPTY = new Uint8Array(0);
 
 type NativeCipher = 'aes-256-gcm' | 'chacha20-poly1305';
@@ -56,6 +57,18 @@ function nativeParams(
   return { cipher: 'chacha20-poly1305', key: subkey, nonce: subnonce, owned: true };
 }
 
+/** A Uint8Array over `buffer`'s bytes: a view when the Buffer owns its memory alone, else a copy. */
+function exclusive(buffer: Buffer): Uint8Array {
+  if (buffer.byteOffset === 0 && buffer.buffer.byteLength === buffer.length) {
+    return new Uint8Array(buffer.buffer, 0, buffer.length);
+  }
+  // Pooled or shared memory must not reach the caller: their wipe would miss it, and `.buffer`
+  // would expose neighbouring bytes.
+  const copy = new Uint8Array(buffer);
+  buffer.fill(0);
+  return copy;
+}
+
 /** Encrypts `plaintext`; returns ciphertext ‖ 16-byte tag. */
 export function encrypt(
   alg: AeadAlgorithm,
@@ -68,11 +81,12 @@ export function encrypt(
   const p = nativeParams(alg, key, nonce);
   try {
     const cipher = createCipheriv(p.cipher as CipherGCMTypes, p.key, p.nonce, { authTagLength: TAG_LENGTH });
-    cipher.setAAD(aad ?? EMPTY, { plaintextLength: plaintext.length });
+    cipher.setAAD(aad ?? EMPTY);
+    // One preallocated output: the body and the tag are written into it, with no concat copy.
     const out = new Uint8Array(plaintext.length + TAG_LENGTH);
-    // Writing both pieces into one preallocated buffer avoids a concat copy on large payloads.
     const body = cipher.update(plaintext);
     out.set(body, 0);
+    // GCM and ChaCha20-Poly1305 are stream modes: final() emits nothing, only computes the tag.
     const rest = cipher.final();
     out.set(rest, body.length);
     out.set(cipher.getAuthTag(), plaintext.length);
@@ -92,7 +106,7 @@ export function decrypt(
 ): Uint8Array {
   validate(alg, key, nonce, ciphertextAndTag, aad);
   if (ciphertextAndTag.length < TAG_LENGTH) {
-    throw new CofferError('EBADMSG', 'ciphertext shorter than its authentication tag');
+    throw new CofferError('EBADMSG', `${alg}: ciphertext shorter than its authentication tag`);
   }
   const p = nativeParams(alg, key, nonce);
   const bodyLength = ciphertextAndTag.length - TAG_LENGTH;
@@ -101,22 +115,24 @@ export function decrypt(
       authTagLength: TAG_LENGTH,
     });
     decipher.setAuthTag(ciphertextAndTag.subarray(bodyLength));
-    decipher.setAAD(aad ?? EMPTY, { plaintextLength: bodyLength });
-    const out = new Uint8Array(bodyLength);
+    decipher.setAAD(aad ?? EMPTY);
     const body = decipher.update(ciphertextAndTag.subarray(0, bodyLength));
-    out.set(body, 0);
-    let final: Buffer;
+    let rest: Buffer;
     try {
-      final = decipher.final();
+      rest = decipher.final();
     } catch {
       // Plaintext released before authentication must not leak out.
-      wipe(out, body);
+      wipe(body);
       throw new CofferError(
         'EBADMSG',
         `${alg}: authentication failed (wrong key, nonce or AAD, or tampered data)`,
       );
     }
-    out.set(final, body.length);
+    if (rest.length === 0) return exclusive(body);
+    const out = new Uint8Array(body.length + rest.length);
+    out.set(body, 0);
+    out.set(rest, body.length);
+    wipe(body, rest);
     return out;
   } finally {
     if (p.owned) wipe(p.key);

@@ -30,7 +30,39 @@ export const nativeSupport = Object.freeze({
   p256: probe(() => nodeCrypto.generateKeyPairSync('ec', { namedCurve: 'prime256v1' })),
   secp256k1: probe(() => nodeCrypto.generateKeyPairSync('ec', { namedCurve: 'secp256k1' })),
   mlKem768: probeKeyPair('ml-kem-768') && typeof node.encapsulate === 'function',
-  mlDsa65: probeKeyPair('ml-dsa-65'),
+  // Coffer keeps ML-DSA secrets as the 32-byte seed ξ, so native use needs OpenSSL 3.5's seed-only
+  // PKCS#8 import (RFC 9881 private key "seed" choice), not just key generation.
+  mlDsa65:
+    probeKeyPair('ml-dsa-65') &&
+    probe(() =>
+      nodeCrypto.createPrivateKey({
+        key: Buffer.concat([
+          Buffer.from('3034020100300b060960864801650304031204228020', 'hex'),
+          Buffer.alloc(32),
+        ]),
+        format: 'der',
+        type: 'pkcs8',
+      }),
+    ),
+  // FIPS 204 contexts reach OpenSSL only on Node versions that pass `context` through (nodejs/node
+  // #59570); an older Node would silently sign with the empty context, so prove the option has effect.
+  mlDsa65Context: probe(() => {
+    const { privateKey, publicKey } = (
+      nodeCrypto.generateKeyPairSync as unknown as (type: string) => nodeCrypto.KeyPairKeyObjectResult
+    )('ml-dsa-65');
+    const message = Buffer.alloc(1);
+    const context = Buffer.from('coffer');
+    const sign = nodeCrypto.sign as unknown as (alg: null, data: Buffer, key: object) => Buffer;
+    const verify = nodeCrypto.verify as unknown as (
+      alg: null,
+      data: Buffer,
+      key: object,
+      sig: Buffer,
+    ) => boolean;
+    const signature = sign(null, message, { key: privateKey, context });
+    if (!verify(null, message, { key: publicKey, context }, signature)) throw new Error('context lost');
+    if (verify(null, message, { key: publicKey }, signature)) throw new Error('context ignored');
+  }),
   sha3: probe(() => nodeCrypto.createHash('sha3-256').update('').digest()),
   shake256: probe(() => nodeCrypto.createHash('shake256', { outputLength: 32 }).update('').digest()),
   argon2: typeof node.argon2Sync === 'function',
@@ -62,13 +94,19 @@ export function cryptoImplementations(): Record<string, Implementation> {
     'ecdsa-p256': n.p256 ? 'node:crypto' : '@noble/curves',
     secp256k1: n.secp256k1 ? 'node:crypto' : '@noble/curves',
     'secp256k1-recovery': '@noble/curves',
-    'ml-dsa-65': n.mlDsa65 ? 'node:crypto' : '@noble/post-quantum',
+    // Without native contexts, calls that pass a non-empty context run in @noble/post-quantum.
+    'ml-dsa-65': n.mlDsa65
+      ? n.mlDsa65Context
+        ? 'node:crypto'
+        : 'node:crypto + @noble/post-quantum'
+      : '@noble/post-quantum',
     'ml-kem-768': n.mlKem768 ? 'node:crypto' : '@noble/post-quantum',
     'x-wing': n.mlKem768 && n.x25519 && n.sha3 ? 'node:crypto' : 'node:crypto + @noble/post-quantum',
+    // kdf.ts switches all of HKDF to @noble/hashes when SHA3 is missing, so one name is always true.
     hkdf: n.sha3 ? 'node:crypto' : '@noble/hashes',
     hmac: 'node:crypto',
     argon2id: n.argon2 ? 'node:crypto' : '@noble/hashes',
-    scrypt: 'node:crypto',
-    pbkdf2: 'node:crypto',
+    scrypt: n.scrypt ? 'node:crypto' : '@noble/hashes',
+    pbkdf2: n.pbkdf2 ? 'node:crypto' : '@noble/hashes',
   };
 }

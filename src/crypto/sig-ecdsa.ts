@@ -1,0 +1,275 @@
+// ECDSA over P-256 and secp256k1 with SHA-256 (FIPS 186-5 §6.4, SEC 1 v2): 32-byte scalar secrets,
+// 64-byte r ‖ s signatures (IEEE P1363), SEC 1 public keys. secp256k1 signatures are low-S on the
+// way out and must be low-S on the way in (BIP-62/BIP-146 malleability rule); P-256 accepts both
+// halves because OpenSSL and WebCrypto emit high-S half the time. Seeded keygen derives the scalar
+// with HKDF (SPEC "Signatures"); recovery (Ethereum-style) is noble-only since OpenSSL has none.
+import {
+  createPrivateKey,
+  createPublicKey,
+  hkdfSync,
+  type KeyObject,
+  sign as nodeSign,
+  verify as nodeVerify,
+} from 'node:crypto';
+import type { ECDSA } from '@noble/curves/abstract/weierstrass.js';
+import { p256 } from '@noble/curves/nist.js';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { CofferError } from '../errors.js';
+import { asUint8, concatBytes, fromHex, toHex, wipe } from './bytes.js';
+import { KeyCache } from './key-cache.js';
+import { nodeView, type PreparedSecret, type SigBackend } from './sig-backend.js';
+
+export type EcAlgorithm = 'ecdsa-p256' | 'secp256k1';
+
+interface Curve {
+  readonly alg: EcAlgorithm;
+  readonly noble: ECDSA;
+  readonly order: bigint;
+  readonly halfOrder: bigint;
+  readonly orderBytes: Uint8Array;
+  /** RFC 5915 ECPrivateKey inside RFC 5208 PKCS#8, without the optional public key (OpenSSL derives it). */
+  readonly pkcs8Prefix: Uint8Array;
+  /** RFC 5480 SubjectPublicKeyInfo prefix for a 65-byte uncompressed point. */
+  readonly spkiPrefix65: Uint8Array;
+  /** secp256k1: produce and require s ≤ n/2. */
+  readonly lowS: boolean;
+  /** The public key form `publicKey()` returns: 33-byte compressed or 65-byte uncompressed. */
+  readonly compressed: boolean;
+}
+
+function curve(alg: EcAlgorithm, noble: ECDSA, algIdHex: string, lowS: boolean, compressed: boolean): Curve {
+  const order = noble.Point.Fn.ORDER;
+  const algId = fromHex(algIdHex);
+  const seq = (len: number): string => (len < 128 ? len.toString(16).padStart(2, '0') : '');
+  // The prefixes are fixed DER built once here; `src/format/public-key.ts` encodes the same
+  // structures generically and its tests check that both agree with OpenSSL's own exports.
+  const ecPrivate = `30250201010420`;
+  const inner = `020100${toHex(algId)}0427${ecPrivate}`;
+  const pkcs8 = `30${seq(inner.length / 2 + 32)}${inner}`;
+  const spkiBody = `${toHex(algId)}03${seq(66)}00`;
+  const spki = `30${seq(spkiBody.length / 2 + 65)}${spkiBody}`;
+  return Object.freeze({
+    alg,
+    noble,
+    order,
+    halfOrder: order >> 1n,
+    orderBytes: fromHex(order.toString(16).padStart(64, '0')),
+    pkcs8Prefix: fromHex(pkcs8),
+    spkiPrefix65: fromHex(spki),
+    lowS,
+    compressed,
+  });
+}
+
+export const CURVES: Readonly<Record<EcAlgorithm, Curve>> = Object.freeze({
+  // AlgorithmIdentifier { id-ecPublicKey, prime256v1 } and { id-ecPublicKey, secp256k1 }.
+  'ecdsa-p256': curve('ecdsa-p256', p256, '301306072a8648ce3d020106082a8648ce3d030107', false, false),
+  secp256k1: curve('secp256k1', secp256k1, '301006072a8648ce3d020106052b8104000a', true, true),
+});
+
+const NAMED_CURVE: Readonly<Record<EcAlgorithm, string>> = {
+  'ecdsa-p256': 'prime256v1',
+  secp256k1: 'secp256k1',
+};
+
+/** EINVAL unless 1 ≤ d < n (big-endian bytes compared against the group order). */
+export function assertScalar(alg: EcAlgorithm, secretKey: Uint8Array): void {
+  const n = CURVES[alg].orderBytes;
+  let zero = true;
+  let less = false;
+  let decided = false;
+  for (let i = 0; i < 32; i++) {
+    const a = secretKey[i]!;
+    const b = n[i]!;
+    if (a !== 0) zero = false;
+    if (!decided && a !== b) {
+      less = a < b;
+      decided = true;
+    }
+  }
+  if (zero || !less) {
+    throw new CofferError('EINVAL', `${alg} secret key must be a scalar from 1 to n-1`);
+  }
+}
+
+/** True when `candidate` is a usable scalar, without throwing. */
+function isScalar(alg: EcAlgorithm, candidate: Uint8Array): boolean {
+  try {
+    assertScalar(alg, candidate);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Seeded keygen (SPEC "Signatures"): candidate_i = HKDF-SHA256(ikm = seed, salt = empty,
+ * info = "coffer/sig/v1/keygen/" ‖ alg ‖ 0x00 ‖ i, L = 32) for i = 0, 1, …; the first candidate with
+ * 1 ≤ c < n is the secret scalar. Rejection keeps the scalar exactly uniform (no modular bias);
+ * a second round happens with probability ~2^-32 for P-256 and ~2^-128 for secp256k1.
+ */
+export function deriveScalar(alg: EcAlgorithm, seed: Uint8Array): Uint8Array {
+  const label = new TextEncoder().encode(`coffer/sig/v1/keygen/${alg}`);
+  for (let i = 0; i < 256; i++) {
+    const info = concatBytes(label, Uint8Array.of(0, i));
+    const candidate = new Uint8Array(hkdfSync('sha256', seed, new Uint8Array(0), info, 32));
+    if (isScalar(alg, candidate)) return candidate;
+    wipe(candidate);
+  }
+  // 256 rejections in a row has probability below 2^-8000: reaching here means a broken HKDF.
+  throw new CofferError('EINTERNAL', `${alg}: no valid scalar derived from the seed`);
+}
+
+/**
+ * Decodes and validates a SEC 1 public key (0x04 ‖ x ‖ y, or 0x02/0x03 ‖ x) and returns it in the
+ * requested form; EINVAL for anything else, including OpenSSL's "hybrid" 0x06/0x07 form and points
+ * off the curve. Shared by both paths and by `format/public-key.ts`.
+ */
+export function convertEcPublicKey(alg: EcAlgorithm, publicKey: Uint8Array, compressed: boolean): Uint8Array {
+  const prefix = publicKey[0];
+  const wellFormed =
+    (publicKey.length === 65 && prefix === 0x04) ||
+    (publicKey.length === 33 && (prefix === 0x02 || prefix === 0x03));
+  if (!wellFormed) {
+    throw new CofferError(
+      'EINVAL',
+      `${alg} public key must be a 65-byte uncompressed or 33-byte compressed point`,
+    );
+  }
+  try {
+    return CURVES[alg].noble.Point.fromBytes(publicKey).toBytes(compressed);
+  } catch {
+    throw new CofferError('EINVAL', `${alg} public key is not a point on the curve`);
+  }
+}
+
+/** s as a bigint (public data, so a hex round trip is fine). */
+function sOf(signature: Uint8Array): bigint {
+  return BigInt(`0x${toHex(signature.subarray(32, 64))}`);
+}
+
+/** Rewrites s ↦ n − s in place when s > n/2: (r, n − s) is the other valid signature (low-S form). */
+function normalizeLowS(c: Curve, signature: Uint8Array): Uint8Array {
+  const s = sOf(signature);
+  if (s > c.halfOrder) signature.set(fromHex((c.order - s).toString(16).padStart(64, '0')), 32);
+  return signature;
+}
+
+function nativeBackend(alg: EcAlgorithm): SigBackend {
+  const c = CURVES[alg];
+  const secrets = new KeyCache<PreparedSecret>(`${alg}/secret`, 64);
+  const publics = new KeyCache<KeyObject>(`${alg}/public`, 256);
+  const prepareSecret = (secretKey: Uint8Array): PreparedSecret =>
+    secrets.get(secretKey, () => {
+      assertScalar(alg, secretKey);
+      const der = concatBytes(c.pkcs8Prefix, secretKey);
+      try {
+        const key = createPrivateKey({ key: nodeView(der), format: 'der', type: 'pkcs8' });
+        const spki = createPublicKey(key).export({ format: 'der', type: 'spki' });
+        const uncompressed = asUint8(spki.subarray(spki.length - 65));
+        const publicKey = c.compressed
+          ? concatBytes(Uint8Array.of(0x02 | (uncompressed[64]! & 1)), uncompressed.subarray(1, 33))
+          : uncompressed.slice();
+        return { key, publicKey };
+      } finally {
+        wipe(der);
+      }
+    });
+  const preparePublic = (publicKey: Uint8Array): KeyObject =>
+    publics.get(publicKey, () => {
+      // OpenSSL checks the curve equation but also takes the hybrid form; the shared check is stricter.
+      // Importing the uncompressed form spares OpenSSL its own square root at import.
+      const point = convertEcPublicKey(alg, publicKey, false);
+      const der = nodeView(concatBytes(c.spkiPrefix65, point));
+      const key = createPublicKey({ key: der, format: 'der', type: 'spki' });
+      if (key.asymmetricKeyDetails?.namedCurve !== NAMED_CURVE[alg]) {
+        throw new CofferError('EINTERNAL', `${alg}: OpenSSL imported the key on another curve`);
+      }
+      return key;
+    });
+  return Object.freeze({
+    implementation: 'node:crypto',
+    publicKey(secretKey: Uint8Array): Uint8Array {
+      return prepareSecret(secretKey).publicKey.slice();
+    },
+    sign(secretKey: Uint8Array, message: Uint8Array): Uint8Array {
+      const key = prepareSecret(secretKey).key;
+      const signature = asUint8(nodeSign('sha256', message, { key, dsaEncoding: 'ieee-p1363' }));
+      return c.lowS ? normalizeLowS(c, signature) : signature;
+    },
+    verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+      const key = preparePublic(publicKey);
+      if (signature.length !== 64) return false;
+      if (c.lowS && sOf(signature) > c.halfOrder) return false;
+      try {
+        return nodeVerify('sha256', message, { key, dsaEncoding: 'ieee-p1363' }, signature);
+      } catch {
+        return false;
+      }
+    },
+  });
+}
+
+function nobleBackend(alg: EcAlgorithm): SigBackend {
+  const c = CURVES[alg];
+  return Object.freeze({
+    implementation: '@noble/curves',
+    publicKey(secretKey: Uint8Array): Uint8Array {
+      assertScalar(alg, secretKey);
+      return c.noble.getPublicKey(secretKey, c.compressed);
+    },
+    sign(secretKey: Uint8Array, message: Uint8Array): Uint8Array {
+      assertScalar(alg, secretKey);
+      // RFC 6979 nonces hedged with fresh randomness (§3.6), against fault and RNG-failure attacks.
+      return c.noble.sign(message, secretKey, { prehash: true, lowS: c.lowS, extraEntropy: true });
+    },
+    verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+      convertEcPublicKey(alg, publicKey, false);
+      if (signature.length !== 64) return false;
+      try {
+        return c.noble.verify(signature, message, publicKey, { prehash: true, lowS: c.lowS });
+      } catch {
+        return false;
+      }
+    },
+  });
+}
+
+export const ecdsaP256Native = nativeBackend('ecdsa-p256');
+export const ecdsaP256Noble = nobleBackend('ecdsa-p256');
+export const secp256k1Native = nativeBackend('secp256k1');
+export const secp256k1Noble = nobleBackend('secp256k1');
+
+/**
+ * Recoverable secp256k1 signature over a 32-byte hash the caller computed (e.g. keccak-256 for
+ * Ethereum): r ‖ s ‖ v, 65 bytes, low-S, v ∈ {0, 1, 2, 3} (not Ethereum's 27/28 offset).
+ */
+export function signRecoverableSecp256k1(secretKey: Uint8Array, messageHash: Uint8Array): Uint8Array {
+  assertScalar('secp256k1', secretKey);
+  const recovered = secp256k1.sign(messageHash, secretKey, {
+    prehash: false,
+    lowS: true,
+    format: 'recovered',
+    extraEntropy: true,
+  });
+  // noble's 'recovered' layout is v ‖ r ‖ s; the wallet convention is r ‖ s ‖ v.
+  const out = new Uint8Array(65);
+  out.set(recovered.subarray(1, 65), 0);
+  out[64] = recovered[0]!;
+  return out;
+}
+
+/** The 33-byte compressed key that produced a recoverable signature; EBADMSG if none can. */
+export function recoverSecp256k1(messageHash: Uint8Array, signature: Uint8Array): Uint8Array {
+  const v = signature[64]!;
+  if (v > 3) throw new CofferError('EINVAL', 'recovery id (last signature byte) must be 0, 1, 2 or 3');
+  if (sOf(signature) > CURVES.secp256k1.halfOrder) {
+    throw new CofferError('EBADMSG', 'secp256k1 signature is not low-S');
+  }
+  try {
+    const nobleLayout = concatBytes(Uint8Array.of(v), signature.subarray(0, 64));
+    return secp256k1.recoverPublicKey(nobleLayout, messageHash, { prehash: false });
+  } catch {
+    throw new CofferError('EBADMSG', 'no public key recovers from this signature and hash');
+  }
+}
