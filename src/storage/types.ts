@@ -48,6 +48,8 @@ export interface Storage {
   /**
    * Records whose key starts with `prefix` (use a trailing '/' to list one folder's subtree), in
    * ascending key order (plain code-unit string order), served from an index, never a full scan.
+   * The prefix is any leading part of a valid key ('' lists everything); a complete segment in it
+   * that is not a valid key segment is EINVAL. `after` must be a valid key; `limit` ≥ 1.
    */
   list(prefix: string, options?: ListOptions): Promise<StoredRecord[]>;
 
@@ -55,16 +57,29 @@ export interface Storage {
    * Applies every op atomically and durably (fsync'd before it resolves): all or none. A failed
    * condition on any op throws CofferError ECONFLICT and writes nothing. Resolves to the generation
    * the batch was written at (every written record gets this revision).
+   *
+   * Validated before any work: at least one op and each key at most once (EINVAL); at most 10 000
+   * ops, values ≤ 64 MiB and ≤ 256 MiB of values per batch (E2BIG). Every successful call uses
+   * exactly one new generation, even one that only deletes absent records. Deleting an absent
+   * record is not an error. EUNAVAIL means the outcome is unknown (e.g. the connection dropped
+   * during commit): the batch was applied entirely or not at all, and a re-read tells which.
    */
   write(ops: WriteOp[]): Promise<number>;
 
   /** The highest generation written so far (0 for an empty store). */
   generation(): Promise<number>;
 
-  /** Records written after `generation` (revision > generation), in ascending key order. */
+  /**
+   * Records written after `generation` (revision > generation), in ascending key order. Deleted
+   * records leave no trace here (no tombstones): a caller that must see deletions writes its own
+   * tombstone record. The dir backend answers this by walking the whole store.
+   */
   changedSince(generation: number): Promise<StoredRecord[]>;
 
-  /** Releases files, handles and connections. Further calls throw EUNAVAIL. */
+  /**
+   * Releases files, handles and connections (after this handle's writes in flight). Further calls
+   * throw EUNAVAIL. Idempotent.
+   */
   close(): Promise<void>;
 }
 

@@ -1,0 +1,382 @@
+// The sqlite: backend (DESIGN §6, SPEC "Storage model / sqlite"): the embedded default. One file in
+// WAL mode with synchronous=FULL, so a write is in the fsync'd WAL before `write` resolves and a
+// kill -9 loses nothing acknowledged. Several processes may share the file: writes run in
+// BEGIN IMMEDIATE transactions (the write lock is taken up front, so two writers never deadlock on a
+// lock upgrade) and SQLITE_BUSY is retried with back-off on the event loop rather than blocking it.
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { CofferError } from '../errors.js';
+import {
+  type CheckedOp,
+  checkBatch,
+  checkGeneration,
+  checkListOptions,
+  checkPrefix,
+  checkRecordKey,
+  conditionHolds,
+  conflictError,
+  ownedBytes,
+  prefixUpperBound,
+} from './keys.js';
+import type { ListOptions, OpenStorageOptions, RecordKey, Storage, StoredRecord, WriteOp } from './types.js';
+
+type Db = Database.Database;
+
+/**
+ * Schema migrations, in order: entry i moves the schema from version i to i + 1. This is the hook a
+ * future layout change adds to; each step runs inside the same IMMEDIATE transaction as the version
+ * bump, so a crash mid-migration leaves the previous version intact.
+ */
+export const SQLITE_MIGRATIONS: ReadonlyArray<(db: Db) => void> = [
+  (db) => {
+    // A rowid table with a separate unique index on key (not WITHOUT ROWID): values may be up to
+    // 64 MiB, and SQLite keeps large rows out of the key's B-tree this way.
+    db.exec(`
+      CREATE TABLE coffer_records (
+        key TEXT NOT NULL PRIMARY KEY,
+        value BLOB NOT NULL,
+        revision INTEGER NOT NULL
+      );
+      CREATE INDEX coffer_records_revision ON coffer_records (revision);
+      CREATE TABLE coffer_generation (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        value INTEGER NOT NULL
+      );
+      INSERT INTO coffer_generation (id, value) VALUES (1, 0);
+    `);
+  },
+];
+
+/** Schema version this build writes. */
+export const SQLITE_SCHEMA_VERSION = SQLITE_MIGRATIONS.length;
+
+/** How long a write keeps retrying SQLITE_BUSY before giving up with EUNAVAIL. */
+const BUSY_DEADLINE_MS = 30_000;
+/** SQLite's own blocking busy wait per attempt; kept short so the event loop stays responsive. */
+const BUSY_TIMEOUT_MS = 25;
+
+function isBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
+}
+
+function sqliteCode(error: unknown): string {
+  const code = (error as { code?: unknown })?.code;
+  return typeof code === 'string' ? code : 'unknown error';
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Runs `fn`, retrying while another process holds the write lock, until the deadline. */
+async function retryBusy<T>(fn: () => T, what: string, path: string): Promise<T> {
+  const deadline = Date.now() + BUSY_DEADLINE_MS;
+  let delay = 1;
+  for (;;) {
+    try {
+      return fn();
+    } catch (error) {
+      if (!isBusy(error)) throw error;
+      if (Date.now() > deadline) {
+        throw new CofferError(
+          'EUNAVAIL',
+          `sqlite store ${path} stayed locked by another process for ${BUSY_DEADLINE_MS / 1000} s while ${what}: ` +
+            'check for a stuck process holding the database',
+          { cause: error },
+        );
+      }
+      // Jitter keeps several waiting processes from retrying in lock-step.
+      await sleep(delay + Math.random() * delay);
+      delay = Math.min(delay * 2, 50);
+    }
+  }
+}
+
+/**
+ * Brings the schema up to `migrations.length`, creating the version table on a fresh database.
+ * Must run inside a write transaction. Throws EUNAVAIL for a store written by a newer build and
+ * EINVAL for a database that holds tables but is not a Coffer store.
+ */
+export function migrateSqlite(db: Db, path: string, migrations: ReadonlyArray<(db: Db) => void>): void {
+  const hasSchema = db
+    .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'coffer_schema'")
+    .get();
+  let version = 0;
+  if (hasSchema === undefined) {
+    const tables = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as {
+      n: number;
+    };
+    if (tables.n > 0) {
+      throw new CofferError('EINVAL', `${path} is an SQLite database but not a Coffer store`);
+    }
+    db.exec(
+      'CREATE TABLE coffer_schema (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL);' +
+        'INSERT INTO coffer_schema (id, version) VALUES (1, 0);',
+    );
+  } else {
+    const row = db.prepare('SELECT version FROM coffer_schema WHERE id = 1').get() as
+      | { version: number }
+      | undefined;
+    if (row === undefined) throw new CofferError('EUNAVAIL', `sqlite store ${path} has no schema version`);
+    version = row.version;
+  }
+  if (version > migrations.length) {
+    throw new CofferError(
+      'EUNAVAIL',
+      `sqlite store ${path} has schema version ${version}, newer than this build understands ` +
+        `(${migrations.length}): upgrade Coffer`,
+    );
+  }
+  const bump = db.prepare('UPDATE coffer_schema SET version = ? WHERE id = 1');
+  for (let next = version; next < migrations.length; next++) {
+    migrations[next]!(db);
+    bump.run(next + 1);
+  }
+}
+
+function hasCofferSchema(db: Db): boolean {
+  return (
+    db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'coffer_schema'").get() !==
+    undefined
+  );
+}
+
+interface Row {
+  key: string;
+  value: Buffer;
+  revision: number;
+}
+
+const toRecord = (row: Row): StoredRecord => ({
+  key: row.key,
+  value: ownedBytes(row.value),
+  revision: row.revision,
+});
+
+const SELECT = 'SELECT key, value, revision FROM coffer_records';
+const LIST_FROM = `${SELECT} WHERE key >= ? AND key < ? ORDER BY key LIMIT ?`;
+const LIST_AFTER = `${SELECT} WHERE key > ? AND key < ? ORDER BY key LIMIT ?`;
+/** The prefix-listing queries (exported so a test can check their plan is an index range). */
+export const SQLITE_LIST_SQL: readonly string[] = [LIST_FROM, LIST_AFTER];
+
+function prepareStatements(db: Db) {
+  // Every key range is one index range: the lower bound is computed in JS (the larger of the prefix
+  // and `after`), because SQLite uses only one lower bound of a column for the index seek.
+  const select = SELECT;
+  return {
+    get: db.prepare(`${select} WHERE key = ?`),
+    revision: db.prepare('SELECT revision FROM coffer_records WHERE key = ?').pluck(),
+    listFrom: db.prepare(LIST_FROM),
+    listAfter: db.prepare(LIST_AFTER),
+    changed: db.prepare(`${select} WHERE revision > ? ORDER BY key`),
+    generation: db.prepare('SELECT value FROM coffer_generation WHERE id = 1').pluck(),
+    bump: db.prepare('UPDATE coffer_generation SET value = value + 1 WHERE id = 1 RETURNING value').pluck(),
+    upsert: db.prepare(
+      'INSERT INTO coffer_records (key, value, revision) VALUES (?, ?, ?) ' +
+        'ON CONFLICT (key) DO UPDATE SET value = excluded.value, revision = excluded.revision',
+    ),
+    delete: db.prepare('DELETE FROM coffer_records WHERE key = ?'),
+  };
+}
+
+type Statements = ReturnType<typeof prepareStatements>;
+
+class SqliteStorage implements Storage {
+  readonly kind = 'sqlite' as const;
+  #db: Db | undefined;
+  readonly #path: string;
+  readonly #stmts: Statements;
+  readonly #writeTx: (ops: CheckedOp[]) => number;
+
+  constructor(db: Db, path: string) {
+    this.#db = db;
+    this.#path = path;
+    this.#stmts = prepareStatements(db);
+    const stmts = this.#stmts;
+    // Conditions are read inside the IMMEDIATE transaction, so no other writer can change them
+    // between the check and the write; throwing rolls the whole batch back.
+    this.#writeTx = db.transaction((ops: CheckedOp[]) => {
+      for (const op of ops) {
+        if (op.expectRevision === undefined) continue;
+        const current = stmts.revision.get(op.key) as number | undefined;
+        if (!conditionHolds(op.expectRevision, current)) {
+          throw conflictError(op.key, op.expectRevision, current);
+        }
+      }
+      const generation = stmts.bump.get() as number;
+      for (const op of ops) {
+        if (op.op === 'put') {
+          stmts.upsert.run(
+            op.key,
+            Buffer.from(op.value.buffer, op.value.byteOffset, op.value.byteLength),
+            generation,
+          );
+        } else {
+          stmts.delete.run(op.key);
+        }
+      }
+      return generation;
+    }).immediate;
+  }
+
+  #open(): Db {
+    if (this.#db === undefined) throw new CofferError('EUNAVAIL', `sqlite store ${this.#path} is closed`);
+    return this.#db;
+  }
+
+  #fail(error: unknown, what: string): never {
+    if (error instanceof CofferError) throw error;
+    throw new CofferError('EUNAVAIL', `sqlite store ${this.#path}: ${what} failed (${sqliteCode(error)})`, {
+      cause: error,
+    });
+  }
+
+  async get(key: RecordKey): Promise<StoredRecord | undefined> {
+    checkRecordKey(key);
+    this.#open();
+    try {
+      const row = await retryBusy(() => this.#stmts.get.get(key) as Row | undefined, 'reading', this.#path);
+      return row === undefined ? undefined : toRecord(row);
+    } catch (error) {
+      this.#fail(error, 'get');
+    }
+  }
+
+  async list(prefix: string, options?: ListOptions): Promise<StoredRecord[]> {
+    checkPrefix(prefix);
+    const { after, limit } = checkListOptions(options);
+    this.#open();
+    // Every valid key is ASCII below 0x7f, so U+007F bounds the empty prefix.
+    const upper = prefixUpperBound(prefix) ?? '\x7f';
+    const useAfter = after !== undefined && after >= prefix;
+    const stmt = useAfter ? this.#stmts.listAfter : this.#stmts.listFrom;
+    try {
+      const rows = await retryBusy(
+        () => stmt.all(useAfter ? after : prefix, upper, limit ?? -1) as Row[],
+        'listing',
+        this.#path,
+      );
+      return rows.map(toRecord);
+    } catch (error) {
+      this.#fail(error, 'list');
+    }
+  }
+
+  async write(ops: WriteOp[]): Promise<number> {
+    const checked = checkBatch(ops);
+    this.#open();
+    try {
+      return await retryBusy(
+        () => {
+          this.#open();
+          return this.#writeTx(checked);
+        },
+        'writing',
+        this.#path,
+      );
+    } catch (error) {
+      this.#fail(error, 'write');
+    }
+  }
+
+  async generation(): Promise<number> {
+    this.#open();
+    try {
+      return await retryBusy(() => this.#stmts.generation.get() as number, 'reading', this.#path);
+    } catch (error) {
+      this.#fail(error, 'generation');
+    }
+  }
+
+  async changedSince(generation: number): Promise<StoredRecord[]> {
+    checkGeneration(generation);
+    this.#open();
+    try {
+      const rows = await retryBusy(() => this.#stmts.changed.all(generation) as Row[], 'reading', this.#path);
+      return rows.map(toRecord);
+    } catch (error) {
+      this.#fail(error, 'changedSince');
+    }
+  }
+
+  async close(): Promise<void> {
+    const db = this.#db;
+    this.#db = undefined;
+    db?.close();
+  }
+}
+
+/** Opens (or with `create`, creates) the sqlite store at `path`. */
+export async function openSqliteStorage(
+  path: string,
+  options: OpenStorageOptions = {},
+  migrations: ReadonlyArray<(db: Db) => void> = SQLITE_MIGRATIONS,
+): Promise<Storage> {
+  const create = options.create === true;
+  if (!existsSync(path)) {
+    if (!create) {
+      throw new CofferError('ENOENT', `no sqlite store at ${path} (pass create to make one)`);
+    }
+    try {
+      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      // Created here rather than by SQLite so the file (and the -wal/-shm files SQLite derives from
+      // it) are owner-only from the first byte.
+      closeSync(openSync(path, 'wx', 0o600));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw new CofferError(
+          'EUNAVAIL',
+          `cannot create sqlite store at ${path} (${(error as NodeJS.ErrnoException).code}): check the directory exists and is writable`,
+          { cause: error },
+        );
+      }
+    }
+  }
+  let db: Db;
+  try {
+    db = new Database(path, { fileMustExist: true, timeout: BUSY_TIMEOUT_MS });
+  } catch (error) {
+    const code = sqliteCode(error);
+    // The native module is loaded by the first `new Database`; a Node ABI mismatch shows up here.
+    const hint =
+      code === 'ERR_DLOPEN_FAILED'
+        ? 'the better-sqlite3 native module does not load under this Node version: run npm rebuild better-sqlite3'
+        : "check the file's permissions";
+    throw new CofferError('EUNAVAIL', `cannot open sqlite store at ${path} (${code}): ${hint}`, {
+      cause: error,
+    });
+  }
+  try {
+    const mode = await retryBusy(() => db.pragma('journal_mode = WAL', { simple: true }), 'opening', path);
+    if (mode !== 'wal') {
+      throw new CofferError(
+        'EUNAVAIL',
+        `sqlite store ${path} cannot use WAL mode (got ${String(mode)}): use a local, writable filesystem`,
+      );
+    }
+    // FULL: the WAL is fsync'd at every commit, so an acknowledged write survives power loss.
+    db.pragma('synchronous = FULL');
+    await retryBusy(
+      () =>
+        db
+          .transaction(() => {
+            if (!create && !hasCofferSchema(db)) {
+              throw new CofferError('ENOENT', `${path} is not an initialised Coffer store (pass create)`);
+            }
+            migrateSqlite(db, path, migrations);
+          })
+          .immediate(),
+      'opening',
+      path,
+    );
+    return new SqliteStorage(db, path);
+  } catch (error) {
+    db.close();
+    if (error instanceof CofferError) throw error;
+    const code = sqliteCode(error);
+    if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') {
+      throw new CofferError('EINVAL', `${path} is not a valid SQLite database (${code})`, { cause: error });
+    }
+    throw new CofferError('EUNAVAIL', `cannot open sqlite store at ${path} (${code})`, { cause: error });
+  }
+}
