@@ -1,0 +1,192 @@
+// The TPM 2.0 protector (DESIGN §5, SPEC "TPM 2.0 protector"): a random 32-byte key-encryption key is
+// sealed into a TPM data object under the owner hierarchy's storage primary, optionally bound to PCR
+// values; the keyslot state keeps only the sealed blobs. Opening unseals the KEK into this process,
+// and the device then runs AES-256-GCM in process: nonce(12) ‖ ciphertext ‖ tag(16). The TPM guarantees
+// the KEK cannot be unsealed on another machine (or after a TPM clear, or in another boot state); it does
+// not keep it out of this process's memory, which is why capabilities() says nonExportable: false.
+import { timingSafeEqual } from 'node:crypto';
+import * as aead from '../../crypto/aead.js';
+import { systemRng } from '../../crypto/rng.js';
+import { CofferError } from '../../errors.js';
+import type {
+  DeviceKeystore,
+  ProtectorCapabilities,
+  ProtectorContext,
+  ProtectorDriver,
+  ProtectorState,
+} from '../types.js';
+import { buildState, formatPcrSelection, parseConfig, parseState, type Tpm2Config } from './config.js';
+import {
+  checkPcrBanks,
+  createPcrPolicy,
+  createPrimary,
+  readTpmInfo,
+  sealKek,
+  type TpmInfo,
+  unsealKek,
+  withTpm,
+} from './seal.js';
+
+export const KEK_LENGTH = 32;
+export const NONCE_LENGTH = 12;
+export const TAG_LENGTH = 16;
+/** Keyslots wrap 32-byte master keys; the bounds only stop a caller from streaming bulk data here. */
+const MAX_PLAINTEXT = 16 * 1024 * 1024;
+const MAX_AAD = 64 * 1024;
+
+function checkContext(context: unknown): void {
+  const slotId = (context as ProtectorContext | null | undefined)?.slotId;
+  if (typeof slotId !== 'string' || slotId.length === 0 || slotId.length > 256) {
+    throw new CofferError('EINVAL', 'protector context must carry a slotId string');
+  }
+}
+
+function checkBytes(name: string, value: unknown, max: number): asserts value is Uint8Array {
+  if (!(value instanceof Uint8Array)) throw new CofferError('EINVAL', `${name} must be a Uint8Array`);
+  if (value.length > max) throw new CofferError('E2BIG', `${name} is over ${max} bytes`);
+}
+
+export function capabilitiesFor(info: TpmInfo): ProtectorCapabilities {
+  return {
+    // swtpm keeps its seeds in a state directory on disk: a software TPM is not dedicated hardware.
+    hardwareBacked: !info.software,
+    // The unsealed KEK lives in this process for the device's lifetime.
+    nonExportable: false,
+    // The sealed blobs sit in the keyslot record and the owner seed survives reboots (not a TPM clear).
+    persistent: true,
+    userPresence: false,
+  };
+}
+
+/** AES-256-GCM under the unsealed KEK; the KEK is wiped by close(). */
+class Tpm2Device implements DeviceKeystore {
+  #kek: Uint8Array | null;
+  readonly #capabilities: ProtectorCapabilities;
+
+  constructor(kek: Uint8Array, capabilities: ProtectorCapabilities) {
+    this.#kek = kek;
+    this.#capabilities = capabilities;
+  }
+
+  #key(): Uint8Array {
+    if (this.#kek === null) throw new CofferError('EUNAVAIL', 'this tpm2 protector was closed');
+    return this.#kek;
+  }
+
+  async encrypt(plain: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
+    checkBytes('plaintext', plain, MAX_PLAINTEXT);
+    checkBytes('aad', aad, MAX_AAD);
+    const nonce = systemRng.randomBytes(NONCE_LENGTH);
+    const sealed = aead.encrypt('aes-256-gcm', this.#key(), nonce, plain, aad);
+    const out = new Uint8Array(NONCE_LENGTH + sealed.length);
+    out.set(nonce, 0);
+    out.set(sealed, NONCE_LENGTH);
+    return out;
+  }
+
+  async decrypt(cipher: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
+    checkBytes('ciphertext', cipher, MAX_PLAINTEXT + NONCE_LENGTH + TAG_LENGTH);
+    checkBytes('aad', aad, MAX_AAD);
+    const key = this.#key();
+    if (cipher.length < NONCE_LENGTH + TAG_LENGTH) {
+      throw new CofferError('EBADMSG', 'tpm2 protector ciphertext is shorter than nonce and tag');
+    }
+    return aead.decrypt(
+      'aes-256-gcm',
+      key,
+      cipher.subarray(0, NONCE_LENGTH),
+      cipher.subarray(NONCE_LENGTH),
+      aad,
+    );
+  }
+
+  capabilities(): ProtectorCapabilities {
+    return { ...this.#capabilities };
+  }
+
+  async close(): Promise<void> {
+    this.#kek?.fill(0);
+    this.#kek = null;
+  }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+export const tpm2Driver: ProtectorDriver<Tpm2Config> = {
+  type: 'tpm2',
+
+  async create(config: Tpm2Config, context: ProtectorContext) {
+    const { tcti, pcrs } = parseConfig(config);
+    checkContext(context);
+    const kek = systemRng.randomBytes(KEK_LENGTH);
+    let handedOver = false;
+    try {
+      const result = await withTpm({ tcti }, async (session) => {
+        const info = await readTpmInfo(session);
+        if (pcrs !== null) await checkPcrBanks(session, pcrs);
+        const primary = await createPrimary(session);
+        const policy = pcrs === null ? null : await createPcrPolicy(session, pcrs);
+        const sealed = await sealKek(
+          session,
+          primary,
+          kek,
+          pcrs === null ? null : session.path('pcr.policy'),
+        );
+        // Prove the slot opens before anyone relies on it: a state that cannot be unsealed would be a
+        // keyslot that silently does not work.
+        const check = await unsealKek(session, primary, sealed, pcrs);
+        try {
+          if (!sameBytes(check, kek)) {
+            throw new CofferError(
+              'EUNAVAIL',
+              'the TPM returned a different key when the new sealed object was unsealed',
+            );
+          }
+        } finally {
+          check.fill(0);
+        }
+        return { info, state: buildState(pcrs, policy, sealed.sealedPublic, sealed.sealedPrivate) };
+      });
+      const device = new Tpm2Device(kek, capabilitiesFor(result.info));
+      handedOver = true;
+      return { device, state: result.state as unknown as ProtectorState };
+    } finally {
+      if (!handedOver) kek.fill(0);
+    }
+  },
+
+  async open(config: Tpm2Config, state: ProtectorState, context: ProtectorContext) {
+    const { tcti, pcrs } = parseConfig(config);
+    const parsed = parseState(state);
+    checkContext(context);
+    // The sealed object's policy is fixed at creation; a different selection in the config means the
+    // caller expects a binding this slot does not have.
+    if (pcrs !== null && formatPcrSelection(pcrs) !== parsed.state.pcrs) {
+      throw new CofferError(
+        'EINVAL',
+        `config pcrs ${formatPcrSelection(pcrs)} differ from the slot's sealed selection ${parsed.state.pcrs ?? '(none)'}`,
+      );
+    }
+    if (pcrs === null && parsed.pcrs !== null) {
+      throw new CofferError(
+        'EINVAL',
+        `this slot is bound to PCRs ${parsed.state.pcrs}: the config must name the same pcrs`,
+      );
+    }
+    const { info, kek } = await withTpm({ tcti }, async (session) => {
+      const info = await readTpmInfo(session);
+      const primary = await createPrimary(session);
+      return { info, kek: await unsealKek(session, primary, parsed, parsed.pcrs) };
+    });
+    if (kek.length !== KEK_LENGTH) {
+      kek.fill(0);
+      throw new CofferError(
+        'EUNAVAIL',
+        'the sealed object does not hold a 32-byte key: the slot state was altered',
+      );
+    }
+    return new Tpm2Device(kek, capabilitiesFor(info));
+  },
+};
