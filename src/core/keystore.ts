@@ -1,0 +1,626 @@
+// The Keystore (DESIGN §3 library contract): opens a store through a keyslot, manages keys through
+// their lifecycle and performs operations on them. Key bytes never leave: callers get ids, public
+// keys, signatures and ciphertexts.
+import { type Rng, systemRng } from '../crypto/rng.js';
+import { CofferError } from '../errors.js';
+import { openStorage } from '../storage/open.js';
+import type { Storage, WriteOp } from '../storage/types.js';
+import type { AuditEntry, AuditReport } from './audit.js';
+import { openRecord } from './barrier.js';
+import { b64, b64url } from './encoding.js';
+import { newKeyId } from './ids.js';
+import {
+  createSlot,
+  encodeJson,
+  HEADER_KEY,
+  type ProtectorInfo,
+  parseHeader,
+  readSlots,
+  SLOT_PREFIX,
+  type StoreHeader,
+  slotInfo,
+  touchedSlot,
+  unlockWith,
+  verifySlot,
+} from './keyslots.js';
+import {
+  type Actor,
+  applyKeyAction,
+  applyMinDecryptionVersion,
+  applyRotation,
+  applyVersionAction,
+  effectiveKey,
+} from './lifecycle.js';
+import { MasterKeys } from './master-key.js';
+import { generateMaterial, wrapSecret } from './material.js';
+import { assertMetadataString, assertName, validateCreateSpec } from './names.js';
+import * as ops from './operations.js';
+import { assertProtectorConfig, type ProtectorConfig } from './protectors.js';
+import { exportPublicKey, type PublicKeyFormat } from './public-key.js';
+import { idKey, metaKey, Session, type VersionRecord, versionKey } from './session.js';
+import type { CreateKeySpec, KeyInfo } from './types.js';
+
+export interface OpenOptions {
+  /** `sqlite:PATH`, `dir:PATH`, `postgres://…`, or an already opened Storage. */
+  store: string | Storage;
+  protector: ProtectorConfig;
+  /** Create the keystore (with this protector as its first keyslot) when the store has none. */
+  create?: boolean;
+  /** Who the audit log names for changes made through this handle (default 'library'). */
+  actor?: string;
+  /** Injectable clock in milliseconds (tests, scheduler). */
+  clock?: () => number;
+  /** Randomness; a seeded RNG is refused unless insecureDeterministic is set. */
+  rng?: Rng;
+  /** Deterministic test mode (DESIGN §3): requires rng; every key created is marked insecure. */
+  insecureDeterministic?: boolean;
+  /** How long this process may reuse key metadata before re-reading it (default 1000 ms). */
+  cacheTtlMs?: number;
+  /** Open a specific keyslot of the protector's type. */
+  slotId?: string;
+}
+
+function validateOpenOptions(options: OpenOptions): void {
+  if (typeof options !== 'object' || options === null)
+    throw new CofferError('EINVAL', 'options must be an object');
+  assertProtectorConfig(options.protector);
+  if (options.rng?.insecure && options.insecureDeterministic !== true) {
+    throw new CofferError(
+      'EINVAL',
+      'a seeded (insecure) RNG needs insecureDeterministic: true: it makes every key predictable',
+    );
+  }
+  if (options.insecureDeterministic === true && !options.rng?.insecure) {
+    throw new CofferError('EINVAL', 'insecureDeterministic needs a seeded rng (insecureSeededRng(seed))');
+  }
+  if (options.actor !== undefined) assertMetadataString('actor', options.actor);
+}
+
+export class Keystore {
+  #session: Session;
+  #header: StoreHeader;
+  #closed = false;
+
+  private constructor(session: Session, header: StoreHeader) {
+    this.#session = session;
+    this.#header = header;
+  }
+
+  static async open(options: OpenOptions): Promise<Keystore> {
+    validateOpenOptions(options);
+    const storage =
+      typeof options.store === 'string'
+        ? await openStorage(options.store, { create: options.create === true })
+        : options.store;
+    try {
+      const rng = options.rng ?? systemRng;
+      if (options.insecureDeterministic) {
+        process.emitWarning(
+          'coffer: insecure deterministic mode: keys are predictable and marked insecure; never use it for real keys',
+        );
+      }
+      const session = new Session(
+        storage,
+        rng,
+        options.clock ?? Date.now,
+        options.actor ?? 'library',
+        options.cacheTtlMs ?? 1000,
+        options.insecureDeterministic === true,
+      );
+      const headerRecord = await storage.get(HEADER_KEY);
+      if (!headerRecord) {
+        if (!options.create)
+          throw new CofferError('ENOENT', 'no keystore in this store (pass create: true to make one)');
+        return await Keystore.#initialize(session, options.protector);
+      }
+      const header = parseHeader(headerRecord.value);
+      const ks = new Keystore(session, header);
+      await ks.unlock(options.protector, options.slotId);
+      return ks;
+    } catch (error) {
+      if (typeof options.store === 'string') await storage.close().catch(() => {});
+      throw error;
+    }
+  }
+
+  static async #initialize(session: Session, protector: ProtectorConfig): Promise<Keystore> {
+    const now = session.now();
+    const header: StoreHeader = {
+      format: 'coffer-keystore',
+      version: 1,
+      id: b64url(session.rng.randomBytes(16)),
+      createdAt: now,
+    };
+    const master = session.rng.randomBytes(32);
+    const keys = new MasterKeys(master, Buffer.from(header.id, 'base64url'));
+    master.fill(0);
+    const { slot, op } = await createSlot(keys, header, protector, session.rng, now);
+    session.setKeys(keys);
+    await session.commit(async () => ({
+      ops: [{ op: 'put', key: HEADER_KEY, value: encodeJson(header), expectRevision: 0 }, op],
+      events: [{ event: 'keystore.create', details: { slot: slot.id, protector: slot.type } }],
+      result: undefined,
+    }));
+    return new Keystore(session, header);
+  }
+
+  get id(): string {
+    return this.#header.id;
+  }
+
+  get locked(): boolean {
+    return !this.#session.unlocked;
+  }
+
+  #open(): Session {
+    if (this.#closed) throw new CofferError('EUNAVAIL', 'the keystore is closed');
+    return this.#session;
+  }
+
+  #who(): Actor {
+    const s = this.#open();
+    return { actor: s.actor, now: s.now() };
+  }
+
+  /** Unlocks with any one keyslot; a wrong passphrase is ELOCKED and changes nothing. */
+  async unlock(protector: ProtectorConfig, slotId?: string): Promise<void> {
+    const s = this.#open();
+    assertProtectorConfig(protector);
+    const { master, slot } = await unlockWith(s.storage, protector, slotId);
+    const keys = new MasterKeys(master, Buffer.from(this.#header.id, 'base64url'));
+    master.fill(0);
+    if (!verifySlot(keys, this.#header, slot.slot)) {
+      keys.wipe();
+      throw new CofferError('EBADMSG', `keyslot ${slot.slot.id} or the keystore header was altered`);
+    }
+    s.setKeys(keys);
+    const now = s.now();
+    const touched = touchedSlot(keys, this.#header, slot.slot, now);
+    await s
+      .commit(async () => ({
+        ops: [
+          {
+            op: 'put',
+            key: SLOT_PREFIX + slot.slot.id,
+            value: encodeJson(touched),
+            expectRevision: slot.revision,
+          },
+        ],
+        events: [{ event: 'keystore.unlock', details: { slot: slot.slot.id, protector: slot.slot.type } }],
+        result: undefined,
+      }))
+      .catch((error) => {
+        s.lock();
+        throw error;
+      });
+  }
+
+  /** Wipes the master key and every cached secret; operations then fail with ELOCKED. */
+  async lock(): Promise<void> {
+    const s = this.#open();
+    if (s.unlocked) await s.usage.flush();
+    s.lock();
+  }
+
+  /**
+   * Forgets cached key metadata and unwrapped secrets (memory hygiene for long-running processes);
+   * the next operation re-reads and re-authenticates what it needs.
+   */
+  dropCaches(): void {
+    this.#open().dropCaches();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    const s = this.#session;
+    try {
+      if (s.unlocked) await s.usage.flush();
+    } finally {
+      s.lock();
+      this.#closed = true;
+      await s.storage.close();
+    }
+  }
+
+  // ---- keys -------------------------------------------------------------------------------------
+
+  #buildKey(spec: ReturnType<typeof validateCreateSpec>, now: number): { info: KeyInfo; ops: WriteOp[] } {
+    const s = this.#open();
+    const id = newKeyId(spec.app, spec.purpose, now, s.rng);
+    const preActive = spec.preActive === true && !(spec.activatesAt !== undefined && spec.activatesAt <= now);
+    const state = preActive ? 'pre-active' : 'active';
+    const info: KeyInfo = {
+      id,
+      app: spec.app,
+      purpose: spec.purpose,
+      algorithm: spec.algorithm,
+      uses: spec.uses,
+      labels: spec.labels,
+      state,
+      createdAt: now,
+      updatedAt: now,
+      ...(preActive && spec.activatesAt !== undefined ? { activatesAt: spec.activatesAt } : {}),
+      primaryVersion: 1,
+      minDecryptionVersion: 1,
+      versions: [{ version: 1, state, createdAt: now }],
+      ...(spec.rotation ? { rotation: spec.rotation } : {}),
+      ...(s.insecure ? { insecure: true } : {}),
+      history: [],
+    };
+    return { info, ops: [...this.#versionOps(info, 1), ...this.#metaOps(info, 0)] };
+  }
+
+  #metaOps(info: KeyInfo, revision: number, withIndex = revision === 0): WriteOp[] {
+    const s = this.#open();
+    const out: WriteOp[] = [
+      { op: 'put', key: metaKey(info), value: s.sealRecord(metaKey(info), info), expectRevision: revision },
+    ];
+    if (withIndex) {
+      const key = idKey(info.id);
+      out.push({
+        op: 'put',
+        key,
+        value: s.sealRecord(key, { app: info.app, purpose: info.purpose }),
+        expectRevision: 0,
+      });
+    }
+    return out;
+  }
+
+  #versionOps(info: KeyInfo, version: number): WriteOp[] {
+    const s = this.#open();
+    const material = generateMaterial(info.algorithm, s.rng);
+    const wrapped = wrapSecret(
+      s.keys.keyWrap,
+      material.secret,
+      { app: info.app, purpose: info.purpose, keyId: info.id, version, algorithm: info.algorithm },
+      s.rng,
+    );
+    material.secret.fill(0);
+    const record: VersionRecord = {
+      version,
+      wrapped: b64.encode(wrapped),
+      ...(material.publicKey ? { publicKey: b64.encode(material.publicKey) } : {}),
+    };
+    const key = versionKey(info, version);
+    return [{ op: 'put', key, value: s.sealRecord(key, record), expectRevision: 0 }];
+  }
+
+  async createKey(spec: CreateKeySpec): Promise<KeyInfo> {
+    const [info] = await this.createKeys([spec]);
+    return info!;
+  }
+
+  /** Creates many keys in one durable batch (one fsync for all of them). */
+  async createKeys(specs: CreateKeySpec[]): Promise<KeyInfo[]> {
+    const s = this.#open();
+    if (!Array.isArray(specs) || specs.length === 0)
+      throw new CofferError('EINVAL', 'specs must be a non-empty array');
+    if (specs.length > 10_000) throw new CofferError('E2BIG', 'at most 10000 keys per batch');
+    const valid = specs.map(validateCreateSpec);
+    s.keys; // fail with ELOCKED before doing any work
+    const infos = await s.commit(async () => {
+      const now = s.now();
+      const built = valid.map((spec) => this.#buildKey(spec, now));
+      return {
+        ops: built.flatMap((b) => b.ops),
+        events: built.map(({ info }) => ({
+          event: 'key.create',
+          keyId: info.id,
+          details: { app: info.app, purpose: info.purpose, algorithm: info.algorithm, state: info.state },
+        })),
+        result: built.map((b) => b.info),
+      };
+    });
+    for (const info of infos) s.remember(info, 0);
+    // Revisions are the batch's generation; re-read lazily on the next fresh load.
+    return infos.map((info) => structuredClone(info));
+  }
+
+  async getKey(id: string): Promise<KeyInfo> {
+    const s = this.#open();
+    const { info } = await s.loadKey(id, true);
+    return structuredClone(effectiveKey(info, s.now()));
+  }
+
+  async listKeys(filter: { app?: string; purpose?: string } = {}): Promise<KeyInfo[]> {
+    const s = this.#open();
+    const keys = s.keys;
+    if (filter.app !== undefined) assertName('app', filter.app);
+    if (filter.purpose !== undefined) {
+      assertName('purpose', filter.purpose);
+      if (filter.app === undefined) throw new CofferError('EINVAL', 'filtering by purpose needs an app');
+    }
+    const prefix = `keystore/${filter.app ? `${filter.app}/` : ''}${filter.purpose ? `${filter.purpose}/` : ''}`;
+    const now = s.now();
+    const out: KeyInfo[] = [];
+    for (const record of await s.storage.list(prefix)) {
+      if (!record.key.endsWith('/meta')) continue;
+      out.push(effectiveKey(openRecord<KeyInfo>(keys.barrier, record.key, record.value), now));
+    }
+    return out;
+  }
+
+  /** Loads fresh, applies `change`, writes with CAS; re-runs on a concurrent change. */
+  async #change(
+    id: string,
+    change: (
+      info: KeyInfo,
+      who: Actor,
+    ) => { info: KeyInfo; extraOps?: WriteOp[]; event: string; details?: Record<string, unknown> },
+  ): Promise<KeyInfo> {
+    const s = this.#open();
+    const next = await s.commit(async () => {
+      const { info, revision } = await s.loadKey(id, true);
+      const result = change(info, this.#who());
+      return {
+        ops: [...this.#metaOps(result.info, revision, false), ...(result.extraOps ?? [])],
+        events: [{ event: result.event, keyId: id, ...(result.details ? { details: result.details } : {}) }],
+        result: result.info,
+      };
+    });
+    // The cached revision is stale after our own write; force the next lifecycle read to storage.
+    s.remember(next, -1);
+    return structuredClone(next);
+  }
+
+  async rotate(id: string, options: { reason?: string } = {}): Promise<KeyInfo> {
+    if (options.reason !== undefined) assertMetadataString('reason', options.reason);
+    return this.#change(id, (info, who) => {
+      const next = applyRotation(info, who, options);
+      return {
+        info: next,
+        extraOps: this.#versionOps(next, next.primaryVersion),
+        event: 'key.rotate',
+        details: { version: next.primaryVersion, ...(options.reason ? { reason: options.reason } : {}) },
+      };
+    });
+  }
+
+  /** Rotates and marks the old version compromised in one write (DESIGN §3 emergency rotation). */
+  async emergencyRotate(id: string, incident: { id?: string; description: string }): Promise<KeyInfo> {
+    if (typeof incident !== 'object' || incident === null)
+      throw new CofferError('EINVAL', 'incident must be an object');
+    assertMetadataString('incident.description', incident.description);
+    if (incident.description.length === 0)
+      throw new CofferError('EINVAL', 'an emergency rotation needs an incident description');
+    if (incident.id !== undefined) assertMetadataString('incident.id', incident.id);
+    const result = await this.#change(id, (info, who) => {
+      const next = applyRotation(info, who, { compromiseOld: true, reason: incident.description });
+      return {
+        info: next,
+        extraOps: this.#versionOps(next, next.primaryVersion),
+        event: 'key.emergency-rotate',
+        details: { version: next.primaryVersion, compromised: info.primaryVersion, incident },
+      };
+    });
+    this.#session.forgetVersions(id);
+    return result;
+  }
+
+  async activate(id: string): Promise<KeyInfo> {
+    return this.#change(id, (info, who) => ({
+      info: applyKeyAction(info, 'activate', who),
+      event: 'key.activate',
+    }));
+  }
+
+  async suspend(id: string, options: { reason?: string } = {}): Promise<KeyInfo> {
+    if (options.reason !== undefined) assertMetadataString('reason', options.reason);
+    return this.#change(id, (info, who) => ({
+      info: applyKeyAction(info, 'suspend', who, options.reason),
+      event: 'key.suspend',
+      ...(options.reason ? { details: { reason: options.reason } } : {}),
+    }));
+  }
+
+  async resume(id: string): Promise<KeyInfo> {
+    return this.#change(id, (info, who) => ({
+      info: applyKeyAction(info, 'resume', who),
+      event: 'key.resume',
+    }));
+  }
+
+  /** Marks the key (or one version) compromised: every private operation then fails with EKEYREVOKED. */
+  async revoke(id: string, reason: string, options: { version?: number } = {}): Promise<KeyInfo> {
+    assertMetadataString('reason', reason);
+    if (reason.trim().length === 0) throw new CofferError('EINVAL', 'revoking a key needs a reason');
+    const result = await this.#change(id, (info, who) => ({
+      info:
+        options.version === undefined
+          ? applyKeyAction(info, 'revoke', who, reason)
+          : applyVersionAction(info, 'revoke', options.version, who, reason),
+      event: 'key.revoke',
+      details: { reason, ...(options.version !== undefined ? { version: options.version } : {}) },
+    }));
+    this.#session.forgetVersions(id);
+    return result;
+  }
+
+  /** Wipes the key's (or one version's) secret material; metadata and audit trail stay. */
+  async destroy(id: string, options: { version?: number; reason?: string } = {}): Promise<KeyInfo> {
+    if (options.reason !== undefined) assertMetadataString('reason', options.reason);
+    const s = this.#open();
+    const result = await this.#change(id, (info, who) => {
+      const next =
+        options.version === undefined
+          ? applyKeyAction(info, 'destroy', who, options.reason)
+          : applyVersionAction(info, 'destroy', options.version, who, options.reason);
+      const wiped = next.versions.filter((v) => v.state === 'destroyed').map((v) => v.version);
+      return {
+        info: next,
+        extraOps: wiped.map((version) => {
+          const key = versionKey(next, version);
+          // The public key stays so old signatures can still be attributed; the secret is gone.
+          return { op: 'put' as const, key, value: s.sealRecord(key, { version, destroyed: true }) };
+        }),
+        event: 'key.destroy',
+        details: { versions: wiped, ...(options.reason ? { reason: options.reason } : {}) },
+      };
+    });
+    s.forgetVersions(id);
+    return result;
+  }
+
+  async setMinDecryptionVersion(id: string, version: number): Promise<KeyInfo> {
+    return this.#change(id, (info, who) => ({
+      info: applyMinDecryptionVersion(info, version, who),
+      event: 'key.min-decryption-version',
+      details: { version },
+    }));
+  }
+
+  async usage(id: string): Promise<Record<string, number>> {
+    const s = this.#open();
+    await s.loadKey(id);
+    return s.usage.read(id);
+  }
+
+  // ---- operations ---------------------------------------------------------------------------------
+
+  async sign(id: string, data: Uint8Array, options?: { encoding?: ops.SignatureEncoding; context?: Uint8Array }) {
+    return ops.sign(this.#open(), id, data, options);
+  }
+  async verify(
+    id: string,
+    data: Uint8Array,
+    signature: Uint8Array,
+    options?: { version?: number; encoding?: ops.SignatureEncoding; context?: Uint8Array },
+  ) {
+    return ops.verify(this.#open(), id, data, signature, options);
+  }
+  async seal(id: string, plaintext: Uint8Array, options?: { aad?: Uint8Array | string }) {
+    return ops.seal(this.#open(), id, plaintext, options);
+  }
+  async unseal(id: string, sealed: Uint8Array, options?: { aad?: Uint8Array | string }) {
+    return ops.unseal(this.#open(), id, sealed, options);
+  }
+  async rewrap(id: string, sealed: Uint8Array, options?: { aad?: Uint8Array | string }) {
+    return ops.rewrap(this.#open(), id, sealed, options);
+  }
+  async generateDataKey(id: string, options?: { aad?: Uint8Array | string; includePlaintext?: boolean }) {
+    return ops.generateDataKey(this.#open(), id, options);
+  }
+  async encapsulate(id: string) {
+    return ops.encapsulate(this.#open(), id);
+  }
+  async decapsulate(id: string, ciphertext: Uint8Array, options?: { version?: number }) {
+    return ops.decapsulate(this.#open(), id, ciphertext, options);
+  }
+  async mac(id: string, data: Uint8Array) {
+    return ops.computeMac(this.#open(), id, data);
+  }
+  async verifyMac(id: string, data: Uint8Array, tag: Uint8Array, options?: { version?: number }) {
+    return ops.verifyMac(this.#open(), id, data, tag, options);
+  }
+
+  async publicKey(
+    id: string,
+    format: PublicKeyFormat = 'raw',
+    options: { version?: number } = {},
+  ): Promise<Uint8Array | string | object> {
+    const s = this.#open();
+    const { info } = await s.loadKey(id);
+    const version = options.version ?? info.primaryVersion;
+    if (!info.versions.some((v) => v.version === version))
+      throw new CofferError('ENOENT', `key ${id} has no version ${version}`);
+    return exportPublicKey(info.algorithm, await s.publicKey(info, version), format, {
+      comment: `${info.app}/${info.purpose}/${id}`,
+    });
+  }
+
+  // ---- keyslots -----------------------------------------------------------------------------------
+
+  async addProtector(config: ProtectorConfig): Promise<ProtectorInfo> {
+    const s = this.#open();
+    assertProtectorConfig(config);
+    const { slot, op } = await createSlot(s.keys, this.#header, config, s.rng, s.now());
+    await s.commit(async () => ({
+      ops: [op],
+      events: [{ event: 'protector.add', details: { slot: slot.id, protector: slot.type } }],
+      result: undefined,
+    }));
+    return slotInfo(slot, true);
+  }
+
+  async listProtectors(): Promise<ProtectorInfo[]> {
+    const s = this.#open();
+    const { slots } = await readSlots(s.storage);
+    return slots.map(({ slot }) => slotInfo(slot, verifySlot(s.keys, this.#header, slot)));
+  }
+
+  /** Removes a keyslot (and its platform key where the protector holds one); the last slot stays. */
+  async removeProtector(slotId: string, options: { config?: ProtectorConfig } = {}): Promise<void> {
+    const s = this.#open();
+    if (typeof slotId !== 'string') throw new CofferError('EINVAL', 'slotId must be a string');
+    s.keys;
+    const { slots } = await readSlots(s.storage);
+    const target = slots.find(({ slot }) => slot.id === slotId);
+    if (!target) throw new CofferError('ENOENT', `no keyslot ${slotId}`);
+    if (slots.length === 1)
+      throw new CofferError(
+        'EPERM',
+        'refusing to remove the last keyslot: the keystore could never be opened again',
+      );
+    await s.commit(async () => ({
+      ops: [{ op: 'delete', key: SLOT_PREFIX + slotId, expectRevision: target.revision }],
+      events: [{ event: 'protector.remove', details: { slot: slotId, protector: target.slot.type } }],
+      result: undefined,
+    }));
+    if (options.config) {
+      const { driverFor } = await import('./protectors.js');
+      const driver = await driverFor(target.slot.type);
+      await driver.destroy?.(options.config, target.slot.state, { slotId });
+    }
+  }
+
+  /** New passphrase for a passphrase slot: fresh salt, rewrapped master key; keys are not re-encrypted. */
+  async changePassphrase(
+    newPassphrase: string,
+    options: { slotId?: string; kdf?: Record<string, unknown> } = {},
+  ): Promise<ProtectorInfo> {
+    const s = this.#open();
+    const config: ProtectorConfig = {
+      type: 'passphrase',
+      passphrase: newPassphrase,
+      ...(options.kdf ? { kdf: options.kdf } : {}),
+    };
+    assertProtectorConfig(config);
+    const { slots } = await readSlots(s.storage);
+    const passphraseSlots = slots.filter(
+      ({ slot }) =>
+        slot.type === 'passphrase' && (options.slotId === undefined || slot.id === options.slotId),
+    );
+    if (passphraseSlots.length !== 1) {
+      throw new CofferError(
+        passphraseSlots.length === 0 ? 'ENOENT' : 'EINVAL',
+        'name exactly one passphrase keyslot (slotId)',
+      );
+    }
+    const old = passphraseSlots[0]!;
+    const { slot, op } = await createSlot(s.keys, this.#header, config, s.rng, s.now());
+    await s.commit(async () => ({
+      ops: [op, { op: 'delete', key: SLOT_PREFIX + old.slot.id, expectRevision: old.revision }],
+      events: [{ event: 'protector.passphrase-change', details: { oldSlot: old.slot.id, slot: slot.id } }],
+      result: undefined,
+    }));
+    return slotInfo(slot, true);
+  }
+
+  // ---- audit --------------------------------------------------------------------------------------
+
+  verifyAudit(): Promise<AuditReport> {
+    return this.#open().audit.verify();
+  }
+
+  auditTail(count = 20): Promise<AuditEntry[]> {
+    if (!Number.isSafeInteger(count) || count < 1 || count > 10_000)
+      throw new CofferError('EINVAL', 'count must be 1..10000');
+    return this.#open().audit.tail(count);
+  }
+
+  /** The store-wide generation (for incremental backups). */
+  generation(): Promise<number> {
+    return this.#open().storage.generation();
+  }
+}

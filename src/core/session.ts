@@ -1,0 +1,226 @@
+// The open keystore's state: storage, master keys, clock, RNG, caches and the one write path
+// (`commit`) that applies a change and its audit entries in a single compare-and-swap batch,
+// retrying the whole change when another writer got there first.
+import { wipe } from '../crypto/bytes.js';
+import { clearCache as clearKemCache } from '../crypto/kem.js';
+import type { Rng } from '../crypto/rng.js';
+import { clearKeyCache } from '../crypto/sig.js';
+import { CofferError } from '../errors.js';
+import type { Storage, WriteOp } from '../storage/types.js';
+import { type AuditEvent, AuditLog } from './audit.js';
+import { openRecord, sealRecord } from './barrier.js';
+import { b64 } from './encoding.js';
+import type { MasterKeys } from './master-key.js';
+import { unwrapSecret } from './material.js';
+import { assertKeyId } from './names.js';
+import type { KeyInfo } from './types.js';
+import { UsageCounter } from './usage.js';
+
+export interface VersionRecord {
+  version: number;
+  /** b64(nonce ‖ ct ‖ tag) of the secret; absent once destroyed. */
+  wrapped?: string;
+  publicKey?: string;
+}
+
+export interface LoadedKey {
+  info: KeyInfo;
+  revision: number;
+  fetchedAt: number;
+}
+
+export function metaKey(info: { app: string; purpose: string; id: string }): string {
+  return `keystore/${info.app}/${info.purpose}/${info.id}/meta`;
+}
+export function versionKey(info: { app: string; purpose: string; id: string }, version: number): string {
+  return `keystore/${info.app}/${info.purpose}/${info.id}/v/${version}`;
+}
+export function idKey(id: string): string {
+  return `ids/${id}`;
+}
+
+const MAX_COMMIT_ATTEMPTS = 64;
+
+export class Session {
+  readonly audit: AuditLog;
+  readonly usage: UsageCounter;
+  #keys: MasterKeys | undefined;
+  #meta = new Map<string, LoadedKey>();
+  #location = new Map<string, { app: string; purpose: string }>();
+  #versions = new Map<string, { secret?: Uint8Array; publicKey?: Uint8Array }>();
+
+  constructor(
+    readonly storage: Storage,
+    readonly rng: Rng,
+    readonly clock: () => number,
+    readonly actor: string,
+    readonly cacheTtlMs: number,
+    readonly insecure: boolean,
+  ) {
+    this.audit = new AuditLog(storage, () => this.keys, rng);
+    this.usage = new UsageCounter(
+      storage,
+      () => this.keys.barrier,
+      rng,
+      (error) => {
+        process.emitWarning(`coffer: usage counts could not be persisted: ${(error as Error).message}`);
+      },
+    );
+  }
+
+  get keys(): MasterKeys {
+    if (!this.#keys) throw new CofferError('ELOCKED', 'the keystore is locked');
+    return this.#keys;
+  }
+
+  get unlocked(): boolean {
+    return this.#keys !== undefined;
+  }
+
+  setKeys(keys: MasterKeys): void {
+    this.#keys = keys;
+  }
+
+  /** Forgets every secret this process holds (lock and close). */
+  lock(): void {
+    this.dropCaches();
+    this.#keys?.wipe();
+    this.#keys = undefined;
+  }
+
+  /** Forgets cached metadata and unwrapped secrets; the next use re-reads and re-authenticates them. */
+  dropCaches(): void {
+    for (const entry of this.#versions.values()) wipe(entry.secret);
+    this.#versions.clear();
+    this.#meta.clear();
+    this.#location.clear();
+    // The crypto layer keeps prepared keys (KeyObjects, expanded ML-KEM/ML-DSA keys) for speed.
+    clearKeyCache();
+    clearKemCache();
+  }
+
+  now(): number {
+    return this.clock();
+  }
+
+  async #locate(id: string): Promise<{ app: string; purpose: string }> {
+    const known = this.#location.get(id);
+    if (known) return known;
+    const record = await this.storage.get(idKey(id));
+    if (!record) throw new CofferError('ENOENT', `no key ${id}`);
+    const location = openRecord<{ app: string; purpose: string }>(this.keys.barrier, idKey(id), record.value);
+    this.#location.set(id, location);
+    return location;
+  }
+
+  /**
+   * The key's metadata. `fresh` reads storage (every lifecycle change does); otherwise a copy read
+   * within cacheTtlMs is reused, so another process's revoke takes effect here within that window.
+   */
+  async loadKey(id: string, fresh = false): Promise<LoadedKey> {
+    assertKeyId(id);
+    const keys = this.keys;
+    const cached = this.#meta.get(id);
+    if (!fresh && cached && this.now() - cached.fetchedAt < this.cacheTtlMs && cached.fetchedAt <= this.now())
+      return cached;
+    const location = await this.#locate(id);
+    const key = metaKey({ ...location, id });
+    const record = await this.storage.get(key);
+    if (!record) throw new CofferError('ENOENT', `no key ${id}`);
+    const info = openRecord<KeyInfo>(keys.barrier, key, record.value);
+    if (info.id !== id) throw new CofferError('EBADMSG', `record ${key} holds another key`);
+    const loaded = { info, revision: record.revision, fetchedAt: this.now() };
+    this.#meta.set(id, loaded);
+    return loaded;
+  }
+
+  remember(info: KeyInfo, revision: number): void {
+    this.#meta.set(info.id, { info, revision, fetchedAt: this.now() });
+    this.#location.set(info.id, { app: info.app, purpose: info.purpose });
+  }
+
+  forgetVersions(id: string): void {
+    clearKeyCache();
+    clearKemCache();
+    for (const [cacheKey, entry] of this.#versions) {
+      if (cacheKey.startsWith(`${id}/`)) {
+        wipe(entry.secret);
+        this.#versions.delete(cacheKey);
+      }
+    }
+  }
+
+  async #versionRecord(info: KeyInfo, version: number): Promise<VersionRecord> {
+    const key = versionKey(info, version);
+    const record = await this.storage.get(key);
+    if (!record) throw new CofferError('ENOENT', `key ${info.id} has no stored version ${version}`);
+    const value = openRecord<VersionRecord>(this.keys.barrier, key, record.value);
+    if (value.version !== version) throw new CofferError('EBADMSG', `record ${key} holds another version`);
+    return value;
+  }
+
+  /** The unwrapped secret of a version, cached until lock/close/destroy. */
+  async secret(info: KeyInfo, version: number): Promise<Uint8Array> {
+    const cacheKey = `${info.id}/${version}`;
+    const cached = this.#versions.get(cacheKey);
+    if (cached?.secret) return cached.secret;
+    const record = await this.#versionRecord(info, version);
+    if (!record.wrapped)
+      throw new CofferError('EKEYREVOKED', `version ${version} of key ${info.id} was destroyed`);
+    const secret = unwrapSecret(this.keys.keyWrap, b64.decode(record.wrapped), {
+      app: info.app,
+      purpose: info.purpose,
+      keyId: info.id,
+      version,
+      algorithm: info.algorithm,
+    });
+    this.#versions.set(cacheKey, {
+      ...cached,
+      secret,
+      ...(record.publicKey ? { publicKey: b64.decode(record.publicKey) } : {}),
+    });
+    return secret;
+  }
+
+  async publicKey(info: KeyInfo, version: number): Promise<Uint8Array> {
+    const cacheKey = `${info.id}/${version}`;
+    const cached = this.#versions.get(cacheKey);
+    if (cached?.publicKey) return cached.publicKey;
+    const record = await this.#versionRecord(info, version);
+    if (!record.publicKey)
+      throw new CofferError('EINVAL', `key ${info.id} (${info.algorithm}) has no public key`);
+    const publicKey = b64.decode(record.publicKey);
+    this.#versions.set(cacheKey, { ...cached, publicKey });
+    return publicKey;
+  }
+
+  sealRecord(key: string, value: unknown): Uint8Array {
+    return sealRecord(this.keys.barrier, key, value, this.rng);
+  }
+
+  /**
+   * Runs `build` (which reads what it needs fresh and returns the ops of one change plus its audit
+   * events), appends the audit entries, and writes all of it atomically. A lost compare-and-swap
+   * (another writer) re-runs `build` on the new state; nothing is written unless everything is.
+   */
+  async commit<T>(
+    build: () => Promise<{ ops: WriteOp[]; events: Omit<AuditEvent, 'actor' | 'at'>[]; result: T }>,
+  ): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const { ops, events, result } = await build();
+      const at = this.now();
+      const auditOps = await this.audit.prepareAppend(events.map((e) => ({ ...e, actor: this.actor, at })));
+      try {
+        await this.storage.write([...ops, ...auditOps]);
+        return result;
+      } catch (error) {
+        if (!(error instanceof CofferError && error.code === 'ECONFLICT') || attempt >= MAX_COMMIT_ATTEMPTS)
+          throw error;
+        // Back off a little, randomly, so concurrent writers stop colliding in lock step.
+        await new Promise((resolve) =>
+          setTimeout(resolve, Math.floor(Math.random() * Math.min(50, attempt * 3))),
+        );
+      }
+    }
+  }
+}
