@@ -118,3 +118,29 @@ test('entries contain no secret material', async () => {
   assert.doesNotMatch(text, /wrapped/);
   await cleanup();
 });
+
+test('per-operation audit is off by default and, when on, logs operations in batches that verify', async () => {
+  const off = await tempKeystore();
+  const key = await off.ks.createKey({ app: 'a', purpose: 'p', algorithm: 'ed25519' });
+  await off.ks.sign(key.id, new Uint8Array(1));
+  await off.ks.lock();
+  await off.ks.unlock(passphrase());
+  assert.ok(!(await off.ks.auditTail(10)).some((e) => e.event.startsWith('op.')));
+  await off.cleanup();
+
+  const on = await tempKeystore({ auditOperations: true });
+  const signer = await on.ks.createKey({ app: 'a', purpose: 'p', algorithm: 'ed25519' });
+  const sealer = await on.ks.createKey({ app: 'a', purpose: 'p', algorithm: 'aes-256-gcm' });
+  for (let i = 0; i < 5; i++) await on.ks.sign(signer.id, new Uint8Array([i]));
+  await on.ks.unseal(sealer.id, await on.ks.seal(sealer.id, new Uint8Array(4)));
+  await on.ks.lock();
+  await on.ks.unlock(passphrase());
+  const ops = (await on.ks.auditTail(20)).filter((e) => e.event.startsWith('op.'));
+  assert.deepEqual(
+    ops.map((e) => e.event),
+    ['op.sign', 'op.sign', 'op.sign', 'op.sign', 'op.sign', 'op.seal', 'op.unseal'],
+  );
+  assert.equal(ops[0]!.keyId, signer.id);
+  assert.equal((await on.ks.verifyAudit()).ok, true);
+  await on.cleanup();
+});

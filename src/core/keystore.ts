@@ -7,6 +7,13 @@ import { openStorage } from '../storage/open.js';
 import type { Storage, WriteOp } from '../storage/types.js';
 import type { AuditEntry, AuditReport } from './audit.js';
 import { openRecord } from './barrier.js';
+import {
+  dangerouslyExportKeyMaterial,
+  dangerouslyImportKeyMaterial,
+  type ExportedKey,
+  type ExportFilter,
+  type ImportMode,
+} from './dangerous-material.js';
 import { b64, b64url } from './encoding.js';
 import { newKeyId } from './ids.js';
 import {
@@ -58,6 +65,8 @@ export interface OpenOptions {
   cacheTtlMs?: number;
   /** Open a specific keyslot of the protector's type. */
   slotId?: string;
+  /** Also audit every sign/seal/unseal/encapsulate/mac (batched; off by default). */
+  auditOperations?: boolean;
 }
 
 function validateOpenOptions(options: OpenOptions): void {
@@ -107,6 +116,7 @@ export class Keystore {
         options.cacheTtlMs ?? 1000,
         options.insecureDeterministic === true,
       );
+      session.auditOperations = options.auditOperations === true;
       const headerRecord = await storage.get(HEADER_KEY);
       if (!headerRecord) {
         if (!options.create)
@@ -198,7 +208,10 @@ export class Keystore {
   /** Wipes the master key and every cached secret; operations then fail with ELOCKED. */
   async lock(): Promise<void> {
     const s = this.#open();
-    if (s.unlocked) await s.usage.flush();
+    if (s.unlocked) {
+      await s.usage.flush();
+      await s.flushOperationAudit();
+    }
     s.lock();
   }
 
@@ -214,7 +227,10 @@ export class Keystore {
     if (this.#closed) return;
     const s = this.#session;
     try {
-      if (s.unlocked) await s.usage.flush();
+      if (s.unlocked) {
+        await s.usage.flush();
+        await s.flushOperationAudit();
+      }
     } finally {
       s.lock();
       this.#closed = true;
@@ -245,6 +261,7 @@ export class Keystore {
       versions: [{ version: 1, state, createdAt: now }],
       ...(spec.rotation ? { rotation: spec.rotation } : {}),
       ...(s.insecure ? { insecure: true } : {}),
+      ...(spec.backupAllowed === false ? { backupAllowed: false as const } : {}),
       history: [],
     };
     return { info, ops: [...this.#versionOps(info, 1), ...this.#metaOps(info, 0)] };
@@ -478,7 +495,11 @@ export class Keystore {
 
   // ---- operations ---------------------------------------------------------------------------------
 
-  async sign(id: string, data: Uint8Array, options?: { encoding?: ops.SignatureEncoding; context?: Uint8Array }) {
+  async sign(
+    id: string,
+    data: Uint8Array,
+    options?: { encoding?: ops.SignatureEncoding; context?: Uint8Array },
+  ) {
     return ops.sign(this.#open(), id, data, options);
   }
   async verify(
@@ -605,6 +626,25 @@ export class Keystore {
       result: undefined,
     }));
     return slotInfo(slot, true);
+  }
+
+  // ---- backup (DANGEROUS: secret material crosses the API here, for encrypted backups only) ----
+
+  /** Yields keys with their secrets for an encrypted backup; see dangerous-material.ts. */
+  dangerouslyExportKeyMaterial(filter?: ExportFilter): AsyncGenerator<ExportedKey> {
+    return dangerouslyExportKeyMaterial(this.#open(), filter);
+  }
+
+  /** Restores keys from a decrypted backup, keeping ids, versions and states. */
+  async dangerouslyImportKeyMaterial(
+    keys: ExportedKey[],
+    mode: ImportMode = 'fail',
+  ): Promise<{ restored: string[]; skipped: string[] }> {
+    const s = this.#open();
+    const result = await dangerouslyImportKeyMaterial(s, keys, mode);
+    for (const id of result.restored) s.forgetVersions(id);
+    s.dropCaches();
+    return result;
   }
 
   // ---- audit --------------------------------------------------------------------------------------

@@ -73,7 +73,17 @@ export function validateCreateSpec(
   if (typeof spec !== 'object' || spec === null)
     throw new CofferError('EINVAL', 'key spec must be an object');
   const s = spec as Record<string, unknown>;
-  const known = ['app', 'purpose', 'algorithm', 'uses', 'labels', 'rotation', 'preActive', 'activatesAt'];
+  const known = [
+    'app',
+    'purpose',
+    'algorithm',
+    'uses',
+    'labels',
+    'rotation',
+    'preActive',
+    'activatesAt',
+    'backupAllowed',
+  ];
   for (const field of Object.keys(s)) {
     if (!known.includes(field)) throw new CofferError('EINVAL', `unknown key spec field ${field}`);
   }
@@ -120,6 +130,9 @@ export function validateCreateSpec(
   ) {
     throw new CofferError('EINVAL', 'activatesAt must be a time in milliseconds');
   }
+  if (s.backupAllowed !== undefined && typeof s.backupAllowed !== 'boolean') {
+    throw new CofferError('EINVAL', 'backupAllowed must be a boolean');
+  }
   const rotation = validateRotationPolicy(s.rotation);
   return {
     app: s.app,
@@ -130,5 +143,6 @@ export function validateCreateSpec(
     ...(rotation ? { rotation } : {}),
     ...(s.preActive || s.activatesAt !== undefined ? { preActive: true } : {}),
     ...(s.activatesAt !== undefined ? { activatesAt: s.activatesAt as number } : {}),
+    ...(s.backupAllowed === false ? { backupAllowed: false } : {}),
   };
 }

@@ -63,6 +63,7 @@ export async function sign(
     options.context ? { context: options.context } : undefined,
   );
   s.usage.count(id, v.version);
+  s.auditOperation('op.sign', id, v.version);
   return { signature: encoding === 'der' ? ecdsaSignatureToDer(raw) : raw, version: v.version };
 }
 
@@ -197,6 +198,7 @@ export async function seal(
     out = sealSymmetric(s, alg, await s.secret(info, v.version), header, plaintext, aad);
   }
   s.usage.count(id, v.version);
+  s.auditOperation('op.seal', id, v.version);
   return out;
 }
 
@@ -218,6 +220,7 @@ export async function unseal(
     throw new CofferError('EBADMSG', `sealed data names another algorithm than key ${id}`);
   const v = processVersion(info, 'unseal', header.version, s.now());
   const secret = await s.secret(info, v.version);
+  s.auditOperation('op.unseal', id, v.version);
   const fullAad = concatBytes(headerBytes, aad);
   if (header.algorithm === 'x-wing') {
     if (body.length < XWING_CIPHERTEXT + 12 + 16)
@@ -281,6 +284,7 @@ export async function encapsulate(
   const publicKey = await s.publicKey(info, v.version);
   const result = kem.encapsulate('x-wing', publicKey, s.rng.insecure ? s.rng.randomBytes(64) : undefined);
   s.usage.count(id, v.version);
+  s.auditOperation('op.encapsulate', id, v.version);
   return { ...result, version: v.version };
 }
 
@@ -310,6 +314,7 @@ export async function computeMac(
   const v = protectVersion(info, 'mac', s.now());
   const mac = hmac('sha256', await s.secret(info, v.version), data);
   s.usage.count(id, v.version);
+  s.auditOperation('op.mac', id, v.version);
   return { mac, version: v.version };
 }
 

@@ -48,6 +48,10 @@ export class Session {
   #meta = new Map<string, LoadedKey>();
   #location = new Map<string, { app: string; purpose: string }>();
   #versions = new Map<string, { secret?: Uint8Array; publicKey?: Uint8Array }>();
+  /** Per-operation audit (off by default): events wait here and are appended in batches. */
+  #opEvents: Omit<AuditEvent, 'actor'>[] = [];
+  #opTimer: NodeJS.Timeout | undefined;
+  auditOperations = false;
 
   constructor(
     readonly storage: Storage,
@@ -86,6 +90,33 @@ export class Session {
     this.dropCaches();
     this.#keys?.wipe();
     this.#keys = undefined;
+  }
+
+  /** Records one operation (sign, seal, …) when per-operation audit is on; appended in batches. */
+  auditOperation(event: string, keyId: string, version: number): void {
+    if (!this.auditOperations) return;
+    this.#opEvents.push({ event, keyId, at: this.now(), details: { version } });
+    if (this.#opEvents.length >= 1000) {
+      void this.flushOperationAudit().catch((error) =>
+        process.emitWarning(`coffer: operation audit failed: ${(error as Error).message}`),
+      );
+    } else if (!this.#opTimer) {
+      this.#opTimer = setTimeout(() => {
+        void this.flushOperationAudit().catch((error) =>
+          process.emitWarning(`coffer: operation audit failed: ${(error as Error).message}`),
+        );
+      }, 1000);
+      this.#opTimer.unref();
+    }
+  }
+
+  async flushOperationAudit(): Promise<void> {
+    if (this.#opTimer) clearTimeout(this.#opTimer);
+    this.#opTimer = undefined;
+    if (this.#opEvents.length === 0) return;
+    const batch = this.#opEvents;
+    this.#opEvents = [];
+    await this.commit(async () => ({ ops: [], events: batch, result: undefined }));
   }
 
   /** Forgets cached metadata and unwrapped secrets; the next use re-reads and re-authenticates them. */

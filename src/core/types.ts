@@ -105,6 +105,8 @@ export interface KeyInfo {
   rotation?: RotationPolicy;
   /** Created under deterministic test mode: never to be trusted. */
   insecure?: boolean;
+  /** False when the key's policy keeps it out of encrypted backups (default: allowed). */
+  backupAllowed?: false;
   history: Transition[];
 }
 
@@ -117,6 +119,8 @@ export interface CreateKeySpec {
   rotation?: RotationPolicy;
   /** Create pre-active; it activates at `activatesAt` (ms) or on an explicit activate(). */
   preActive?: boolean;
+  /** Keep this key out of encrypted backups (default: backups include it). */
+  backupAllowed?: boolean;
   activatesAt?: number;
 }
 
