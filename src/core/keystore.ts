@@ -5,6 +5,13 @@ import { type Rng, systemRng } from '../crypto/rng.js';
 import { CofferError } from '../errors.js';
 import { openStorage } from '../storage/open.js';
 import type { Storage, WriteOp } from '../storage/types.js';
+import {
+  type AppRecord,
+  type AppRecordWrite,
+  getAppRecord,
+  listAppRecords,
+  writeAppRecords,
+} from './app-records.js';
 import type { AuditEntry, AuditReport } from './audit.js';
 import { openRecord } from './barrier.js';
 import {
@@ -645,6 +652,33 @@ export class Keystore {
     for (const id of result.restored) s.forgetVersions(id);
     s.dropCaches();
     return result;
+  }
+
+  // ---- records of the layers above (daemon tokens, scheduler, sync) ----
+
+  /** A sealed record under `ext/<namespace>/<name>`; undefined when absent. */
+  getRecord<T>(namespace: string, name: string): Promise<AppRecord<T> | undefined> {
+    return getAppRecord<T>(this.#open(), namespace, name);
+  }
+
+  listRecords<T>(namespace: string, prefix?: string): Promise<AppRecord<T>[]> {
+    return listAppRecords<T>(this.#open(), namespace, prefix);
+  }
+
+  /** Writes sealed records (and audit events) in one atomic batch; a lost CAS is ECONFLICT. */
+  writeRecords(
+    namespace: string,
+    writes: AppRecordWrite[],
+    events?: { event: string; keyId?: string; details?: Record<string, unknown> }[],
+  ) {
+    return writeAppRecords(this.#open(), namespace, writes, events);
+  }
+
+  /** Appends audit events on their own (e.g. a daemon's token changes). */
+  async appendAudit(
+    events: { event: string; keyId?: string; details?: Record<string, unknown> }[],
+  ): Promise<void> {
+    await this.#open().commit(async () => ({ ops: [], events, result: undefined }));
   }
 
   // ---- audit --------------------------------------------------------------------------------------
