@@ -1,0 +1,47 @@
+// The package contract: `coffer` and `coffer/crypto` load through package self-reference (as an app
+// that installed Coffer would load them), and `coffer/crypto` has exactly DESIGN §2's surface.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+function importKeys(specifier: string, expression: string): unknown {
+  const out = execFileSync(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `const m = await import('${specifier}'); console.log(JSON.stringify(${expression}))`,
+    ],
+    {
+      cwd: root,
+      encoding: 'utf8',
+    },
+  );
+  return JSON.parse(out);
+}
+
+test("import('coffer/crypto') from the repository root exposes DESIGN §2's functions", () => {
+  const surface = importKeys(
+    'coffer/crypto',
+    '{ aead: Object.keys(m.aead), sig: Object.keys(m.sig), kem: Object.keys(m.kem), kdf: Object.keys(m.kdf), mac: Object.keys(m.mac), top: Object.keys(m) }',
+  ) as Record<string, string[]>;
+  for (const fn of ['encrypt', 'decrypt']) assert.ok(surface.aead!.includes(fn), `aead.${fn}`);
+  for (const fn of ['keygen', 'publicKey', 'sign', 'verify'])
+    assert.ok(surface.sig!.includes(fn), `sig.${fn}`);
+  for (const fn of ['keygen', 'encapsulate', 'decapsulate'])
+    assert.ok(surface.kem!.includes(fn), `kem.${fn}`);
+  assert.ok(surface.kdf!.includes('hkdf'));
+  assert.ok(surface.mac!.includes('hmac'));
+  for (const name of ['CofferError', 'cryptoImplementations', 'systemRng', 'insecureSeededRng'])
+    assert.ok(surface.top!.includes(name), name);
+});
+
+test("import('coffer') exposes the Keystore and CofferError", () => {
+  const top = importKeys('coffer', 'Object.keys(m)') as string[];
+  for (const name of ['Keystore', 'CofferError', 'ERROR_CODES', 'openStorage'])
+    assert.ok(top.includes(name), name);
+});
