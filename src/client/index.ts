@@ -1,0 +1,497 @@
+// `coffer/client` (DESIGN §7): a typed client for the daemon's /v1 API with the same argument and
+// result types as the Keystore methods of the same names, and the same CofferError codes (taken from
+// the daemon's `{ error: { code, message } }`). It uses only node:http / node:https — importing it
+// loads no native addon — and keeps connections alive (Unix socket or TCP/TLS).
+import {
+  Agent as HttpAgent,
+  request as httpRequest,
+  type IncomingMessage,
+  type RequestOptions,
+} from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { AuditEntry, AuditReport } from '../core/audit.js';
+import type { ProtectorInfo } from '../core/keyslots.js';
+import type { CreateKeySpec, KeyInfo } from '../core/types.js';
+import { CofferError, isErrorCode } from '../errors.js';
+
+export interface ClientOptions {
+  /** Unix socket path of the daemon. */
+  socket?: string;
+  /** http(s)://host:port of the daemon. */
+  url?: string;
+  /** Bearer token (`coffer_…`); health, status and unlock need none. */
+  token?: string;
+  /** PEM CA certificate(s) to trust for an https url (e.g. the daemon's self-signed cert). */
+  ca?: string;
+  /** Per-request timeout in ms (default 120 s: an unlock runs a slow KDF). */
+  timeoutMs?: number;
+}
+
+export interface DaemonStatus {
+  locked: boolean;
+  lockedOutUntil?: number;
+  keystoreId: string;
+  version: string;
+}
+
+export interface ClientTokenInfo {
+  id: string;
+  name?: string;
+  apps: string[];
+  ops: string[];
+  admin: boolean;
+  createdAt: number;
+  lastUsedAt?: number;
+}
+
+export type BatchError = { ok: false; error: { code: string; message: string } };
+export type BatchResult<T> = ({ ok: true } & T) | BatchError;
+export type Aad = Uint8Array | string;
+
+/** Payloads at least this large go as raw octet-stream bodies (no base64) unless told otherwise. */
+const RAW_THRESHOLD = 64 * 1024;
+const encoder = new TextEncoder();
+
+function b64(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+}
+
+function unb64(text: unknown): Uint8Array {
+  if (typeof text !== 'string') throw new CofferError('EINTERNAL', 'the daemon sent a malformed byte field');
+  const bytes = Buffer.from(text, 'base64');
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function aadBytes(aad: Aad | undefined): Uint8Array | undefined {
+  if (aad === undefined) return undefined;
+  return typeof aad === 'string' ? encoder.encode(aad) : aad;
+}
+
+function assertBytes(name: string, value: unknown): asserts value is Uint8Array {
+  if (!(value instanceof Uint8Array)) throw new CofferError('EINVAL', `${name} must be a Uint8Array`);
+}
+
+function decodeItem<T>(item: unknown, decode: (ok: Record<string, unknown>) => T): BatchResult<T> {
+  const r = item as Record<string, unknown> & { ok?: boolean; error?: { code: string; message: string } };
+  if (r.ok === true) return { ok: true, ...decode(r) };
+  return { ok: false, error: { code: String(r.error?.code), message: String(r.error?.message) } };
+}
+
+interface Call {
+  json?: unknown;
+  raw?: Uint8Array;
+  headers?: Record<string, string>;
+  query?: Record<string, string | number | undefined>;
+}
+
+export class CofferClient {
+  readonly #base: RequestOptions;
+  readonly #send: typeof httpRequest;
+  readonly #agent: HttpAgent;
+  readonly #token: string | undefined;
+  readonly #timeout: number;
+  readonly #where: string;
+
+  constructor(options: ClientOptions) {
+    if (typeof options !== 'object' || options === null)
+      throw new CofferError('EINVAL', 'options must be an object');
+    const { socket, url, token, ca } = options;
+    if ((socket === undefined) === (url === undefined))
+      throw new CofferError('EINVAL', 'give exactly one of socket or url');
+    if (token !== undefined && (typeof token !== 'string' || token.length === 0))
+      throw new CofferError('EINVAL', 'token must be a non-empty string');
+    this.#token = token;
+    this.#timeout = options.timeoutMs ?? 120_000;
+    if (socket !== undefined) {
+      if (typeof socket !== 'string' || socket.length === 0)
+        throw new CofferError('EINVAL', 'socket must be a path');
+      this.#agent = new HttpAgent({ keepAlive: true });
+      this.#base = { socketPath: socket, agent: this.#agent };
+      this.#send = httpRequest;
+      this.#where = socket;
+    } else {
+      let parsed: URL;
+      try {
+        parsed = new URL(String(url));
+      } catch {
+        throw new CofferError('EINVAL', 'url must be http(s)://host:port');
+      }
+      if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+        throw new CofferError('EINVAL', 'url must be http(s)://host:port');
+      const https = parsed.protocol === 'https:';
+      this.#agent = https
+        ? new HttpsAgent({ keepAlive: true, ...(ca ? { ca } : {}) })
+        : new HttpAgent({ keepAlive: true });
+      this.#base = {
+        protocol: parsed.protocol,
+        hostname: parsed.hostname.replace(/^\[|\]$/g, ''),
+        port: parsed.port,
+        agent: this.#agent,
+      };
+      this.#send = https ? (httpsRequest as unknown as typeof httpRequest) : httpRequest;
+      this.#where = parsed.origin;
+    }
+  }
+
+  /** Closes idle keep-alive connections (the client can still be used afterwards). */
+  close(): void {
+    this.#agent.destroy();
+  }
+
+  #request(method: string, path: string, call: Call = {}): Promise<{ body: Buffer; type: string }> {
+    const query = Object.entries(call.query ?? {}).filter(([, v]) => v !== undefined);
+    const search = query.length
+      ? `?${new URLSearchParams(query.map(([k, v]): [string, string] => [k, String(v)])).toString()}`
+      : '';
+    const payload =
+      call.raw !== undefined
+        ? Buffer.from(call.raw.buffer, call.raw.byteOffset, call.raw.byteLength)
+        : call.json !== undefined
+          ? Buffer.from(JSON.stringify(call.json))
+          : undefined;
+    const headers: Record<string, string | number> = { accept: 'application/json', ...call.headers };
+    if (this.#token !== undefined) headers.authorization = `Bearer ${this.#token}`;
+    if (payload !== undefined) {
+      headers['content-type'] = call.raw !== undefined ? 'application/octet-stream' : 'application/json';
+      headers['content-length'] = payload.length;
+    } else if (method !== 'GET') {
+      headers['content-length'] = 0;
+    }
+    return new Promise((done, fail) => {
+      const req = this.#send(
+        { ...this.#base, method, path: `/v1${path}${search}`, headers },
+        (res: IncomingMessage) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('error', () => fail(new CofferError('EUNAVAIL', `the connection to ${this.#where} broke`)));
+          res.on('end', () => {
+            const body = Buffer.concat(chunks);
+            const type = String(res.headers['content-type'] ?? '');
+            const status = res.statusCode ?? 0;
+            if (status >= 200 && status < 300) return done({ body, type });
+            let code: unknown;
+            let message = `the daemon answered HTTP ${status}`;
+            try {
+              const parsed = JSON.parse(body.toString('utf8')) as {
+                error?: { code?: unknown; message?: unknown };
+              };
+              code = parsed.error?.code;
+              if (typeof parsed.error?.message === 'string') message = parsed.error.message;
+            } catch {
+              // not a Coffer error body (a proxy?): keep the status in the message
+            }
+            fail(new CofferError(isErrorCode(code) ? code : 'EINTERNAL', message));
+          });
+        },
+      );
+      req.setTimeout(this.#timeout, () => {
+        req.destroy(
+          new CofferError('EUNAVAIL', `the daemon at ${this.#where} did not answer in ${this.#timeout} ms`),
+        );
+      });
+      req.on('error', (error: NodeJS.ErrnoException) => {
+        if (error instanceof CofferError) return fail(error);
+        fail(
+          new CofferError(
+            'EUNAVAIL',
+            `cannot reach the daemon at ${this.#where} (${error.code ?? error.message}); is it running?`,
+          ),
+        );
+      });
+      req.end(payload);
+    });
+  }
+
+  async #json<T>(method: string, path: string, call?: Call): Promise<T> {
+    const { body } = await this.#request(method, path, call);
+    return JSON.parse(body.toString('utf8')) as T;
+  }
+
+  #key(id: string): string {
+    if (typeof id !== 'string' || id.length === 0 || id.length > 128)
+      throw new CofferError('EINVAL', 'key id must be a non-empty string');
+    return `/keys/${encodeURIComponent(id)}`;
+  }
+
+  // ---- daemon ----
+
+  async health(): Promise<{ ok: boolean }> {
+    return this.#json('GET', '/health');
+  }
+  async status(): Promise<DaemonStatus> {
+    return this.#json('GET', '/status');
+  }
+  async unlock(passphrase: string): Promise<DaemonStatus> {
+    if (typeof passphrase !== 'string' || passphrase.length === 0)
+      throw new CofferError('EINVAL', 'passphrase must be a non-empty string');
+    return this.#json('POST', '/unlock', { json: { passphrase } });
+  }
+  async lock(): Promise<DaemonStatus> {
+    return this.#json('POST', '/lock');
+  }
+  async openapi(): Promise<Record<string, unknown>> {
+    return this.#json('GET', '/openapi.json');
+  }
+
+  // ---- keys ----
+
+  async createKey(spec: CreateKeySpec): Promise<KeyInfo> {
+    return this.#json('POST', '/keys', { json: spec });
+  }
+  async listKeys(filter: { app?: string; purpose?: string } = {}): Promise<KeyInfo[]> {
+    return (await this.#json<{ keys: KeyInfo[] }>('GET', '/keys', { query: filter })).keys;
+  }
+  async getKey(id: string): Promise<KeyInfo> {
+    return this.#json('GET', this.#key(id));
+  }
+  async publicKey(
+    id: string,
+    format = 'raw',
+    options: { version?: number } = {},
+  ): Promise<Uint8Array | string | object> {
+    const r = await this.#json<{ encoding: string; publicKey: unknown }>('GET', `${this.#key(id)}/public`, {
+      query: { format, version: options.version },
+    });
+    if (r.encoding === 'base64') return unb64(r.publicKey);
+    return r.publicKey as string | object;
+  }
+  async rotate(id: string, options: { reason?: string } = {}): Promise<KeyInfo> {
+    return this.#json('POST', `${this.#key(id)}/rotate`, { json: options });
+  }
+  async suspend(id: string, options: { reason?: string } = {}): Promise<KeyInfo> {
+    return this.#json('POST', `${this.#key(id)}/suspend`, { json: options });
+  }
+  async resume(id: string): Promise<KeyInfo> {
+    return this.#json('POST', `${this.#key(id)}/resume`);
+  }
+  async revoke(id: string, reason: string, options: { version?: number } = {}): Promise<KeyInfo> {
+    return this.#json('POST', `${this.#key(id)}/revoke`, { json: { reason, ...options } });
+  }
+  async destroy(id: string, options: { version?: number; reason?: string } = {}): Promise<KeyInfo> {
+    return this.#json('POST', `${this.#key(id)}/destroy`, { json: options });
+  }
+
+  // ---- operations ----
+
+  async sign(
+    id: string,
+    data: Uint8Array,
+    options: { encoding?: 'raw' | 'der'; context?: Uint8Array } = {},
+  ): Promise<{ signature: Uint8Array; version: number }> {
+    assertBytes('data', data);
+    const r = await this.#json<{ signature: string; version: number }>('POST', `${this.#key(id)}/sign`, {
+      json: { data: b64(data), encoding: options.encoding, context: options.context && b64(options.context) },
+    });
+    return { signature: unb64(r.signature), version: r.version };
+  }
+  async verify(
+    id: string,
+    data: Uint8Array,
+    signature: Uint8Array,
+    options: { version?: number; encoding?: 'raw' | 'der'; context?: Uint8Array } = {},
+  ): Promise<boolean> {
+    assertBytes('data', data);
+    assertBytes('signature', signature);
+    const r = await this.#json<{ valid: boolean }>('POST', `${this.#key(id)}/verify`, {
+      json: {
+        data: b64(data),
+        signature: b64(signature),
+        version: options.version,
+        encoding: options.encoding,
+        context: options.context && b64(options.context),
+      },
+    });
+    return r.valid;
+  }
+
+  async #sealLike(
+    route: 'seal' | 'unseal',
+    field: 'plaintext' | 'sealed',
+    out: 'sealed' | 'plaintext',
+    id: string,
+    input: Uint8Array,
+    options: { aad?: Aad; transport?: 'json' | 'raw' },
+  ): Promise<Uint8Array> {
+    assertBytes(field, input);
+    const aad = aadBytes(options.aad);
+    const path = `${this.#key(id)}/${route}`;
+    if ((options.transport ?? (input.length >= RAW_THRESHOLD ? 'raw' : 'json')) === 'raw') {
+      const { body } = await this.#request('POST', path, {
+        raw: input,
+        headers: { accept: 'application/octet-stream', ...(aad ? { 'coffer-aad': b64(aad) } : {}) },
+      });
+      return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+    }
+    const r = await this.#json<Record<string, string>>('POST', path, {
+      json: { [field]: b64(input), ...(aad ? { aad: b64(aad) } : {}) },
+    });
+    return unb64(r[out]);
+  }
+  /** Large payloads (≥ 64 KiB) travel as raw octet-stream; `transport` forces one way. */
+  async seal(
+    id: string,
+    plaintext: Uint8Array,
+    options: { aad?: Aad; transport?: 'json' | 'raw' } = {},
+  ): Promise<Uint8Array> {
+    return this.#sealLike('seal', 'plaintext', 'sealed', id, plaintext, options);
+  }
+  async unseal(
+    id: string,
+    sealed: Uint8Array,
+    options: { aad?: Aad; transport?: 'json' | 'raw' } = {},
+  ): Promise<Uint8Array> {
+    return this.#sealLike('unseal', 'sealed', 'plaintext', id, sealed, options);
+  }
+  async rewrap(id: string, sealed: Uint8Array, options: { aad?: Aad } = {}): Promise<Uint8Array> {
+    assertBytes('sealed', sealed);
+    const aad = aadBytes(options.aad);
+    const r = await this.#json<{ sealed: string }>('POST', `${this.#key(id)}/rewrap`, {
+      json: { sealed: b64(sealed), ...(aad ? { aad: b64(aad) } : {}) },
+    });
+    return unb64(r.sealed);
+  }
+  async generateDataKey(
+    id: string,
+    options: { aad?: Aad; includePlaintext?: boolean } = {},
+  ): Promise<{ wrapped: Uint8Array; plaintext?: Uint8Array; version: number }> {
+    const aad = aadBytes(options.aad);
+    const r = await this.#json<{ wrapped: string; plaintext?: string; version: number }>(
+      'POST',
+      `${this.#key(id)}/data-key`,
+      { json: { ...(aad ? { aad: b64(aad) } : {}), includePlaintext: options.includePlaintext } },
+    );
+    return {
+      wrapped: unb64(r.wrapped),
+      ...(r.plaintext !== undefined ? { plaintext: unb64(r.plaintext) } : {}),
+      version: r.version,
+    };
+  }
+  async encapsulate(
+    id: string,
+  ): Promise<{ ciphertext: Uint8Array; sharedSecret: Uint8Array; version: number }> {
+    const r = await this.#json<{ ciphertext: string; sharedSecret: string; version: number }>(
+      'POST',
+      `${this.#key(id)}/encapsulate`,
+    );
+    return { ciphertext: unb64(r.ciphertext), sharedSecret: unb64(r.sharedSecret), version: r.version };
+  }
+  async decapsulate(
+    id: string,
+    ciphertext: Uint8Array,
+    options: { version?: number } = {},
+  ): Promise<Uint8Array> {
+    assertBytes('ciphertext', ciphertext);
+    const r = await this.#json<{ sharedSecret: string }>('POST', `${this.#key(id)}/decapsulate`, {
+      json: { ciphertext: b64(ciphertext), version: options.version },
+    });
+    return unb64(r.sharedSecret);
+  }
+  async mac(id: string, data: Uint8Array): Promise<{ mac: Uint8Array; version: number }> {
+    assertBytes('data', data);
+    const r = await this.#json<{ mac: string; version: number }>('POST', `${this.#key(id)}/mac`, {
+      json: { data: b64(data) },
+    });
+    return { mac: unb64(r.mac), version: r.version };
+  }
+  async verifyMac(
+    id: string,
+    data: Uint8Array,
+    mac: Uint8Array,
+    options: { version?: number } = {},
+  ): Promise<boolean> {
+    assertBytes('data', data);
+    assertBytes('mac', mac);
+    const r = await this.#json<{ valid: boolean }>('POST', `${this.#key(id)}/verify-mac`, {
+      json: { data: b64(data), mac: b64(mac), version: options.version },
+    });
+    return r.valid;
+  }
+
+  // ---- batches: one result per item, in order ----
+
+  async #batch<T>(id: string, route: string, items: unknown[], decode: (r: Record<string, unknown>) => T) {
+    if (!Array.isArray(items)) throw new CofferError('EINVAL', 'items must be an array');
+    const r = await this.#json<{ results: unknown[] }>('POST', `${this.#key(id)}/${route}`, {
+      json: { items },
+    });
+    return r.results.map((item) => decodeItem(item, decode));
+  }
+  async signBatch(
+    id: string,
+    items: Uint8Array[],
+  ): Promise<BatchResult<{ signature: Uint8Array; version: number }>[]> {
+    return this.#batch(
+      id,
+      'sign-batch',
+      items.map((data) => ({ data: b64(data) })),
+      (r) => ({ signature: unb64(r.signature), version: r.version as number }),
+    );
+  }
+  async verifyBatch(
+    id: string,
+    items: { data: Uint8Array; signature: Uint8Array; version?: number }[],
+  ): Promise<BatchResult<{ valid: boolean }>[]> {
+    return this.#batch(
+      id,
+      'verify-batch',
+      items.map((i) => ({ data: b64(i.data), signature: b64(i.signature), version: i.version })),
+      (r) => ({ valid: r.valid as boolean }),
+    );
+  }
+  async sealBatch(
+    id: string,
+    items: { plaintext: Uint8Array; aad?: Aad }[],
+  ): Promise<BatchResult<{ sealed: Uint8Array }>[]> {
+    return this.#batch(
+      id,
+      'seal-batch',
+      items.map((i) => {
+        const aad = aadBytes(i.aad);
+        return { plaintext: b64(i.plaintext), ...(aad ? { aad: b64(aad) } : {}) };
+      }),
+      (r) => ({ sealed: unb64(r.sealed) }),
+    );
+  }
+  async unsealBatch(
+    id: string,
+    items: { sealed: Uint8Array; aad?: Aad }[],
+  ): Promise<BatchResult<{ plaintext: Uint8Array }>[]> {
+    return this.#batch(
+      id,
+      'unseal-batch',
+      items.map((i) => {
+        const aad = aadBytes(i.aad);
+        return { sealed: b64(i.sealed), ...(aad ? { aad: b64(aad) } : {}) };
+      }),
+      (r) => ({ plaintext: unb64(r.plaintext) }),
+    );
+  }
+
+  // ---- tokens, audit, protectors (admin) ----
+
+  async createToken(options: {
+    name?: string;
+    apps: string[];
+    ops: string[];
+    admin?: boolean;
+  }): Promise<{ id: string; token: string }> {
+    return this.#json('POST', '/tokens', { json: options });
+  }
+  async listTokens(): Promise<ClientTokenInfo[]> {
+    return (await this.#json<{ tokens: ClientTokenInfo[] }>('GET', '/tokens')).tokens;
+  }
+  async revokeToken(id: string): Promise<void> {
+    if (typeof id !== 'string' || id.length === 0)
+      throw new CofferError('EINVAL', 'token id must be a string');
+    await this.#json('DELETE', `/tokens/${encodeURIComponent(id)}`);
+  }
+  async auditTail(count?: number): Promise<AuditEntry[]> {
+    return (await this.#json<{ entries: AuditEntry[] }>('GET', '/audit', { query: { count } })).entries;
+  }
+  async auditVerify(): Promise<AuditReport> {
+    return this.#json('GET', '/audit/verify');
+  }
+  async listProtectors(): Promise<ProtectorInfo[]> {
+    return (await this.#json<{ protectors: ProtectorInfo[] }>('GET', '/protectors')).protectors;
+  }
+}

@@ -1,0 +1,178 @@
+// The daemon's keystore state (DESIGN §7): one storage handle for the store, the Keystore once it has
+// been unlocked, the unlock gate (lockout), and a short-lived cache of authenticated tokens. The daemon
+// starts locked unless an auto-unlock protector (keyring, tpm2, pkcs11) opens it; a passphrase is only
+// ever taken from POST /v1/unlock, through the gate.
+
+import { HEADER_KEY, parseHeader, type StoreHeader } from '../core/keyslots.js';
+import { Keystore } from '../core/keystore.js';
+import type { ProtectorConfig } from '../core/protectors.js';
+import { insecureSeededRng } from '../crypto/rng.js';
+import { CofferError } from '../errors.js';
+import type { Storage } from '../storage/types.js';
+import { UnlockGate } from './lockout.js';
+import { authenticateWithRevision, type TokenInfo, touchToken } from './tokens.js';
+
+/** How long an authenticated token is trusted before its record is read again (revocations through
+ *  another process take effect within this; revocations through this daemon at once). */
+const TOKEN_CACHE_MS = 1000;
+/** `lastUsedAt` is written at most this often per token (a write per request would cost throughput). */
+const TOUCH_EVERY_MS = 60_000;
+const TOKEN_CACHE_MAX = 1024;
+
+export interface DaemonOptions {
+  clock: () => number;
+  insecureDeterministic: boolean;
+  onBackgroundError: (error: unknown, what: string) => void;
+}
+
+export class Daemon {
+  readonly storage: Storage;
+  readonly header: StoreHeader;
+  readonly gate: UnlockGate;
+  readonly clock: () => number;
+  #ks: Keystore | undefined;
+  #options: DaemonOptions;
+  #tokens = new Map<string, { info: TokenInfo; revision: number; until: number }>();
+  #touched = new Map<string, number>();
+  #background = new Set<Promise<void>>();
+  /** A key's app never changes, so key id → app is cached for scope checks without re-reading. */
+  #apps = new Map<string, string>();
+
+  private constructor(storage: Storage, header: StoreHeader, options: DaemonOptions) {
+    this.storage = storage;
+    this.header = header;
+    this.clock = options.clock;
+    this.#options = options;
+    this.gate = new UnlockGate(storage, options.clock);
+  }
+
+  static async open(storage: Storage, options: DaemonOptions): Promise<Daemon> {
+    const record = await storage.get(HEADER_KEY);
+    if (!record)
+      throw new CofferError('ENOENT', 'the store holds no keystore: create one first (coffer init)');
+    return new Daemon(storage, parseHeader(record.value), options);
+  }
+
+  get locked(): boolean {
+    return this.#ks === undefined || this.#ks.locked;
+  }
+
+  /** The unlocked keystore, or ELOCKED telling the caller how to unlock. */
+  keystore(): Keystore {
+    const ks = this.#ks;
+    if (ks === undefined || ks.locked)
+      throw new CofferError(
+        'ELOCKED',
+        'the daemon is locked: unlock it with the passphrase (POST /v1/unlock)',
+      );
+    return ks;
+  }
+
+  async #open(protector: ProtectorConfig): Promise<void> {
+    if (this.#ks === undefined) {
+      this.#ks = await Keystore.open({
+        store: this.storage,
+        protector,
+        actor: 'daemon',
+        clock: this.clock,
+        ...(this.#options.insecureDeterministic
+          ? {
+              insecureDeterministic: true,
+              rng: insecureSeededRng(new TextEncoder().encode('coffer daemon insecure deterministic mode')),
+            }
+          : {}),
+      });
+    } else {
+      await this.#ks.unlock(protector);
+    }
+  }
+
+  /** Unlock with a passphrase: serialised, counted, refused while locked out. */
+  async unlockWithPassphrase(passphrase: string): Promise<void> {
+    if (!this.locked) throw new CofferError('EALREADY', 'the daemon is already unlocked');
+    await this.gate.attempt(
+      async () => {
+        // Another request may have unlocked while this one waited its turn; nothing to try then.
+        if (!this.locked) throw new CofferError('EALREADY', 'the daemon is already unlocked');
+        await this.#open({ type: 'passphrase', passphrase });
+      },
+      (error) => error instanceof CofferError && (error.code === 'ELOCKED' || error.code === 'EBADMSG'),
+    );
+  }
+
+  /** Auto-unlock through a platform protector at start (not counted: no guess is involved). */
+  async unlockWithProtector(protector: ProtectorConfig): Promise<void> {
+    await this.gate.exclusive(() => this.#open(protector));
+  }
+
+  async lock(): Promise<void> {
+    await this.gate.exclusive(async () => {
+      this.#tokens.clear();
+      if (this.#ks && !this.#ks.locked) await this.#ks.lock();
+    });
+  }
+
+  /** The bearer's token (cached briefly), or EPERM; ELOCKED while locked. */
+  async authenticate(bearer: string): Promise<TokenInfo> {
+    const ks = this.keystore();
+    const now = this.clock();
+    let entry = this.#tokens.get(bearer);
+    if (entry === undefined || entry.until <= now) {
+      const { info, revision } = await authenticateWithRevision(ks, bearer);
+      if (this.#tokens.size >= TOKEN_CACHE_MAX) this.#tokens.clear();
+      entry = { info, revision, until: now + TOKEN_CACHE_MS };
+      this.#tokens.set(bearer, entry);
+    }
+    const last = this.#touched.get(entry.info.id) ?? entry.info.lastUsedAt ?? 0;
+    if (now - last >= TOUCH_EVERY_MS) {
+      this.#touched.set(entry.info.id, now);
+      const { info, revision } = entry;
+      this.#tokens.delete(bearer); // its revision changes with the write
+      const pending = touchToken(ks, info, revision, now)
+        .catch((error) => this.#options.onBackgroundError(error, 'token touch'))
+        .finally(() => this.#background.delete(pending));
+      this.#background.add(pending);
+    }
+    return entry.info;
+  }
+
+  /** The app a key belongs to (for token scope checks). */
+  async keyApp(id: string): Promise<string> {
+    const cached = this.#apps.get(id);
+    if (cached !== undefined) return cached;
+    const { app } = await this.keystore().getKey(id);
+    if (this.#apps.size >= 100_000) this.#apps.clear();
+    this.#apps.set(id, app);
+    return app;
+  }
+
+  /** Revocation through this daemon takes effect immediately. */
+  forgetTokens(): void {
+    this.#tokens.clear();
+  }
+
+  async status(version: string): Promise<{
+    locked: boolean;
+    lockedOutUntil?: number;
+    keystoreId: string;
+    version: string;
+  }> {
+    const lockedOutUntil = this.locked ? await this.gate.lockedOutUntil() : undefined;
+    return {
+      locked: this.locked,
+      ...(lockedOutUntil !== undefined ? { lockedOutUntil } : {}),
+      keystoreId: this.header.id,
+      version,
+    };
+  }
+
+  /** Flushes usage counters and audit, then closes the store. */
+  async close(): Promise<void> {
+    await Promise.all(this.#background);
+    await this.gate.exclusive(async () => {
+      this.#tokens.clear();
+      if (this.#ks) await this.#ks.close();
+      else await this.storage.close();
+    });
+  }
+}

@@ -1,0 +1,182 @@
+// Daemon routes outside the key space (SPEC "Daemon API"): health, status, unlock/lock, tokens,
+// audit, protectors and the OpenAPI document. Unlock needs no token (the passphrase is the credential,
+// rate-limited by the lockout gate); token management, audit and lock need the admin token.
+import { CofferError } from '../errors.js';
+import { type Route, route } from './router.js';
+import { type JsonSchema, s } from './schema.js';
+import { createToken, listTokens, revokeToken, TOKEN_OPS } from './tokens.js';
+
+const SMALL_BODY = 64 * 1024;
+
+const STATUS: JsonSchema = {
+  type: 'object',
+  properties: {
+    locked: { type: 'boolean' },
+    lockedOutUntil: {
+      type: 'integer',
+      description: 'ms since the epoch; present while unlock is locked out',
+    },
+    keystoreId: { type: 'string' },
+    version: { type: 'string' },
+  },
+  required: ['locked', 'keystoreId', 'version'],
+};
+
+const TOKEN_INFO: JsonSchema = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    name: { type: 'string' },
+    apps: { type: 'array', items: { type: 'string' } },
+    ops: { type: 'array', items: { type: 'string' } },
+    admin: { type: 'boolean' },
+    createdAt: { type: 'integer' },
+    lastUsedAt: { type: 'integer' },
+  },
+};
+
+const tokenBody = s.object({
+  name: s.optional(s.string({ maxLength: 256 })),
+  apps: s.array(s.string({ maxLength: 64, description: "an app name, or '*' alone" }), {
+    maxItems: 64,
+    minItems: 1,
+  }),
+  ops: s.array(s.string({ maxLength: 32, description: `'*' alone, or of: ${TOKEN_OPS.join(', ')}` }), {
+    maxItems: 64,
+    minItems: 1,
+  }),
+  admin: s.optional(s.boolean()),
+});
+
+export function adminRoutes(openapi: () => unknown): Route[] {
+  return [
+    route({
+      method: 'GET',
+      path: '/v1/health',
+      summary: 'Liveness: answers while locked too',
+      auth: 'none',
+      maxBody: 0,
+      response: { type: 'object', properties: { ok: { type: 'boolean' } } },
+      handler: () => ({ json: { ok: true } }),
+    }),
+    route({
+      method: 'GET',
+      path: '/v1/status',
+      summary: 'Locked or not, lockout end, keystore id, daemon version',
+      auth: 'none',
+      maxBody: 0,
+      response: STATUS,
+      handler: async ({ daemon, version }) => ({ json: await daemon.status(version) }),
+    }),
+    route({
+      method: 'POST',
+      path: '/v1/unlock',
+      summary: `Unlock with the passphrase (no token). 5 failures lock unlocking out for 15 minutes (ELOCKED, 423)`,
+      auth: 'none',
+      body: s.object({ passphrase: s.string({ maxLength: 1024, minLength: 1 }) }),
+      maxBody: SMALL_BODY,
+      response: STATUS,
+      handler: async ({ body, daemon, version }) => {
+        await daemon.unlockWithPassphrase(body.passphrase);
+        return { json: await daemon.status(version) };
+      },
+    }),
+    route({
+      method: 'POST',
+      path: '/v1/lock',
+      summary: 'Lock: wipe the master key and cached secrets (admin; a no-op when already locked)',
+      auth: 'admin',
+      lockedNoop: true,
+      maxBody: SMALL_BODY,
+      response: STATUS,
+      handler: async ({ daemon, version }) => {
+        await daemon.lock();
+        return { json: await daemon.status(version) };
+      },
+    }),
+    route({
+      method: 'POST',
+      path: '/v1/tokens',
+      summary: 'Create a token (admin); the token is returned once and stored only as a hash',
+      auth: 'admin',
+      body: tokenBody,
+      maxBody: SMALL_BODY,
+      response: { type: 'object', properties: { id: { type: 'string' }, token: { type: 'string' } } },
+      handler: async ({ body, daemon }) => ({
+        status: 201,
+        json: await createToken(daemon.keystore(), body, { now: daemon.clock() }),
+      }),
+    }),
+    route({
+      method: 'GET',
+      path: '/v1/tokens',
+      summary: 'List tokens (admin); never the tokens themselves',
+      auth: 'admin',
+      maxBody: 0,
+      response: { type: 'object', properties: { tokens: { type: 'array', items: TOKEN_INFO } } },
+      handler: async ({ daemon }) => ({ json: { tokens: await listTokens(daemon.keystore()) } }),
+    }),
+    route({
+      method: 'DELETE',
+      path: '/v1/tokens/{id}',
+      summary: 'Revoke a token (admin); effective immediately',
+      auth: 'admin',
+      maxBody: 1024,
+      response: { type: 'object', properties: { revoked: { type: 'string' } } },
+      handler: async ({ params, token, daemon }) => {
+        const id = params.id ?? '';
+        if (token?.id === id)
+          throw new CofferError('EPERM', 'a token cannot revoke itself (use another admin token)');
+        await revokeToken(daemon.keystore(), id);
+        daemon.forgetTokens();
+        return { json: { revoked: id } };
+      },
+    }),
+    route({
+      method: 'GET',
+      path: '/v1/audit',
+      summary: 'The newest audit entries (admin)',
+      auth: 'admin',
+      query: s.object({ count: s.optional(s.integer(1, 10_000)) }),
+      maxBody: 0,
+      response: { type: 'object', properties: { entries: { type: 'array', items: { type: 'object' } } } },
+      handler: async ({ query, daemon }) => ({
+        json: { entries: await daemon.keystore().auditTail(query.count) },
+      }),
+    }),
+    route({
+      method: 'GET',
+      path: '/v1/audit/verify',
+      summary: 'Verify the whole audit hash chain (admin)',
+      auth: 'admin',
+      maxBody: 0,
+      response: {
+        type: 'object',
+        properties: {
+          ok: { type: 'boolean' },
+          entries: { type: 'integer' },
+          problems: { type: 'array', items: { type: 'string' } },
+        },
+      },
+      handler: async ({ daemon }) => ({ json: await daemon.keystore().verifyAudit() }),
+    }),
+    route({
+      method: 'GET',
+      path: '/v1/protectors',
+      summary: 'The keyslots and their protectors (admin)',
+      auth: 'admin',
+      maxBody: 0,
+      response: { type: 'object', properties: { protectors: { type: 'array', items: { type: 'object' } } } },
+      handler: async ({ daemon }) => ({ json: { protectors: await daemon.keystore().listProtectors() } }),
+    }),
+    route({
+      method: 'GET',
+      path: '/v1/openapi.json',
+      summary: 'This API as an OpenAPI 3.1 document, generated from the request schemas',
+      auth: 'none',
+      maxBody: 0,
+      response: { type: 'object' },
+      handler: () => ({ json: openapi() }),
+    }),
+  ];
+}

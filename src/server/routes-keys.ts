@@ -1,0 +1,170 @@
+// Key routes of the daemon (SPEC "Daemon API / keys"): create, list, get, public key, and the
+// lifecycle transitions. Each handler is one Keystore call; scope checks happen in the router, except
+// for create and list, whose app comes from the body or the query instead of a key.
+import type { Keystore } from '../core/keystore.js';
+import { PUBLIC_KEY_FORMATS } from '../core/public-key.js';
+import { type CreateKeySpec, KEY_ALGORITHMS, KEY_USES, type KeyInfo } from '../core/types.js';
+import { CofferError } from '../errors.js';
+import { type Route, route } from './router.js';
+import { encodeBase64, type JsonSchema, s } from './schema.js';
+import { allowsApp } from './tokens.js';
+
+const SMALL_BODY = 64 * 1024;
+const NAME = s.string({ maxLength: 64, description: '[a-z0-9][a-z0-9._-]{0,63}' });
+const REASON = s.optional(s.string({ maxLength: 256 }));
+
+export const KEY_INFO: JsonSchema = {
+  type: 'object',
+  description: 'KeyInfo: id, app, purpose, algorithm, uses, labels, state, versions, history, …',
+  properties: {
+    id: { type: 'string' },
+    app: { type: 'string' },
+    purpose: { type: 'string' },
+    algorithm: { type: 'string', enum: [...KEY_ALGORITHMS] },
+    state: { type: 'string' },
+    primaryVersion: { type: 'integer' },
+    versions: { type: 'array', items: { type: 'object' } },
+  },
+};
+
+const createBody = s.object({
+  app: NAME,
+  purpose: NAME,
+  algorithm: s.enumOf(KEY_ALGORITHMS),
+  uses: s.optional(s.array(s.enumOf(KEY_USES), { maxItems: KEY_USES.length })),
+  labels: s.optional(s.record(s.string({ maxLength: 256 }), 32)),
+  rotation: s.optional(
+    s.object({
+      intervalMs: s.optional(s.integer(1, Number.MAX_SAFE_INTEGER)),
+      advanceWarningMs: s.optional(s.integer(1, Number.MAX_SAFE_INTEGER)),
+      gracePeriodMs: s.optional(s.integer(1, Number.MAX_SAFE_INTEGER)),
+      maxUses: s.optional(s.integer(1, Number.MAX_SAFE_INTEGER)),
+      requireConfirmation: s.optional(s.boolean()),
+    }),
+  ),
+  preActive: s.optional(s.boolean()),
+  backupAllowed: s.optional(s.boolean()),
+  activatesAt: s.optional(s.integer(0, Number.MAX_SAFE_INTEGER)),
+});
+
+const listQuery = s.object({ app: s.optional(NAME), purpose: s.optional(NAME) });
+const publicQuery = s.object({
+  format: s.optional(s.enumOf(PUBLIC_KEY_FORMATS)),
+  version: s.optional(s.integer(1, 1_000_000)),
+});
+
+/** How a public key travels in JSON: bytes as base64, PEM/SSH text as is, a JWK as an object. */
+export function publicKeyJson(format: string, value: Uint8Array | string | object) {
+  if (value instanceof Uint8Array) return { format, encoding: 'base64', publicKey: encodeBase64(value) };
+  if (typeof value === 'string') return { format, encoding: 'text', publicKey: value };
+  return { format, encoding: 'jwk', publicKey: value };
+}
+
+function lifecycle(
+  name: 'rotate' | 'suspend' | 'resume' | 'revoke' | 'destroy',
+  body: Route['body'],
+  call: (ks: Keystore, id: string, body: never) => Promise<KeyInfo>,
+): Route {
+  return route({
+    method: 'POST',
+    path: `/v1/keys/{id}/${name}`,
+    summary: `${name[0]?.toUpperCase()}${name.slice(1)} a key`,
+    auth: 'token',
+    op: name,
+    ...(body ? { body } : {}),
+    maxBody: SMALL_BODY,
+    response: KEY_INFO,
+    handler: async (ctx) => ({
+      json: await call(ctx.daemon.keystore(), ctx.params.id ?? '', (ctx.body ?? {}) as never),
+    }),
+  });
+}
+
+export const keyRoutes: Route[] = [
+  route({
+    method: 'POST',
+    path: '/v1/keys',
+    summary: 'Create a key (the token needs the create operation and the app in its scope)',
+    auth: 'token',
+    op: 'create',
+    body: createBody,
+    maxBody: SMALL_BODY,
+    response: KEY_INFO,
+    handler: async ({ body, token, daemon }) => {
+      if (token && !allowsApp(token, body.app))
+        throw new CofferError('EPERM', `this token may not create keys for app '${body.app}'`);
+      return { status: 201, json: await daemon.keystore().createKey(body as CreateKeySpec) };
+    },
+  }),
+  route({
+    method: 'GET',
+    path: '/v1/keys',
+    summary: "List keys (a scoped token sees only its apps' keys)",
+    auth: 'token',
+    op: 'read',
+    query: listQuery,
+    maxBody: 0,
+    response: { type: 'object', properties: { keys: { type: 'array', items: KEY_INFO } } },
+    handler: async ({ query, token, daemon }) => {
+      if (query.app !== undefined && token && !allowsApp(token, query.app))
+        throw new CofferError('EPERM', `this token may not read keys of app '${query.app}'`);
+      const keys = await daemon.keystore().listKeys(query);
+      return { json: { keys: token ? keys.filter((k) => allowsApp(token, k.app)) : keys } };
+    },
+  }),
+  route({
+    method: 'GET',
+    path: '/v1/keys/{id}',
+    summary: 'Get one key',
+    auth: 'token',
+    op: 'read',
+    maxBody: 0,
+    response: KEY_INFO,
+    handler: async ({ params, daemon }) => ({ json: await daemon.keystore().getKey(params.id ?? '') }),
+  }),
+  route({
+    method: 'GET',
+    path: '/v1/keys/{id}/public',
+    summary: 'Export a public key (format raw|pem|spki|jwk|ssh; raw and spki come as base64)',
+    auth: 'token',
+    op: 'read',
+    query: publicQuery,
+    maxBody: 0,
+    response: {
+      type: 'object',
+      properties: {
+        format: { type: 'string' },
+        encoding: { type: 'string', enum: ['base64', 'text', 'jwk'] },
+        publicKey: {},
+      },
+    },
+    handler: async ({ params, query, daemon }) => {
+      const format = query.format ?? 'raw';
+      const value = await daemon
+        .keystore()
+        .publicKey(params.id ?? '', format, query.version !== undefined ? { version: query.version } : {});
+      return { json: publicKeyJson(format, value) };
+    },
+  }),
+  lifecycle('rotate', s.object({ reason: REASON }), (ks, id, body: { reason?: string }) =>
+    ks.rotate(id, body),
+  ),
+  lifecycle('suspend', s.object({ reason: REASON }), (ks, id, body: { reason?: string }) =>
+    ks.suspend(id, body),
+  ),
+  lifecycle('resume', undefined, (ks, id) => ks.resume(id)),
+  lifecycle(
+    'revoke',
+    s.object({
+      reason: s.string({ maxLength: 256, minLength: 1 }),
+      version: s.optional(s.integer(1, 1_000_000)),
+    }),
+    (ks, id, body: { reason: string; version?: number }) =>
+      ks.revoke(id, body.reason, body.version !== undefined ? { version: body.version } : {}),
+  ),
+  lifecycle(
+    'destroy',
+    s.object({ version: s.optional(s.integer(1, 1_000_000)), reason: REASON }),
+    (ks, id, body: { version?: number; reason?: string }) => ks.destroy(id, body),
+  ),
+];
