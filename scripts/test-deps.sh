@@ -5,7 +5,7 @@
 # only reports what is missing.
 set -euo pipefail
 
-packages=(postgresql-15 softhsm2 swtpm swtpm-tools tpm2-tools gnome-keyring dbus dbus-daemon libsecret-tools openssl openssh-client procps)
+packages=(postgresql-15 softhsm2 swtpm swtpm-tools tpm2-tools gnome-keyring dbus dbus-daemon libsecret-tools openssl openssh-client procps zbar-tools)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -3,6 +3,7 @@
 export { CofferError, type ErrorCode } from '../errors.js';
 export * as aead from './aead.js';
 export { cryptoImplementations, nativeSupport } from './features.js';
+export * as hd from './hd.js';
 export * as kdf from './kdf.js';
 export * as kem from './kem.js';
 export * as mac from './mac.js';
