@@ -8,6 +8,7 @@ import { openRecord } from './barrier.js';
 import { b64 } from './encoding.js';
 import { wrapSecret } from './material.js';
 import { assertKeyId } from './names.js';
+import { usageKey } from './usage.js';
 import { idKey, metaKey, type Session, type VersionRecord, versionKey } from './session.js';
 import type { KeyInfo } from './types.js';
 
@@ -99,7 +100,7 @@ export async function dangerouslyImportKeyMaterial(
     const ops: WriteOp[] = [];
     const restored: string[] = [];
     const skipped: string[] = [];
-    for (const { info, versions } of keys) {
+    for (const { info, versions, usage } of keys) {
       assertKeyId(info.id);
       const existingIndex = await s.storage.get(idKey(info.id));
       if (existingIndex && mode === 'skip-existing') {
@@ -160,6 +161,14 @@ export async function dangerouslyImportKeyMaterial(
           expectRevision: current?.revision ?? 0,
         });
       }
+      // Usage counts travel with the key so max-uses rotation policies keep counting where they were.
+      const usageRecord = await s.storage.get(usageKey(info.id));
+      ops.push({
+        op: 'put',
+        key: usageKey(info.id),
+        value: s.sealRecord(usageKey(info.id), { counts: { ...usage } }),
+        expectRevision: usageRecord?.revision ?? 0,
+      });
       restored.push(info.id);
     }
     return {

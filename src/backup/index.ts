@@ -1,0 +1,11 @@
+// Encrypted backup and restore (DESIGN §3 "back up encrypted", SPEC §10): the public surface.
+export {
+  type BackupProgress,
+  type BackupResult,
+  type CreateBackupOptions,
+  createBackup,
+  type RecipientOption,
+} from './create.js';
+export type { BackupKind, BackupSelection } from './format.js';
+export { type BackupInfo, inspectBackup } from './inspect.js';
+export { type RestoreFailure, type RestoreOptions, type RestoreReport, restoreBackup } from './restore.js';

@@ -1,0 +1,122 @@
+// Reading a backup file without any key (SPEC §10.6): the header fields and the checksum over the
+// whole file, so `coffer backup inspect` can say what a file is and whether it arrived intact.
+import { createHash } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
+import { equalBytes } from '../crypto/bytes.js';
+import type { PassphraseKdfParams } from '../crypto/passphrase-kdf.js';
+import { CofferError } from '../errors.js';
+import {
+  type BackupHeader,
+  type BackupKind,
+  type BackupSelection,
+  CHECKSUM_BYTES,
+  MAX_HEADER_BYTES,
+  MAX_PAYLOAD_BYTES,
+  PREAMBLE_FIXED,
+  parsePreamble,
+  sealedChunkLengths,
+} from './format.js';
+
+export interface BackupInfo {
+  kind: BackupKind;
+  backupId: string;
+  storeId: string;
+  createdAt: number;
+  generation: number;
+  baseGeneration?: number;
+  baseBackupId?: string;
+  selection?: BackupSelection;
+  keyCount: number;
+  recipient:
+    | { type: 'passphrase'; kdf: PassphraseKdfParams }
+    | { type: 'x-wing'; keyId: string; version: number };
+  /** Uncompressed payload bytes, chunk size and chunk count. */
+  payloadBytes: number;
+  chunkSize: number;
+  chunks: number;
+  /** File size in bytes. */
+  bytes: number;
+  /** The SHA-256 checksum matched (inspect throws EBADMSG otherwise). */
+  checksum: 'ok';
+}
+
+/** Largest file a backup can be: header, every chunk's tag at the smallest chunk size, payload, checksum. */
+const MAX_FILE_BYTES = PREAMBLE_FIXED + MAX_HEADER_BYTES + MAX_PAYLOAD_BYTES * 1.02 + CHECKSUM_BYTES;
+
+function fsError(path: string, error: unknown): CofferError {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return new CofferError('ENOENT', `no backup file at ${path}`);
+  if (code === 'EACCES' || code === 'EPERM')
+    return new CofferError('EPERM', `cannot read ${path}: permission denied`);
+  if (code === 'EISDIR') return new CofferError('EINVAL', `${path} is a directory, not a backup file`);
+  return new CofferError('EUNAVAIL', `cannot read ${path}: ${code ?? (error as Error).message}`);
+}
+
+/** The file's bytes, header and layout; the checksum is verified before anything else is used. */
+export async function readBackupFile(
+  path: string,
+): Promise<{ file: Uint8Array; header: BackupHeader; preambleLength: number; body: Uint8Array }> {
+  if (typeof path !== 'string' || path.length === 0)
+    throw new CofferError('EINVAL', 'path must be a non-empty string');
+  let size: number;
+  try {
+    const info = await stat(path);
+    if (!info.isFile()) throw new CofferError('EINVAL', `${path} is not a regular file`);
+    size = info.size;
+  } catch (error) {
+    if (error instanceof CofferError) throw error;
+    throw fsError(path, error);
+  }
+  if (size > MAX_FILE_BYTES) throw new CofferError('E2BIG', `${path} is larger than any backup can be`);
+  let buffer: Buffer;
+  try {
+    buffer = await readFile(path);
+  } catch (error) {
+    throw fsError(path, error);
+  }
+  const file = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  const { header, preambleLength } = parsePreamble(file);
+  if (file.length < preambleLength + CHECKSUM_BYTES)
+    throw new CofferError('EBADMSG', 'backup truncated: no checksum');
+  const end = file.length - CHECKSUM_BYTES;
+  const digest = createHash('sha256').update(file.subarray(0, end)).digest();
+  if (!equalBytes(new Uint8Array(digest), file.subarray(end))) {
+    throw new CofferError(
+      'EBADMSG',
+      'backup checksum mismatch: the file is corrupted, truncated or was altered',
+    );
+  }
+  const body = file.subarray(preambleLength, end);
+  sealedChunkLengths(body.length, header.payload.chunkSize);
+  return { file, header, preambleLength, body };
+}
+
+export function describe(header: BackupHeader, fileBytes: number, bodyBytes: number): BackupInfo {
+  const r = header.recipient;
+  return {
+    kind: header.kind,
+    backupId: header.backupId,
+    storeId: header.storeId,
+    createdAt: header.createdAt,
+    generation: header.generation,
+    ...(header.baseGeneration !== undefined ? { baseGeneration: header.baseGeneration } : {}),
+    ...(header.baseBackupId !== undefined ? { baseBackupId: header.baseBackupId } : {}),
+    ...(header.selection ? { selection: header.selection } : {}),
+    keyCount: header.keyCount,
+    recipient:
+      r.type === 'passphrase'
+        ? { type: 'passphrase', kdf: r.kdf }
+        : { type: 'x-wing', keyId: r.keyId, version: r.version },
+    payloadBytes: header.payload.bytes,
+    chunkSize: header.payload.chunkSize,
+    chunks: sealedChunkLengths(bodyBytes, header.payload.chunkSize).length,
+    bytes: fileBytes,
+    checksum: 'ok',
+  };
+}
+
+/** Header fields of a backup file, without decrypting anything; a damaged file → EBADMSG. */
+export async function inspectBackup(path: string): Promise<BackupInfo> {
+  const { file, header, body } = await readBackupFile(path);
+  return describe(header, file.length, body.length);
+}

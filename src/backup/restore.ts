@@ -1,0 +1,287 @@
+// restoreBackup (SPEC §10.5): verify everything, then write. The checksum, the file key, every
+// chunk, the decompressed length and every record are checked, all in memory, before the first
+// write; a damaged or forged file (EBADMSG), a missing base (ENOENT) or a clash in 'fail' mode
+// (EALREADY) leaves the target store exactly as it was.
+import { promisify } from 'node:util';
+import { inflateRaw } from 'node:zlib';
+import type { ExportedKey, ImportMode } from '../core/dangerous-material.js';
+import type { Keystore } from '../core/keystore.js';
+import { assertKeyId } from '../core/names.js';
+import { wipe } from '../crypto/bytes.js';
+import { assertPassphrase, type Passphrase } from '../crypto/passphrase-kdf.js';
+import { CofferError, type ErrorCode } from '../errors.js';
+import type { BackupProgress } from './create.js';
+import type { BackupHeader, BackupKind } from './format.js';
+import { readBackupFile } from './inspect.js';
+import { decodePayload } from './payload.js';
+import { unwrapWithPassphrase, unwrapWithSharedSecret } from './recipients.js';
+import { openChunks, payloadKey } from './stream.js';
+
+const inflateRawAsync = promisify(inflateRaw);
+const MODES: readonly ImportMode[] = ['fail', 'skip-existing', 'overwrite'];
+/** Storage batches hold at most 10 000 ops (SPEC §9.1); a key costs meta + index + audit + versions. */
+const OPS_PER_BATCH = 9000;
+
+export interface RestoreOptions {
+  /** For a backup sealed to a passphrase. */
+  passphrase?: Passphrase;
+  /**
+   * For a backup sealed to an X-Wing key: the keystore holding that key (default: the target) and,
+   * optionally, its id (it must be the one the header names).
+   */
+  identity?: { keyId?: string; keystore?: Keystore };
+  /** Default 'fail' for full and selective backups, 'overwrite' for incremental ones (SPEC §10.5). */
+  mode?: ImportMode;
+  onProgress?: (progress: BackupProgress) => void;
+}
+
+export interface RestoreFailure {
+  id: string;
+  code: ErrorCode;
+  message: string;
+}
+
+export interface RestoreReport {
+  kind: BackupKind;
+  backupId: string;
+  keyCount: number;
+  mode: ImportMode;
+  restored: string[];
+  skipped: string[];
+  failed: RestoreFailure[];
+}
+
+function isKeystore(value: unknown): value is Keystore {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Keystore).dangerouslyImportKeyMaterial === 'function' &&
+    typeof (value as Keystore).listKeys === 'function'
+  );
+}
+
+function checkOptions(options: RestoreOptions): void {
+  if (typeof options !== 'object' || options === null)
+    throw new CofferError('EINVAL', 'options must be an object');
+  if (options.passphrase !== undefined && options.identity !== undefined) {
+    throw new CofferError('EINVAL', 'give a passphrase or an identity, not both');
+  }
+  if (options.passphrase !== undefined) assertPassphrase(options.passphrase);
+  if (options.identity !== undefined) {
+    const id = options.identity;
+    if (typeof id !== 'object' || id === null) throw new CofferError('EINVAL', 'identity must be an object');
+    if (id.keyId !== undefined) assertKeyId(id.keyId);
+    if (id.keystore !== undefined && !isKeystore(id.keystore)) {
+      throw new CofferError('EINVAL', 'identity.keystore must be an open Keystore');
+    }
+  }
+  if (options.mode !== undefined && !MODES.includes(options.mode)) {
+    throw new CofferError('EINVAL', `mode must be one of ${MODES.join(', ')}`);
+  }
+  if (options.onProgress !== undefined && typeof options.onProgress !== 'function') {
+    throw new CofferError('EINVAL', 'onProgress must be a function');
+  }
+}
+
+async function openFileKey(ks: Keystore, header: BackupHeader, options: RestoreOptions): Promise<Uint8Array> {
+  const wrapped = new Uint8Array(Buffer.from(header.fileKey, 'base64'));
+  const r = header.recipient;
+  if (r.type === 'passphrase') {
+    if (options.passphrase === undefined) {
+      throw new CofferError('EINVAL', 'this backup is sealed to a passphrase: pass passphrase');
+    }
+    return unwrapWithPassphrase(header.backupId, r, wrapped, options.passphrase);
+  }
+  if (options.passphrase !== undefined) {
+    throw new CofferError(
+      'EINVAL',
+      `this backup is sealed to X-Wing key ${r.keyId} v${r.version}, not a passphrase`,
+    );
+  }
+  if (options.identity?.keyId !== undefined && options.identity.keyId !== r.keyId) {
+    throw new CofferError(
+      'EINVAL',
+      `this backup is sealed to X-Wing key ${r.keyId}, not ${options.identity.keyId}`,
+    );
+  }
+  const keystore = options.identity?.keystore ?? ks;
+  let sharedSecret: Uint8Array;
+  try {
+    sharedSecret = await keystore.decapsulate(r.keyId, new Uint8Array(Buffer.from(r.ciphertext, 'base64')), {
+      version: r.version,
+    });
+  } catch (error) {
+    if (error instanceof CofferError && error.code === 'ENOENT') {
+      throw new CofferError(
+        'ENOENT',
+        `this backup is sealed to X-Wing key ${r.keyId} v${r.version}, which the decrypting keystore does not hold ` +
+          '(pass identity.keystore: the keystore that has it)',
+      );
+    }
+    throw error;
+  }
+  try {
+    return unwrapWithSharedSecret(header.backupId, r, wrapped, sharedSecret);
+  } finally {
+    wipe(sharedSecret);
+  }
+}
+
+/** Decrypts and parses the whole payload; returns it and the keys (secrets are views into it). */
+async function decryptPayload(
+  ks: Keystore,
+  path: string,
+  options: RestoreOptions,
+): Promise<{ header: BackupHeader; payload: Uint8Array; keys: ExportedKey[]; requires: string[] }> {
+  const { file, header, preambleLength, body } = await readBackupFile(path);
+  options.onProgress?.({ phase: 'read', done: file.length, total: file.length });
+  const fileKey = await openFileKey(ks, header, options);
+  const key = payloadKey(fileKey, header.backupId);
+  let compressed: Uint8Array | undefined;
+  let payload: Uint8Array | undefined;
+  try {
+    compressed = openChunks(
+      key,
+      file.subarray(0, preambleLength),
+      body,
+      header.payload.chunkSize,
+      (done, total) => options.onProgress?.({ phase: 'decrypt', done, total }),
+    );
+    try {
+      const inflated = await inflateRawAsync(compressed, { maxOutputLength: header.payload.bytes });
+      payload = new Uint8Array(inflated.buffer, inflated.byteOffset, inflated.byteLength);
+    } catch {
+      throw new CofferError('EBADMSG', 'backup payload does not decompress to its stated size');
+    }
+    if (payload.length !== header.payload.bytes) {
+      throw new CofferError('EBADMSG', 'backup payload does not decompress to its stated size');
+    }
+    const { keys, end } = decodePayload(payload);
+    if (keys.length !== header.keyCount)
+      throw new CofferError('EBADMSG', 'backup key count does not match its header');
+    if (header.kind !== 'incremental' && end.requires.length > 0) {
+      throw new CofferError('EBADMSG', 'only an incremental backup may depend on a base');
+    }
+    return { header, payload, keys, requires: end.requires };
+  } catch (error) {
+    wipe(payload);
+    throw error;
+  } finally {
+    wipe(fileKey, key, compressed);
+  }
+}
+
+/** Splits keys into batches that fit one storage write each. */
+function batches(keys: ExportedKey[]): ExportedKey[][] {
+  const out: ExportedKey[][] = [];
+  let current: ExportedKey[] = [];
+  let ops = 1;
+  for (const key of keys) {
+    const cost = 3 + key.versions.length;
+    if (current.length > 0 && ops + cost > OPS_PER_BATCH) {
+      out.push(current);
+      current = [];
+      ops = 1;
+    }
+    current.push(key);
+    ops += cost;
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}
+
+function failure(id: string, error: unknown): RestoreFailure {
+  const e =
+    error instanceof CofferError ? error : new CofferError('EINTERNAL', String((error as Error)?.message));
+  return { id, code: e.code, message: e.message };
+}
+
+/**
+ * Restores a backup into `ks`: every check first (nothing is written if any fails), then the keys
+ * in as few atomic batches as storage allows. Ids, versions, states and public keys are kept.
+ */
+export async function restoreBackup(
+  ks: Keystore,
+  path: string,
+  options: RestoreOptions = {},
+): Promise<RestoreReport> {
+  if (!isKeystore(ks)) throw new CofferError('EINVAL', 'ks must be an open Keystore');
+  if (typeof path !== 'string' || path.length === 0)
+    throw new CofferError('EINVAL', 'path must be a non-empty string');
+  checkOptions(options);
+  const { header, payload, keys, requires } = await decryptPayload(ks, path, options);
+  try {
+    const mode: ImportMode = options.mode ?? (header.kind === 'incremental' ? 'overwrite' : 'fail');
+    const existing = new Map((await ks.listKeys()).map((k) => [k.id, `${k.app}/${k.purpose}`]));
+    const missing = requires.filter((id) => !existing.has(id));
+    if (missing.length > 0) {
+      throw new CofferError(
+        'ENOENT',
+        `incremental backup ${header.backupId} builds on generation ${header.baseGeneration}` +
+          `${header.baseBackupId ? ` (backup ${header.baseBackupId})` : ''}: ${missing.length} of the ` +
+          `${requires.length} keys it needs from its base are not in this store (first: ${missing[0]}); ` +
+          'restore the base backup first, then this one',
+      );
+    }
+    const report: RestoreReport = {
+      kind: header.kind,
+      backupId: header.backupId,
+      keyCount: header.keyCount,
+      mode,
+      restored: [],
+      skipped: [],
+      failed: [],
+    };
+    const clashing = keys.filter((k) => existing.has(k.info.id));
+    if (mode === 'fail' && clashing.length > 0) {
+      throw new CofferError(
+        'EALREADY',
+        `${clashing.length} key(s) of the backup already exist in this store (first: ${clashing[0]!.info.id}); ` +
+          'nothing was restored: use skip-existing or overwrite',
+      );
+    }
+    const todo: ExportedKey[] = [];
+    for (const key of keys) {
+      const where = existing.get(key.info.id);
+      if (where !== undefined && mode === 'skip-existing') report.skipped.push(key.info.id);
+      else if (where !== undefined && where !== `${key.info.app}/${key.info.purpose}`) {
+        report.failed.push({
+          id: key.info.id,
+          code: 'ECONFLICT',
+          message: `key ${key.info.id} exists here under ${where}, the backup has it under ${key.info.app}/${key.info.purpose}`,
+        });
+      } else todo.push(key);
+    }
+    let done = 0;
+    for (const batch of batches(todo)) {
+      try {
+        const result = await ks.dangerouslyImportKeyMaterial(batch, mode);
+        report.restored.push(...result.restored);
+        report.skipped.push(...result.skipped);
+      } catch (error) {
+        const code = error instanceof CofferError ? error.code : undefined;
+        if (code !== 'EALREADY' && code !== 'ECONFLICT') {
+          // Storage trouble: stop here and say exactly which keys did not make it.
+          const at = todo.indexOf(batch[0]!);
+          for (const key of todo.slice(at)) report.failed.push(failure(key.info.id, error));
+          break;
+        }
+        // Someone else wrote one of these keys meanwhile: isolate it, restore the rest.
+        for (const key of batch) {
+          try {
+            const result = await ks.dangerouslyImportKeyMaterial([key], mode);
+            report.restored.push(...result.restored);
+            report.skipped.push(...result.skipped);
+          } catch (single) {
+            report.failed.push(failure(key.info.id, single));
+          }
+        }
+      }
+      done += batch.length;
+      options.onProgress?.({ phase: 'restore', done, total: todo.length });
+    }
+    return report;
+  } finally {
+    wipe(payload);
+  }
+}
