@@ -1,8 +1,17 @@
 // `coffer`: the keystore library (DESIGN §3). Apps get key handles and operations, never key bytes.
 
+export {
+  type CreateBackupOptions,
+  createBackup,
+  inspectBackup,
+  type RestoreOptions,
+  restoreBackup,
+} from './backup/index.js';
 export type { AuditEntry, AuditReport } from './core/audit.js';
-export type { ProtectorInfo } from './core/keyslots.js';
+export type { ExportedKey, ExportFilter, ImportMode } from './core/dangerous-material.js';
+export type { ProtectorInfo, RemovedProtector } from './core/keyslots.js';
 export { Keystore, type OpenOptions } from './core/keystore.js';
+export { sealToPublicKey } from './core/operations.js';
 export type {
   KeyringProtectorConfig,
   PassphraseProtectorConfig,
@@ -11,6 +20,7 @@ export type {
   Tpm2ProtectorConfig,
 } from './core/protectors.js';
 export type { PublicKeyFormat } from './core/public-key.js';
+export type { Pkcs11TokenConfig } from './core/resident.js';
 export {
   ALGORITHM_USES,
   type CreateKeySpec,
@@ -19,6 +29,7 @@ export {
   KEY_USES,
   type KeyAlgorithm,
   type KeyInfo,
+  type KeyResidency,
   type KeyState,
   type KeyUse,
   LIMITS,
@@ -27,5 +38,6 @@ export {
   type VersionInfo,
 } from './core/types.js';
 export { CofferError, ERROR_CODES, type ErrorCode } from './errors.js';
+export { HdWallet, mnemonicPaperBackup } from './hd/index.js';
 export { openStorage } from './storage/open.js';
 export type { Storage } from './storage/types.js';

@@ -433,9 +433,19 @@ const protectorAdd: Command = {
 const protectorRemove: Command = {
   path: ['protector', 'remove'],
   summary: 'remove a keyslot (the last one is refused: the store could never be opened again)',
-  usage: 'SLOT_ID --yes',
-  options: { yes: { type: 'boolean' } },
-  examples: ['coffer protector remove s_abcdefghijklmnop --yes'],
+  usage: 'SLOT_ID --yes [--keep-platform-key]',
+  options: { yes: { type: 'boolean' }, 'keep-platform-key': { type: 'boolean' } },
+  optionHelp: [
+    ['--yes', 'confirm: a removed keyslot cannot be restored'],
+    [
+      '--keep-platform-key',
+      'leave the keyring entry / token key in place (by default it is deleted; a pkcs11 slot then needs --pkcs11-* and COFFER_PKCS11_PIN)',
+    ],
+  ],
+  examples: [
+    'coffer protector remove s_abcdefghijklmnop --yes',
+    'COFFER_PKCS11_PIN=… coffer protector remove s_abcdefghijklmnop --yes --pkcs11-module /usr/lib/softhsm/libsofthsm2.so --pkcs11-token coffer --pkcs11-key coffer-kek',
+  ],
   positionals: 1,
   async run(ctx) {
     directOnly(ctx.config, 'protector remove');
@@ -443,8 +453,28 @@ const protectorRemove: Command = {
       throw new CofferError('EINVAL', 'removing a keyslot cannot be undone: add --yes to confirm');
     const backend = await ctx.backend();
     const { DirectBackend } = await import('./direct.js');
-    await (backend as InstanceType<typeof DirectBackend>).ks.removeProtector(ctx.args[0]!);
-    return emit(ctx, { id: ctx.args[0], removed: true }, `removed keyslot ${ctx.args[0]}`);
+    const ks = (backend as InstanceType<typeof DirectBackend>).ks;
+    const keep = flag(ctx.values, 'keep-platform-key');
+    // A token key can only be deleted by a session logged in with its PIN: pass the pkcs11 config
+    // when the command line gives one.
+    const slot = (await ks.listProtectors()).find((p) => p.id === ctx.args[0]);
+    const config =
+      !keep && slot?.type === 'pkcs11' && ctx.config.env.COFFER_PKCS11_PIN
+        ? await ctx.config.protectorConfig('pkcs11')
+        : undefined;
+    const result = await ks.removeProtector(ctx.args[0]!, {
+      keepPlatformKey: keep,
+      ...(config ? { config } : {}),
+    });
+    const note =
+      result.platformKey === 'left'
+        ? ` (platform key left in place: ${result.reason ?? 'could not delete it'})`
+        : '';
+    return emit(
+      ctx,
+      { ...result, removed: true },
+      `removed keyslot ${result.id} (${result.type}); platform key ${result.platformKey}${note}`,
+    );
   },
 };
 
