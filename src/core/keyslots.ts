@@ -1,6 +1,8 @@
 // Keyslots (SPEC §5): the master key wrapped by one or more protectors, any one of which opens the
 // keystore. A slot that fails to open never changes the store; slot records carry a MAC under a key
 // derived from the master key, checked after unlock, so edits to their plaintext fields are caught.
+// The wrapped master key is bound to the store and the slot (associated data), so a slot record
+// copied into another store or under another id does not open.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Rng } from '../crypto/rng.js';
 import { CofferError } from '../errors.js';
@@ -9,7 +11,18 @@ import type { Storage, WriteOp } from '../storage/types.js';
 import { b64, canonicalJson, textDecoder, textEncoder } from './encoding.js';
 import { newSlotId } from './ids.js';
 import type { MasterKeys } from './master-key.js';
-import { driverFor, PROTECTOR_TYPES, type ProtectorConfig, publicConfig, slotMatches } from './protectors.js';
+import {
+  destroyConfig,
+  driverFor,
+  holdsPlatformKey,
+  openConfig,
+  PROTECTOR_TYPES,
+  type ProtectorConfig,
+  publicConfig,
+  slotMatches,
+  validateProtectorConfig,
+} from './protectors.js';
+import type { Session } from './session.js';
 
 export const HEADER_KEY = 'coffer/header';
 export const SLOT_PREFIX = 'coffer/slots/';
@@ -44,8 +57,9 @@ export interface ProtectorInfo {
   intact: boolean;
 }
 
-function slotAad(id: string, type: string): Uint8Array {
-  return textEncoder.encode(`coffer:keyslot:v1|slot=${id}|type=${type}`);
+/** SPEC §5: `coffer:keyslot:v1|store=<keystore id>|slot=<slot id>|type=<type>`. */
+export function slotAad(storeId: string, id: string, type: string): Uint8Array {
+  return textEncoder.encode(`coffer:keyslot:v1|store=${storeId}|slot=${id}|type=${type}`);
 }
 
 function slotMac(keys: MasterKeys, header: StoreHeader, slot: Omit<SlotRecord, 'mac'>): string {
@@ -75,7 +89,11 @@ export function parseHeader(bytes: Uint8Array): StoreHeader {
   return header;
 }
 
-/** Creates a slot for `config` that wraps the master key; returns the record and the put op. */
+/**
+ * Creates a slot for `config` that wraps the master key; returns the record and the put op. If
+ * anything fails after the driver made its platform key, that key is deleted again: a keyring entry
+ * or token key left behind would make the next attempt under the same names fail with EALREADY.
+ */
 export async function createSlot(
   keys: MasterKeys,
   header: StoreHeader,
@@ -86,8 +104,9 @@ export async function createSlot(
   const id = newSlotId(rng);
   const driver = await driverFor(config.type);
   const { device, state } = await driver.create(config, { slotId: id });
+  let made = false;
   try {
-    const wrapped = await device.encrypt(keys.master, slotAad(id, config.type));
+    const wrapped = await device.encrypt(keys.master, slotAad(header.id, id, config.type));
     const body: Omit<SlotRecord, 'mac'> = {
       id,
       type: config.type,
@@ -99,10 +118,18 @@ export async function createSlot(
       wrapped: b64.encode(wrapped),
     };
     const slot: SlotRecord = { ...body, mac: slotMac(keys, header, body) };
+    made = true;
     return { slot, op: { op: 'put', key: SLOT_PREFIX + id, value: encodeJson(slot), expectRevision: 0 } };
   } finally {
     await device.close?.();
+    if (!made) await driver.destroy?.(config, state, { slotId: id }).catch(() => {});
   }
+}
+
+/** Deletes the platform key of a slot that was made but never stored (its write failed). */
+export async function discardSlot(slot: SlotRecord, config: ProtectorConfig): Promise<void> {
+  const driver = await driverFor(slot.type);
+  await driver.destroy?.(config, slot.state, { slotId: slot.id }).catch(() => {});
 }
 
 export interface StoredSlot {
@@ -121,7 +148,10 @@ export async function readSlots(storage: Storage): Promise<{ slots: StoredSlot[]
         SLOT_PREFIX + slot.id !== record.key ||
         !known ||
         typeof slot.wrapped !== 'string' ||
-        typeof slot.config !== 'object'
+        typeof slot.config !== 'object' ||
+        slot.config === null ||
+        typeof slot.state !== 'object' ||
+        slot.state === null
       ) {
         throw new CofferError('EBADMSG', 'bad slot');
       }
@@ -133,8 +163,12 @@ export async function readSlots(storage: Storage): Promise<{ slots: StoredSlot[]
   return { slots, broken };
 }
 
-async function decryptMaster(device: DeviceKeystore, slot: SlotRecord): Promise<Uint8Array> {
-  return device.decrypt(b64.decode(slot.wrapped), slotAad(slot.id, slot.type));
+async function decryptMaster(
+  device: DeviceKeystore,
+  header: StoreHeader,
+  slot: SlotRecord,
+): Promise<Uint8Array> {
+  return device.decrypt(b64.decode(slot.wrapped), slotAad(header.id, slot.id, slot.type));
 }
 
 /**
@@ -143,6 +177,7 @@ async function decryptMaster(device: DeviceKeystore, slot: SlotRecord): Promise<
  */
 export async function unlockWith(
   storage: Storage,
+  header: StoreHeader,
   config: ProtectorConfig,
   slotId?: string,
 ): Promise<{ master: Uint8Array; slot: StoredSlot }> {
@@ -165,8 +200,10 @@ export async function unlockWith(
   for (const candidate of candidates) {
     let device: DeviceKeystore | undefined;
     try {
-      device = await driver.open(config, candidate.slot.state, { slotId: candidate.slot.id });
-      return { master: await decryptMaster(device, candidate.slot), slot: candidate };
+      device = await driver.open(openConfig(config, candidate.slot.config), candidate.slot.state, {
+        slotId: candidate.slot.id,
+      });
+      return { master: await decryptMaster(device, header, candidate.slot), slot: candidate };
     } catch (caught) {
       // A stored state the driver refuses (EINVAL) was valid when we wrote it: it was altered.
       const error =
@@ -211,6 +248,29 @@ export function touchedSlot(
   return { ...body, mac: slotMac(keys, header, body) };
 }
 
+/**
+ * The write that records a slot's use at unlock: read fresh inside the commit, so processes
+ * unlocking through the same slot at once each land their write (a lost compare-and-swap re-reads).
+ */
+export async function touchSlotOp(
+  storage: Storage,
+  keys: MasterKeys,
+  header: StoreHeader,
+  slotId: string,
+  now: number,
+): Promise<WriteOp> {
+  const key = SLOT_PREFIX + slotId;
+  const record = await storage.get(key);
+  if (!record)
+    throw new CofferError('ENOENT', `keyslot ${slotId} was removed while the keystore was unlocking`);
+  const current = decodeJson<SlotRecord>(record.value, `keyslot ${key}`);
+  if (current.id !== slotId || !verifySlot(keys, header, current)) {
+    throw new CofferError('EBADMSG', `keyslot ${slotId} or the keystore header was altered`);
+  }
+  const touched = touchedSlot(keys, header, current, Math.max(now, current.lastUsedAt));
+  return { op: 'put', key, value: encodeJson(touched), expectRevision: record.revision };
+}
+
 export function slotInfo(slot: SlotRecord, intact: boolean): ProtectorInfo {
   return {
     id: slot.id,
@@ -221,4 +281,195 @@ export function slotInfo(slot: SlotRecord, intact: boolean): ProtectorInfo {
     config: slot.config,
     intact,
   };
+}
+
+// ---- keyslot management on an unlocked keystore (Keystore.addProtector & co.) ---------------------
+
+/** A storage failure that leaves unknown whether the batch landed: cleaning up after it could break it. */
+export function outcomeUnknown(error: unknown): boolean {
+  return error instanceof CofferError && error.code === 'EUNAVAIL';
+}
+
+/** What `removeProtector` did (SPEC §5 "Removing a keyslot"). */
+export interface RemovedProtector {
+  id: string;
+  type: string;
+  /**
+   * The key the protector kept outside the keyslot record: 'none' (passphrase, tpm2: the record was
+   * the only copy), 'destroyed' (keyring entry or token key deleted, or already gone), 'kept' (asked
+   * for), 'left' (could not be deleted: see `reason`; delete it by hand).
+   */
+  platformKey: 'none' | 'destroyed' | 'kept' | 'left';
+  reason?: string;
+}
+
+export async function addSlot(
+  s: Session,
+  header: StoreHeader,
+  config: ProtectorConfig,
+): Promise<ProtectorInfo> {
+  await validateProtectorConfig(config);
+  const { slot, op } = await createSlot(s.keys, header, config, s.rng, s.now());
+  try {
+    await s.commit(async () => ({
+      ops: [op],
+      events: [{ event: 'protector.add', details: { slot: slot.id, protector: slot.type } }],
+      result: undefined,
+    }));
+  } catch (error) {
+    if (!outcomeUnknown(error)) await discardSlot(slot, config);
+    throw error;
+  }
+  return slotInfo(slot, true);
+}
+
+export async function listSlots(s: Session, header: StoreHeader): Promise<ProtectorInfo[]> {
+  const keys = s.keys;
+  const { slots } = await readSlots(s.storage);
+  return slots.map(({ slot }) => slotInfo(slot, verifySlot(keys, header, slot)));
+}
+
+const LAST_SLOT = 'refusing to remove the last keyslot: the keystore could never be opened again';
+
+/**
+ * Removes a keyslot, never the last one (EPERM), then deletes the key its protector keeps outside
+ * the record: the keyring entry (named by the slot's own authenticated record) or the token key
+ * (which needs the token PIN: from `options.config`, or from `token`, the token the keystore handle
+ * was opened with). A removed slot's platform key would otherwise still open the master key from any
+ * old copy of the store. The platform key is deleted after the record is gone, so two concurrent
+ * removals can never leave a store without slots; if deleting fails the result says 'left' and why
+ * (and the audit log records it), since the slot itself is already gone.
+ */
+export async function removeSlot(
+  s: Session,
+  header: StoreHeader,
+  slotId: string,
+  options: { config?: ProtectorConfig; keepPlatformKey?: boolean },
+  token: { module: string; tokenLabel: string; pin: string } | undefined,
+): Promise<RemovedProtector> {
+  if (typeof slotId !== 'string') throw new CofferError('EINVAL', 'slotId must be a string');
+  if (typeof options !== 'object' || options === null)
+    throw new CofferError('EINVAL', 'options must be an object');
+  if (options.keepPlatformKey !== undefined && typeof options.keepPlatformKey !== 'boolean')
+    throw new CofferError('EINVAL', 'keepPlatformKey must be a boolean');
+  const given = options.config === undefined ? undefined : await validateProtectorConfig(options.config);
+  const keys = s.keys;
+  const { slots } = await readSlots(s.storage);
+  const target = slots.find(({ slot }) => slot.id === slotId);
+  if (!target) throw new CofferError('ENOENT', `no keyslot ${slotId}`);
+  const type = target.slot.type;
+  if (given && (given.type !== type || !slotMatches(given, target.slot.config))) {
+    throw new CofferError('EINVAL', `the config given does not name keyslot ${slotId} (a ${type} slot)`);
+  }
+  if (slots.length === 1) throw new CofferError('EPERM', LAST_SLOT);
+  // A record that fails its MAC may name someone else's keyring entry or token key: never delete that.
+  const intact = verifySlot(keys, header, target.slot);
+  const keep = options.keepPlatformKey === true;
+  const holds = holdsPlatformKey(type);
+  let destroyWith: ProtectorConfig | undefined;
+  if (holds && !keep && intact) {
+    destroyWith = destroyConfig(type, target.slot.config, given, token);
+    if (destroyWith === undefined) {
+      throw new CofferError(
+        'EINVAL',
+        `removing ${type} keyslot ${slotId} deletes its token key, which needs the token PIN: pass ` +
+          "{ config } (the slot's pkcs11 protector config) or { keepPlatformKey: true }",
+      );
+    }
+  }
+  const result: RemovedProtector = {
+    id: slotId,
+    type,
+    platformKey: !holds ? 'none' : keep ? 'kept' : intact ? 'destroyed' : 'left',
+  };
+  if (holds && !keep && !intact) {
+    result.reason = 'the keyslot record failed its integrity check, so the key it names was not touched';
+  }
+  await s.commit(async () => {
+    const { slots: current } = await readSlots(s.storage);
+    const record = current.find(({ slot }) => slot.id === slotId);
+    if (!record) throw new CofferError('ENOENT', `no keyslot ${slotId}`);
+    const others = current.filter(({ slot }) => slot.id !== slotId);
+    if (others.length === 0) throw new CofferError('EPERM', LAST_SLOT);
+    return {
+      ops: [
+        { op: 'delete', key: SLOT_PREFIX + slotId, expectRevision: record.revision },
+        // The count above is re-read on every retry; rewriting the other slots unchanged at their
+        // revisions makes two concurrent removals conflict on the slots themselves (not only on the
+        // audit head every commit moves), so the retry sees one slot left and refuses.
+        ...others.map(({ slot, revision }) => ({
+          op: 'put' as const,
+          key: SLOT_PREFIX + slot.id,
+          value: encodeJson(slot),
+          expectRevision: revision,
+        })),
+      ],
+      events: [
+        {
+          event: 'protector.remove',
+          details: { slot: slotId, protector: type, platformKey: result.platformKey },
+        },
+      ],
+      result: undefined,
+    };
+  });
+  if (destroyWith !== undefined) {
+    try {
+      const driver = await driverFor(type);
+      await driver.destroy?.(destroyWith, target.slot.state, { slotId });
+    } catch (error) {
+      result.platformKey = 'left';
+      result.reason =
+        error instanceof CofferError ? `${error.code}: ${error.message}` : 'the protector failed';
+      await s
+        .commit(async () => ({
+          ops: [],
+          events: [
+            {
+              event: 'protector.platform-key-left',
+              details: { slot: slotId, protector: type, reason: result.reason },
+            },
+          ],
+          result: undefined,
+        }))
+        .catch(() => {});
+    }
+  }
+  return result;
+}
+
+/** New passphrase for a passphrase slot: fresh salt, rewrapped master key; keys are not re-encrypted. */
+export async function changePassphraseSlot(
+  s: Session,
+  header: StoreHeader,
+  newPassphrase: string,
+  options: { slotId?: string; kdf?: Record<string, unknown> },
+): Promise<ProtectorInfo> {
+  if (typeof options !== 'object' || options === null)
+    throw new CofferError('EINVAL', 'options must be an object');
+  const config: ProtectorConfig = {
+    type: 'passphrase',
+    passphrase: newPassphrase,
+    ...(options.kdf ? { kdf: options.kdf } : {}),
+  };
+  await validateProtectorConfig(config);
+  s.keys;
+  const { slots } = await readSlots(s.storage);
+  const passphraseSlots = slots.filter(
+    ({ slot }) => slot.type === 'passphrase' && (options.slotId === undefined || slot.id === options.slotId),
+  );
+  if (passphraseSlots.length !== 1) {
+    throw new CofferError(
+      passphraseSlots.length === 0 ? 'ENOENT' : 'EINVAL',
+      'name exactly one passphrase keyslot (slotId)',
+    );
+  }
+  const old = passphraseSlots[0]!;
+  const { slot, op } = await createSlot(s.keys, header, config, s.rng, s.now());
+  await s.commit(async () => ({
+    ops: [op, { op: 'delete', key: SLOT_PREFIX + old.slot.id, expectRevision: old.revision }],
+    events: [{ event: 'protector.passphrase-change', details: { oldSlot: old.slot.id, slot: slot.id } }],
+    result: undefined,
+  }));
+  return slotInfo(slot, true);
 }

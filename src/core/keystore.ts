@@ -1,6 +1,8 @@
 // The Keystore (DESIGN §3 library contract): opens a store through a keyslot, manages keys through
 // their lifecycle and performs operations on them. Key bytes never leave: callers get ids, public
-// keys, signatures and ciphertexts.
+// keys, signatures and ciphertexts. HSM-resident keys (SPEC §5.5) go through resident.ts: their
+// private halves never exist here at all.
+import { assertBytes } from '../crypto/bytes.js';
 import { type Rng, systemRng } from '../crypto/rng.js';
 import { CofferError } from '../errors.js';
 import { openStorage } from '../storage/open.js';
@@ -24,16 +26,20 @@ import {
 import { b64, b64url } from './encoding.js';
 import { newKeyId } from './ids.js';
 import {
+  addSlot,
+  changePassphraseSlot,
   createSlot,
+  discardSlot,
   encodeJson,
   HEADER_KEY,
+  listSlots,
+  outcomeUnknown,
   type ProtectorInfo,
   parseHeader,
-  readSlots,
-  SLOT_PREFIX,
+  type RemovedProtector,
+  removeSlot,
   type StoreHeader,
-  slotInfo,
-  touchedSlot,
+  touchSlotOp,
   unlockWith,
   verifySlot,
 } from './keyslots.js';
@@ -49,10 +55,17 @@ import { MasterKeys } from './master-key.js';
 import { generateMaterial, wrapSecret } from './material.js';
 import { assertMetadataString, assertName, validateCreateSpec } from './names.js';
 import * as ops from './operations.js';
-import { assertProtectorConfig, type ProtectorConfig } from './protectors.js';
+import { type ProtectorConfig, validateProtectorConfig } from './protectors.js';
 import { exportPublicKey, type PublicKeyFormat } from './public-key.js';
+import {
+  type Pkcs11TokenConfig,
+  ResidentKeys,
+  residentAlgorithm,
+  signWithResidentKey,
+  validateTokenConfig,
+} from './resident.js';
 import { idKey, metaKey, Session, type VersionRecord, versionKey } from './session.js';
-import type { CreateKeySpec, KeyInfo } from './types.js';
+import { type CreateKeySpec, type KeyInfo, type KeyResidency, LIMITS } from './types.js';
 
 export interface OpenOptions {
   /** `sqlite:PATH`, `dir:PATH`, `postgres://…`, or an already opened Storage. */
@@ -74,12 +87,23 @@ export interface OpenOptions {
   slotId?: string;
   /** Also audit every sign/seal/unseal/encapsulate/mac (batched; off by default). */
   auditOperations?: boolean;
+  /**
+   * The PKCS#11 token for HSM-resident keys (`createKey({ …, residency: 'pkcs11' })`). When absent
+   * and the keystore is opened with a pkcs11 protector, that protector's token is used.
+   */
+  pkcs11?: Pkcs11TokenConfig;
+}
+
+/** A resident key's token pair made before the write that records it. */
+interface ResidentVersion {
+  residency: KeyResidency;
+  tokenKeyId: string;
+  publicKey: Uint8Array;
 }
 
 function validateOpenOptions(options: OpenOptions): void {
   if (typeof options !== 'object' || options === null)
     throw new CofferError('EINVAL', 'options must be an object');
-  assertProtectorConfig(options.protector);
   if (options.rng?.insecure && options.insecureDeterministic !== true) {
     throw new CofferError(
       'EINVAL',
@@ -95,15 +119,23 @@ function validateOpenOptions(options: OpenOptions): void {
 export class Keystore {
   #session: Session;
   #header: StoreHeader;
+  #resident: ResidentKeys;
+  /** Key id → whether it is HSM-resident; residency is fixed at creation, so this never goes stale. */
+  #residentIds = new Map<string, boolean>();
   #closed = false;
 
-  private constructor(session: Session, header: StoreHeader) {
+  private constructor(session: Session, header: StoreHeader, resident: ResidentKeys) {
     this.#session = session;
     this.#header = header;
+    this.#resident = resident;
   }
 
   static async open(options: OpenOptions): Promise<Keystore> {
     validateOpenOptions(options);
+    await validateProtectorConfig(options.protector);
+    const resident = new ResidentKeys(
+      options.pkcs11 === undefined ? undefined : await validateTokenConfig(options.pkcs11),
+    );
     const storage =
       typeof options.store === 'string'
         ? await openStorage(options.store, { create: options.create === true })
@@ -128,10 +160,10 @@ export class Keystore {
       if (!headerRecord) {
         if (!options.create)
           throw new CofferError('ENOENT', 'no keystore in this store (pass create: true to make one)');
-        return await Keystore.#initialize(session, options.protector);
+        return await Keystore.#initialize(session, options.protector, resident);
       }
       const header = parseHeader(headerRecord.value);
-      const ks = new Keystore(session, header);
+      const ks = new Keystore(session, header, resident);
       await ks.unlock(options.protector, options.slotId);
       return ks;
     } catch (error) {
@@ -140,7 +172,11 @@ export class Keystore {
     }
   }
 
-  static async #initialize(session: Session, protector: ProtectorConfig): Promise<Keystore> {
+  static async #initialize(
+    session: Session,
+    protector: ProtectorConfig,
+    resident: ResidentKeys,
+  ): Promise<Keystore> {
     const now = session.now();
     const header: StoreHeader = {
       format: 'coffer-keystore',
@@ -153,12 +189,19 @@ export class Keystore {
     master.fill(0);
     const { slot, op } = await createSlot(keys, header, protector, session.rng, now);
     session.setKeys(keys);
-    await session.commit(async () => ({
-      ops: [{ op: 'put', key: HEADER_KEY, value: encodeJson(header), expectRevision: 0 }, op],
-      events: [{ event: 'keystore.create', details: { slot: slot.id, protector: slot.type } }],
-      result: undefined,
-    }));
-    return new Keystore(session, header);
+    try {
+      await session.commit(async () => ({
+        ops: [{ op: 'put', key: HEADER_KEY, value: encodeJson(header), expectRevision: 0 }, op],
+        events: [{ event: 'keystore.create', details: { slot: slot.id, protector: slot.type } }],
+        result: undefined,
+      }));
+    } catch (error) {
+      session.lock();
+      if (!outcomeUnknown(error)) await discardSlot(slot, protector);
+      throw error;
+    }
+    if (protector.type === 'pkcs11') await resident.adoptFromProtector(protector);
+    return new Keystore(session, header, resident);
   }
 
   get id(): string {
@@ -182,8 +225,10 @@ export class Keystore {
   /** Unlocks with any one keyslot; a wrong passphrase is ELOCKED and changes nothing. */
   async unlock(protector: ProtectorConfig, slotId?: string): Promise<void> {
     const s = this.#open();
-    assertProtectorConfig(protector);
-    const { master, slot } = await unlockWith(s.storage, protector, slotId);
+    await validateProtectorConfig(protector);
+    if (slotId !== undefined && typeof slotId !== 'string')
+      throw new CofferError('EINVAL', 'slotId must be a string');
+    const { master, slot } = await unlockWith(s.storage, this.#header, protector, slotId);
     const keys = new MasterKeys(master, Buffer.from(this.#header.id, 'base64url'));
     master.fill(0);
     if (!verifySlot(keys, this.#header, slot.slot)) {
@@ -191,18 +236,9 @@ export class Keystore {
       throw new CofferError('EBADMSG', `keyslot ${slot.slot.id} or the keystore header was altered`);
     }
     s.setKeys(keys);
-    const now = s.now();
-    const touched = touchedSlot(keys, this.#header, slot.slot, now);
     await s
       .commit(async () => ({
-        ops: [
-          {
-            op: 'put',
-            key: SLOT_PREFIX + slot.slot.id,
-            value: encodeJson(touched),
-            expectRevision: slot.revision,
-          },
-        ],
+        ops: [await touchSlotOp(s.storage, keys, this.#header, slot.slot.id, s.now())],
         events: [{ event: 'keystore.unlock', details: { slot: slot.slot.id, protector: slot.slot.type } }],
         result: undefined,
       }))
@@ -210,16 +246,21 @@ export class Keystore {
         s.lock();
         throw error;
       });
+    if (protector.type === 'pkcs11') await this.#resident.adoptFromProtector(protector);
   }
 
-  /** Wipes the master key and every cached secret; operations then fail with ELOCKED. */
+  /** Wipes the master key and every cached secret and logs out of the token; operations then fail with ELOCKED. */
   async lock(): Promise<void> {
     const s = this.#open();
-    if (s.unlocked) {
-      await s.usage.flush();
-      await s.flushOperationAudit();
+    try {
+      if (s.unlocked) {
+        await s.usage.flush();
+        await s.flushOperationAudit();
+      }
+    } finally {
+      s.lock();
+      await this.#resident.close();
     }
-    s.lock();
   }
 
   /**
@@ -241,15 +282,20 @@ export class Keystore {
     } finally {
       s.lock();
       this.#closed = true;
+      await this.#resident.close().catch(() => {});
       await s.storage.close();
     }
   }
 
   // ---- keys -------------------------------------------------------------------------------------
 
-  #buildKey(spec: ReturnType<typeof validateCreateSpec>, now: number): { info: KeyInfo; ops: WriteOp[] } {
+  #buildKey(
+    spec: ReturnType<typeof validateCreateSpec>,
+    now: number,
+    resident?: ResidentVersion & { id: string },
+  ): { info: KeyInfo; ops: WriteOp[] } {
     const s = this.#open();
-    const id = newKeyId(spec.app, spec.purpose, now, s.rng);
+    const id = resident?.id ?? newKeyId(spec.app, spec.purpose, now, s.rng);
     const preActive = spec.preActive === true && !(spec.activatesAt !== undefined && spec.activatesAt <= now);
     const state = preActive ? 'pre-active' : 'active';
     const info: KeyInfo = {
@@ -265,13 +311,16 @@ export class Keystore {
       ...(preActive && spec.activatesAt !== undefined ? { activatesAt: spec.activatesAt } : {}),
       primaryVersion: 1,
       minDecryptionVersion: 1,
-      versions: [{ version: 1, state, createdAt: now }],
+      versions: [
+        { version: 1, state, createdAt: now, ...(resident ? { tokenKeyId: resident.tokenKeyId } : {}) },
+      ],
       ...(spec.rotation ? { rotation: spec.rotation } : {}),
       ...(s.insecure ? { insecure: true } : {}),
       ...(spec.backupAllowed === false ? { backupAllowed: false as const } : {}),
+      ...(resident ? { residency: resident.residency } : {}),
       history: [],
     };
-    return { info, ops: [...this.#versionOps(info, 1), ...this.#metaOps(info, 0)] };
+    return { info, ops: [...this.#versionOps(info, 1, resident), ...this.#metaOps(info, 0)] };
   }
 
   #metaOps(info: KeyInfo, revision: number, withIndex = revision === 0): WriteOp[] {
@@ -291,8 +340,14 @@ export class Keystore {
     return out;
   }
 
-  #versionOps(info: KeyInfo, version: number): WriteOp[] {
+  #versionOps(info: KeyInfo, version: number, resident?: ResidentVersion): WriteOp[] {
     const s = this.#open();
+    const key = versionKey(info, version);
+    if (resident) {
+      // SPEC §5.5: a resident version's record holds its public key only; the private half is in the token.
+      const record: VersionRecord = { version, publicKey: b64.encode(resident.publicKey) };
+      return [{ op: 'put', key, value: s.sealRecord(key, record), expectRevision: 0 }];
+    }
     const material = generateMaterial(info.algorithm, s.rng);
     const wrapped = wrapSecret(
       s.keys.keyWrap,
@@ -306,7 +361,6 @@ export class Keystore {
       wrapped: b64.encode(wrapped),
       ...(material.publicKey ? { publicKey: b64.encode(material.publicKey) } : {}),
     };
-    const key = versionKey(info, version);
     return [{ op: 'put', key, value: s.sealRecord(key, record), expectRevision: 0 }];
   }
 
@@ -323,6 +377,7 @@ export class Keystore {
     if (specs.length > 10_000) throw new CofferError('E2BIG', 'at most 10000 keys per batch');
     const valid = specs.map(validateCreateSpec);
     s.keys; // fail with ELOCKED before doing any work
+    if (valid.some((spec) => spec.residency !== undefined)) return this.#createWithResident(valid);
     const infos = await s.commit(async () => {
       const now = s.now();
       const built = valid.map((spec) => this.#buildKey(spec, now));
@@ -339,6 +394,67 @@ export class Keystore {
     for (const info of infos) s.remember(info, 0);
     // Revisions are the batch's generation; re-read lazily on the next fresh load.
     return infos.map((info) => structuredClone(info));
+  }
+
+  /**
+   * createKeys for a batch holding resident keys: the token pairs are made first (the token is slow
+   * and must not run inside a write that may be retried), then every key is written in one batch;
+   * if that write fails, the pairs are deleted again.
+   */
+  async #createWithResident(valid: ReturnType<typeof validateCreateSpec>[]): Promise<KeyInfo[]> {
+    const s = this.#open();
+    const residency = await this.#resident.residency();
+    const now = s.now();
+    const made: string[] = [];
+    let writing = false;
+    try {
+      const pre: ((ResidentVersion & { id: string }) | undefined)[] = [];
+      for (const spec of valid) {
+        if (spec.residency === undefined) {
+          pre.push(undefined);
+          continue;
+        }
+        const id = newKeyId(spec.app, spec.purpose, now, s.rng);
+        const pair = await this.#resident.generate(residency, residentAlgorithm(spec.algorithm), id);
+        made.push(pair.tokenKeyId);
+        pre.push({ id, residency, ...pair });
+      }
+      writing = true;
+      const infos = await s.commit(async () => {
+        const built = valid.map((spec, i) => this.#buildKey(spec, now, pre[i]));
+        return {
+          ops: built.flatMap((b) => b.ops),
+          events: built.map(({ info }) => ({
+            event: 'key.create',
+            keyId: info.id,
+            details: {
+              app: info.app,
+              purpose: info.purpose,
+              algorithm: info.algorithm,
+              state: info.state,
+              ...(info.residency ? { residency: info.residency.type } : {}),
+            },
+          })),
+          result: built.map((b) => b.info),
+        };
+      });
+      for (const info of infos) {
+        s.remember(info, 0);
+        this.#residentIds.set(info.id, info.residency !== undefined);
+      }
+      return infos.map((info) => structuredClone(info));
+    } catch (error) {
+      if (!(writing && outcomeUnknown(error))) await this.#resident.destroy(residency, made).catch(() => {});
+      throw error;
+    }
+  }
+
+  /** The key's metadata when it is HSM-resident, else undefined (cached per id after the first look). */
+  async #residentKey(id: string): Promise<KeyInfo | undefined> {
+    if (this.#residentIds.get(id) === false) return undefined;
+    const { info } = await this.#open().loadKey(id);
+    this.#residentIds.set(id, info.residency !== undefined);
+    return info.residency ? info : undefined;
   }
 
   async getKey(id: string): Promise<KeyInfo> {
@@ -388,8 +504,54 @@ export class Keystore {
     return structuredClone(next);
   }
 
+  /**
+   * Rotation of a resident key: the new version's pair is made in the token before the write (after a
+   * dry run of the rotation, so a revoked or suspended key never gets one), and deleted again if the
+   * write fails. A concurrent rotation just attaches the pair to whichever version number it gets.
+   */
+  async #rotateResident(
+    info: KeyInfo,
+    apply: (info: KeyInfo, who: Actor) => KeyInfo,
+    describe: (next: KeyInfo, previous: KeyInfo) => { event: string; details: Record<string, unknown> },
+  ): Promise<KeyInfo> {
+    const residency = info.residency;
+    if (residency === undefined) throw new CofferError('EINTERNAL', `key ${info.id} is not HSM-resident`);
+    apply(info, this.#who());
+    const pair = await this.#resident.generate(residency, residentAlgorithm(info.algorithm), info.id);
+    try {
+      return await this.#change(info.id, (fresh, who) => {
+        const rotated = apply(fresh, who);
+        const next: KeyInfo = {
+          ...rotated,
+          versions: rotated.versions.map((v) =>
+            v.version === rotated.primaryVersion ? { ...v, tokenKeyId: pair.tokenKeyId } : v,
+          ),
+        };
+        return {
+          info: next,
+          extraOps: this.#versionOps(next, next.primaryVersion, { residency, ...pair }),
+          ...describe(next, fresh),
+        };
+      });
+    } catch (error) {
+      if (!outcomeUnknown(error)) await this.#resident.destroy(residency, [pair.tokenKeyId]).catch(() => {});
+      throw error;
+    }
+  }
+
   async rotate(id: string, options: { reason?: string } = {}): Promise<KeyInfo> {
     if (options.reason !== undefined) assertMetadataString('reason', options.reason);
+    const resident = await this.#residentKey(id);
+    if (resident) {
+      return this.#rotateResident(
+        resident,
+        (info, who) => applyRotation(info, who, options),
+        (next) => ({
+          event: 'key.rotate',
+          details: { version: next.primaryVersion, ...(options.reason ? { reason: options.reason } : {}) },
+        }),
+      );
+    }
     return this.#change(id, (info, who) => {
       const next = applyRotation(info, who, options);
       return {
@@ -409,6 +571,19 @@ export class Keystore {
     if (incident.description.length === 0)
       throw new CofferError('EINVAL', 'an emergency rotation needs an incident description');
     if (incident.id !== undefined) assertMetadataString('incident.id', incident.id);
+    const resident = await this.#residentKey(id);
+    if (resident) {
+      const result = await this.#rotateResident(
+        resident,
+        (info, who) => applyRotation(info, who, { compromiseOld: true, reason: incident.description }),
+        (next, previous) => ({
+          event: 'key.emergency-rotate',
+          details: { version: next.primaryVersion, compromised: previous.primaryVersion, incident },
+        }),
+      );
+      this.#session.forgetVersions(id);
+      return result;
+    }
     const result = await this.#change(id, (info, who) => {
       const next = applyRotation(info, who, { compromiseOld: true, reason: incident.description });
       return {
@@ -461,10 +636,26 @@ export class Keystore {
     return result;
   }
 
-  /** Wipes the key's (or one version's) secret material; metadata and audit trail stay. */
+  /**
+   * Wipes the key's (or one version's) secret material; metadata and audit trail stay. For a resident
+   * key the token pairs are deleted first: an unreachable token is EUNAVAIL with nothing changed
+   * (revoke needs no token), and a retry after a failed write finishes the job.
+   */
   async destroy(id: string, options: { version?: number; reason?: string } = {}): Promise<KeyInfo> {
     if (options.reason !== undefined) assertMetadataString('reason', options.reason);
     const s = this.#open();
+    const resident = await this.#residentKey(id);
+    if (resident?.residency) {
+      const { info } = await s.loadKey(id, true);
+      const planned =
+        options.version === undefined
+          ? applyKeyAction(info, 'destroy', this.#who(), options.reason)
+          : applyVersionAction(info, 'destroy', options.version, this.#who(), options.reason);
+      const pairs = planned.versions.flatMap((v) =>
+        v.state === 'destroyed' && v.tokenKeyId !== undefined ? [v.tokenKeyId] : [],
+      );
+      await this.#resident.destroy(resident.residency, pairs);
+    }
     const result = await this.#change(id, (info, who) => {
       const next =
         options.version === undefined
@@ -506,8 +697,17 @@ export class Keystore {
     id: string,
     data: Uint8Array,
     options?: { encoding?: ops.SignatureEncoding; context?: Uint8Array },
-  ) {
-    return ops.sign(this.#open(), id, data, options);
+  ): Promise<{ signature: Uint8Array; version: number }> {
+    const s = this.#open();
+    if (this.#residentIds.get(id) !== false) {
+      // First sign with this id in this handle: check the message before the metadata read.
+      assertBytes('data', data);
+      if (data.length > LIMITS.signMessageBytes)
+        throw new CofferError('E2BIG', `data is larger than ${LIMITS.signMessageBytes} bytes`);
+      const resident = await this.#residentKey(id);
+      if (resident) return signWithResidentKey(s, this.#resident, resident, data, options);
+    }
+    return ops.sign(s, id, data, options);
   }
   async verify(
     id: string,
@@ -559,47 +759,26 @@ export class Keystore {
 
   // ---- keyslots -----------------------------------------------------------------------------------
 
+  /** Adds a keyslot: the protector makes its platform key and wraps the master key (SPEC §5). */
   async addProtector(config: ProtectorConfig): Promise<ProtectorInfo> {
-    const s = this.#open();
-    assertProtectorConfig(config);
-    const { slot, op } = await createSlot(s.keys, this.#header, config, s.rng, s.now());
-    await s.commit(async () => ({
-      ops: [op],
-      events: [{ event: 'protector.add', details: { slot: slot.id, protector: slot.type } }],
-      result: undefined,
-    }));
-    return slotInfo(slot, true);
+    return addSlot(this.#open(), this.#header, config);
   }
 
+  /** Every keyslot: id, type, capabilities as the protector reported them, created and last used. */
   async listProtectors(): Promise<ProtectorInfo[]> {
-    const s = this.#open();
-    const { slots } = await readSlots(s.storage);
-    return slots.map(({ slot }) => slotInfo(slot, verifySlot(s.keys, this.#header, slot)));
+    return listSlots(this.#open(), this.#header);
   }
 
-  /** Removes a keyslot (and its platform key where the protector holds one); the last slot stays. */
-  async removeProtector(slotId: string, options: { config?: ProtectorConfig } = {}): Promise<void> {
-    const s = this.#open();
-    if (typeof slotId !== 'string') throw new CofferError('EINVAL', 'slotId must be a string');
-    s.keys;
-    const { slots } = await readSlots(s.storage);
-    const target = slots.find(({ slot }) => slot.id === slotId);
-    if (!target) throw new CofferError('ENOENT', `no keyslot ${slotId}`);
-    if (slots.length === 1)
-      throw new CofferError(
-        'EPERM',
-        'refusing to remove the last keyslot: the keystore could never be opened again',
-      );
-    await s.commit(async () => ({
-      ops: [{ op: 'delete', key: SLOT_PREFIX + slotId, expectRevision: target.revision }],
-      events: [{ event: 'protector.remove', details: { slot: slotId, protector: target.slot.type } }],
-      result: undefined,
-    }));
-    if (options.config) {
-      const { driverFor } = await import('./protectors.js');
-      const driver = await driverFor(target.slot.type);
-      await driver.destroy?.(options.config, target.slot.state, { slotId });
-    }
+  /**
+   * Removes a keyslot, never the last one (EPERM), and deletes the key its protector keeps outside
+   * the record (keyring entry, token key; the token PIN comes from `config` or from the token this
+   * handle was opened with). See removeSlot in keyslots.ts and SPEC §5 "Removing a keyslot".
+   */
+  async removeProtector(
+    slotId: string,
+    options: { config?: ProtectorConfig; keepPlatformKey?: boolean } = {},
+  ): Promise<RemovedProtector> {
+    return removeSlot(this.#open(), this.#header, slotId, options, this.#resident.config);
   }
 
   /** New passphrase for a passphrase slot: fresh salt, rewrapped master key; keys are not re-encrypted. */
@@ -607,32 +786,7 @@ export class Keystore {
     newPassphrase: string,
     options: { slotId?: string; kdf?: Record<string, unknown> } = {},
   ): Promise<ProtectorInfo> {
-    const s = this.#open();
-    const config: ProtectorConfig = {
-      type: 'passphrase',
-      passphrase: newPassphrase,
-      ...(options.kdf ? { kdf: options.kdf } : {}),
-    };
-    assertProtectorConfig(config);
-    const { slots } = await readSlots(s.storage);
-    const passphraseSlots = slots.filter(
-      ({ slot }) =>
-        slot.type === 'passphrase' && (options.slotId === undefined || slot.id === options.slotId),
-    );
-    if (passphraseSlots.length !== 1) {
-      throw new CofferError(
-        passphraseSlots.length === 0 ? 'ENOENT' : 'EINVAL',
-        'name exactly one passphrase keyslot (slotId)',
-      );
-    }
-    const old = passphraseSlots[0]!;
-    const { slot, op } = await createSlot(s.keys, this.#header, config, s.rng, s.now());
-    await s.commit(async () => ({
-      ops: [op, { op: 'delete', key: SLOT_PREFIX + old.slot.id, expectRevision: old.revision }],
-      events: [{ event: 'protector.passphrase-change', details: { oldSlot: old.slot.id, slot: slot.id } }],
-      result: undefined,
-    }));
-    return slotInfo(slot, true);
+    return changePassphraseSlot(this.#open(), this.#header, newPassphrase, options);
   }
 
   // ---- backup (DANGEROUS: secret material crosses the API here, for encrypted backups only) ----
@@ -649,7 +803,10 @@ export class Keystore {
   ): Promise<{ restored: string[]; skipped: string[] }> {
     const s = this.#open();
     const result = await dangerouslyImportKeyMaterial(s, keys, mode);
-    for (const id of result.restored) s.forgetVersions(id);
+    for (const id of result.restored) {
+      s.forgetVersions(id);
+      this.#residentIds.delete(id);
+    }
     s.dropCaches();
     return result;
   }

@@ -83,6 +83,7 @@ export function validateCreateSpec(
     'preActive',
     'activatesAt',
     'backupAllowed',
+    'residency',
   ];
   for (const field of Object.keys(s)) {
     if (!known.includes(field)) throw new CofferError('EINVAL', `unknown key spec field ${field}`);
@@ -133,6 +134,15 @@ export function validateCreateSpec(
   if (s.backupAllowed !== undefined && typeof s.backupAllowed !== 'boolean') {
     throw new CofferError('EINVAL', 'backupAllowed must be a boolean');
   }
+  if (s.residency !== undefined) {
+    if (s.residency !== 'pkcs11') throw new CofferError('EINVAL', "residency must be 'pkcs11'");
+    if (s.algorithm !== 'ed25519' && s.algorithm !== 'ecdsa-p256') {
+      throw new CofferError(
+        'EINVAL',
+        `HSM-resident keys are ed25519 or ecdsa-p256 (PKCS#11 tokens sign those), not ${s.algorithm}`,
+      );
+    }
+  }
   const rotation = validateRotationPolicy(s.rotation);
   return {
     app: s.app,
@@ -144,5 +154,6 @@ export function validateCreateSpec(
     ...(s.preActive || s.activatesAt !== undefined ? { preActive: true } : {}),
     ...(s.activatesAt !== undefined ? { activatesAt: s.activatesAt as number } : {}),
     ...(s.backupAllowed === false ? { backupAllowed: false } : {}),
+    ...(s.residency === 'pkcs11' ? { residency: 'pkcs11' as const } : {}),
   };
 }

@@ -84,6 +84,16 @@ export interface VersionInfo {
   graceEndsAt?: number;
   compromisedAt?: number;
   destroyedAt?: number;
+  /** HSM-resident keys: CKA_ID (hex) of this version's key pair in the token (SPEC §5.5). */
+  tokenKeyId?: string;
+}
+
+/** Where an HSM-resident key lives (SPEC §5.5); absent for keys wrapped under the master key. */
+export interface KeyResidency {
+  type: 'pkcs11';
+  /** CK_TOKEN_INFO label and serial of the token holding every version's key pair. */
+  tokenLabel: string;
+  tokenSerial: string;
 }
 
 /** The metadata record of one key (SPEC §4 `…/meta`), also the shape returned to callers. */
@@ -107,6 +117,8 @@ export interface KeyInfo {
   insecure?: boolean;
   /** False when the key's policy keeps it out of encrypted backups (default: allowed). */
   backupAllowed?: false;
+  /** Set for HSM-resident keys: the private halves live in this token, never in the store. */
+  residency?: KeyResidency;
   history: Transition[];
 }
 
@@ -122,6 +134,11 @@ export interface CreateKeySpec {
   /** Keep this key out of encrypted backups (default: backups include it). */
   backupAllowed?: boolean;
   activatesAt?: number;
+  /**
+   * 'pkcs11': generate the key pair inside the keystore's PKCS#11 token (ed25519 and ecdsa-p256
+   * only); the private key never exists in this process (SPEC §5.5).
+   */
+  residency?: 'pkcs11';
 }
 
 /** Bounds of DESIGN §4. */

@@ -77,6 +77,11 @@ function parseConfig(config: unknown): { passphrase: string; kdf: PassphraseKdfP
   return { passphrase: config.passphrase, kdf };
 }
 
+/** Checks a passphrase config completely (passphrase policy, KDF bounds) without deriving anything. */
+export function validatePassphraseConfig(config: unknown): void {
+  parseConfig(config);
+}
+
 function parseContext(context: unknown): void {
   if (!isPlainObject(context) || typeof context.slotId !== 'string') {
     throw new CofferError('EINVAL', 'protector context must be an object with a string slotId');

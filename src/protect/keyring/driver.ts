@@ -62,6 +62,11 @@ function validateName(field: string, value: unknown): asserts value is string {
   }
 }
 
+/** Checks a keyring config completely (names, lengths, unknown fields) without touching the store. */
+export function validateKeyringConfig(config: unknown): asserts config is KeyringConfig {
+  validateConfig(config);
+}
+
 function validateConfig(config: unknown): asserts config is KeyringConfig {
   if (typeof config !== 'object' || config === null || Array.isArray(config)) {
     throw new CofferError('EINVAL', 'keyring config must be an object');

@@ -9,5 +9,6 @@ export {
   type KeyringState,
   keyCheckValue,
   keyringDriver,
+  validateKeyringConfig,
 } from './driver.js';
 export { type KeyringPlatform, mapKeyringError } from './errors.js';

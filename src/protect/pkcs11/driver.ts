@@ -46,6 +46,7 @@ export interface Pkcs11DriverOptions {
 }
 
 const KEY_ID_BYTES = 16;
+const CONFIG_FIELDS = new Set(['type', 'module', 'tokenLabel', 'pin', 'keyLabel']);
 const MAX_KEY_LABEL_BYTES = 128;
 
 const MECHANISM_NEEDS: Readonly<Record<DeviceMechanism, MechanismRequirement>> = {
@@ -53,12 +54,26 @@ const MECHANISM_NEEDS: Readonly<Record<DeviceMechanism, MechanismRequirement>> =
   CKM_AES_KEY_WRAP_PAD: { mechanism: CKM.AES_KEY_WRAP_PAD, uses: ['wrap', 'unwrap'] },
 };
 
+/** Checks a pkcs11 config completely without loading the module or touching the token. */
+export function validatePkcs11Config(config: unknown): asserts config is Pkcs11ProtectorConfig {
+  validateConfig(config);
+}
+
 function validateConfig(config: unknown): asserts config is Pkcs11ProtectorConfig {
   if (typeof config !== 'object' || config === null || (config as { type?: unknown }).type !== 'pkcs11') {
     throw new CofferError(
       'EINVAL',
       "PKCS#11: config must be { type: 'pkcs11', module, tokenLabel, pin, keyLabel }",
     );
+  }
+  for (const field of Object.keys(config)) {
+    // A misspelt field (keylabel, tokenlabel) must not be silently ignored and stored in a keyslot.
+    if (!CONFIG_FIELDS.has(field)) {
+      throw new CofferError(
+        'EINVAL',
+        `PKCS#11: config has an unknown field ${JSON.stringify(field.slice(0, 32))}`,
+      );
+    }
   }
   validateTokenOptions(config);
   const { keyLabel } = config as { keyLabel?: unknown };

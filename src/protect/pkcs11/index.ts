@@ -9,6 +9,7 @@ export {
   type Pkcs11ProtectorConfig,
   type Pkcs11ProtectorState,
   pkcs11Driver,
+  validatePkcs11Config,
 } from './driver.js';
 export {
   destroyResidentKey,

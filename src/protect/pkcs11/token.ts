@@ -2,6 +2,7 @@
 // HSM-resident signing keys (resident-keys.ts) work through. It finds the token by label (and serial,
 // when a keyslot recorded one), checks the PIN, learns the token's mechanisms once, and runs every
 // call through the module's queue with CKR_* errors mapped to CofferError codes (ckr.ts).
+import { isAbsolute } from 'node:path';
 import { CofferError } from '../../errors.js';
 import { type CkrContext, ckrName, fromPkcs11Error } from './ckr.js';
 import {
@@ -68,6 +69,10 @@ export function validateTokenOptions(options: unknown): asserts options is Pkcs1
   const o = options as Record<string, unknown>;
   if (typeof o.module !== 'string' || o.module.length === 0) {
     throw new CofferError('EINVAL', 'PKCS#11: module must be the path of the vendor library');
+  }
+  // Checked here too (not only when loading) so a whole config is judged before anything is opened.
+  if (!isAbsolute(o.module)) {
+    throw new CofferError('EINVAL', 'PKCS#11: module must be an absolute path to the vendor library');
   }
   if (typeof o.tokenLabel !== 'string' || o.tokenLabel.trim().length === 0 || byteLength(o.tokenLabel) > 32) {
     throw new CofferError('EINVAL', 'PKCS#11: tokenLabel must be 1 to 32 bytes');
