@@ -52,7 +52,7 @@ import {
   effectiveKey,
 } from './lifecycle.js';
 import { MasterKeys } from './master-key.js';
-import { generateMaterial, wrapSecret } from './material.js';
+import { generateMaterial, hasPublicKey, wrapSecret } from './material.js';
 import { assertMetadataString, assertName, validateCreateSpec } from './names.js';
 import * as ops from './operations.js';
 import { type ProtectorConfig, validateProtectorConfig } from './protectors.js';
@@ -656,6 +656,17 @@ export class Keystore {
       );
       await this.#resident.destroy(resident.residency, pairs);
     }
+    // Public keys survive destruction (old signatures stay attributable): read them before the change.
+    const publicKeys = new Map<number, string>();
+    {
+      const { info } = await s.loadKey(id, true);
+      if (hasPublicKey(info.algorithm)) {
+        for (const v of info.versions) {
+          const publicKey = await s.publicKey(info, v.version).catch(() => undefined);
+          if (publicKey) publicKeys.set(v.version, b64.encode(publicKey));
+        }
+      }
+    }
     const result = await this.#change(id, (info, who) => {
       const next =
         options.version === undefined
@@ -667,7 +678,12 @@ export class Keystore {
         extraOps: wiped.map((version) => {
           const key = versionKey(next, version);
           // The public key stays so old signatures can still be attributed; the secret is gone.
-          return { op: 'put' as const, key, value: s.sealRecord(key, { version, destroyed: true }) };
+          const publicKey = publicKeys.get(version);
+          return {
+            op: 'put' as const,
+            key,
+            value: s.sealRecord(key, { version, destroyed: true, ...(publicKey ? { publicKey } : {}) }),
+          };
         }),
         event: 'key.destroy',
         details: { versions: wiped, ...(options.reason ? { reason: options.reason } : {}) },

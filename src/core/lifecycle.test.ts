@@ -186,3 +186,14 @@ describe('lifecycle', () => {
     assert.deepEqual(await ks.usage(key.id), { '1': 5, '2': 3 });
   });
 });
+
+test('destroy keeps the public key: old signatures stay attributable, the secret is gone', async () => {
+  const { ks, cleanup } = await tempKeystore();
+  const key = await ks.createKey({ app: 'a', purpose: 'keep-pub', algorithm: 'ed25519' });
+  const before = (await ks.publicKey(key.id, 'raw')) as Uint8Array;
+  await ks.destroy(key.id, { reason: 'retired' });
+  ks.dropCaches();
+  assert.deepEqual(await ks.publicKey(key.id, 'raw'), before);
+  await assert.rejects(ks.sign(key.id, enc.encode('m')), { code: 'EKEYREVOKED' });
+  await cleanup();
+});
