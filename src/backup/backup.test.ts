@@ -1,4 +1,4 @@
-// Backup and restore through the keystore (SPEC §10): round trips for every algorithm with both
+// Backup and restore through the keystore (SPEC §11): round trips for every algorithm with both
 // recipient types, proven by the restored keys' public keys and by opening what the originals made;
 // tampering and wrong secrets leave the target untouched; incremental chains equal one full backup;
 // selections, backupAllowed and the three restore modes.
@@ -117,7 +117,7 @@ async function stateOf(ks: Keystore): Promise<string> {
   return JSON.stringify({ keys, generation: await ks.generation() });
 }
 
-describe('round trips (SPEC §10)', () => {
+describe('round trips (SPEC §11)', () => {
   let src: { ks: Keystore; samples: Sample[] };
   before(async () => {
     src = await populated();
@@ -270,7 +270,7 @@ describe('damaged backups and wrong secrets restore nothing (EBADMSG)', () => {
   });
 });
 
-describe('incremental backups (SPEC §10.5)', () => {
+describe('incremental backups (SPEC §11.5)', () => {
   test('full + two incrementals restore to the same state as one full backup', async () => {
     const src = await store();
     const a = await src.createKeys([

@@ -1,4 +1,4 @@
-// createBackup (SPEC §10): exports the selected keys with their secrets, encodes them as payload
+// createBackup (SPEC §11): exports the selected keys with their secrets, encodes them as payload
 // records, compresses, and writes preamble ‖ sealed chunks ‖ checksum to a file or a stream.
 // A file is written to a temporary name, fsync'd and renamed, so a crash never leaves a half backup
 // under the final name. Secret buffers are wiped as soon as they are encoded or encrypted.
@@ -251,7 +251,7 @@ async function resolveRecipient(ks: Keystore, r: RecipientOption | XWingRecipien
   return { keyId: r.keyId, version, publicKey };
 }
 
-/** Ids of the selection that an incremental backup leaves to its base (SPEC §10.5). */
+/** Ids of the selection that an incremental backup leaves to its base (SPEC §11.5). */
 async function requiredFromBase(
   ks: Keystore,
   filter: ExportFilter,
@@ -323,7 +323,7 @@ async function writeOut(out: string | Writable, pieces: Iterable<Uint8Array>, on
   return bytes;
 }
 
-/** Writes an encrypted backup of the selected keys (SPEC §10). */
+/** Writes an encrypted backup of the selected keys (SPEC §11). */
 export async function createBackup(
   ks: Keystore,
   options: CreateBackupOptions,

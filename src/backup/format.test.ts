@@ -1,4 +1,4 @@
-// SPEC §10 backup format: the vector of §10.7 (recomputed independently with @noble/ciphers), and the
+// SPEC §11 backup format: the vector of §10.7 (recomputed independently with @noble/ciphers), and the
 // container's defences: any altered byte, truncation, reordered or dropped chunks, and non-canonical
 // or out-of-range headers are EBADMSG before any key is used.
 import assert from 'node:assert/strict';
@@ -41,7 +41,7 @@ function scripted(...outputs: Uint8Array[]): Rng {
   };
 }
 
-// ---- SPEC §10.7 vector inputs ----
+// ---- SPEC §11.7 vector inputs ----
 const PASSPHRASE = 'correct horse battery staple';
 const FILE_KEY = seq(0x40, 32);
 const BACKUP_ID = Buffer.from(seq(0x00, 16)).toString('base64url');
@@ -153,7 +153,7 @@ function rechecksum(file: Uint8Array): Uint8Array {
   return concatBytes(body, new Uint8Array(createHash('sha256').update(body).digest()));
 }
 
-describe('SPEC §10.7 backup vector', () => {
+describe('SPEC §11.7 backup vector', () => {
   test('file bytes, header, key derivations and checksum match the SPEC', async () => {
     const { file, payload, compressed, parts } = await vectorFile();
     assert.equal(digest(XWING.publicKey), 'c9a3565ffde4f72b51661be391ee13e46378d7f06dd5c8bf5af9d2cfb5b8336b');
@@ -234,7 +234,7 @@ describe('SPEC §10.7 backup vector', () => {
   });
 });
 
-describe('SPEC §10.3 tamper and truncation detection', () => {
+describe('SPEC §11.3 tamper and truncation detection', () => {
   test('every single flipped bit-pattern at every byte fails, even with a recomputed checksum', async () => {
     const { file } = await vectorFile();
     assert.equal(decodeWithFileKey(file).keys.length, 1);
@@ -301,7 +301,7 @@ describe('SPEC §10.3 tamper and truncation detection', () => {
   });
 });
 
-describe('SPEC §10.1 header parsing is strict', () => {
+describe('SPEC §11.1 header parsing is strict', () => {
   const valid = () => JSON.parse(EXPECTED.header) as Record<string, unknown>;
 
   test('the vector header parses; non-canonical bytes of the same header do not', async () => {
@@ -377,7 +377,7 @@ describe('SPEC §10.1 header parsing is strict', () => {
     assert.throws(() => parseHeader(inc), isBadMsg);
   });
 
-  test('chunk nonce and AAD layouts (SPEC §10.3)', () => {
+  test('chunk nonce and AAD layouts (SPEC §11.3)', () => {
     assert.equal(hex(chunkNonce(0, false)), '000000000000000000000000');
     assert.equal(hex(chunkNonce(1, true)), '000000000000000000000101');
     assert.equal(hex(chunkNonce(2 ** 32 + 5, false)), '000000000000010000000500');

@@ -1,4 +1,4 @@
-// The backup file's byte layout (SPEC §10, "Encrypted backups"): preamble and JSON header, the
+// The backup file's byte layout (SPEC §11, "Encrypted backups"): preamble and JSON header, the
 // STREAM-style chunk nonces and associated data, the chunk layout and the trailing checksum.
 // Byte layouts and strict parsers only: no I/O, no key handling. Everything read from a file that
 // does not match exactly is EBADMSG, since a backup is data that may have been damaged or tampered.

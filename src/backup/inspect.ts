@@ -1,4 +1,4 @@
-// Reading a backup file without any key (SPEC §10.6): the header fields and the checksum over the
+// Reading a backup file without any key (SPEC §11.6): the header fields and the checksum over the
 // whole file, so `coffer backup inspect` can say what a file is and whether it arrived intact.
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';

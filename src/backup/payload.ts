@@ -1,4 +1,4 @@
-// The backup payload before compression (SPEC §10.4): a sequence of records, one per key, then one
+// The backup payload before compression (SPEC §11.4): a sequence of records, one per key, then one
 // end record. Secrets travel as raw bytes after each key's JSON, never as JSON text, so they stay in
 // buffers the code can wipe instead of immutable JS strings.
 

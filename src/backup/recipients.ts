@@ -1,4 +1,4 @@
-// Who can open a backup (SPEC §10.2): the random file key is wrapped either under a passphrase
+// Who can open a backup (SPEC §11.2): the random file key is wrapped either under a passphrase
 // (Argon2id) or to an X-Wing public key (encapsulation + HKDF), age's recipient/identity split.
 // Both wraps are AES-256-GCM with associated data naming the backup and the recipient, so a wrapped
 // file key moved to another backup or relabelled to another recipient fails to open (EBADMSG).
@@ -75,7 +75,7 @@ export function assertBackupPassphrase(passphrase: unknown, kdf: unknown): Passp
   return kdf === undefined ? { ...DEFAULT_PASSPHRASE_KDF } : parsePassphraseKdfParams(kdf);
 }
 
-/** AAD of the file-key wrap (SPEC §10.2). */
+/** AAD of the file-key wrap (SPEC §11.2). */
 export function fileKeyAad(backupId: string, recipient: RecipientHeader): Uint8Array {
   const who =
     recipient.type === 'passphrase'

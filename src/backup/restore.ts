@@ -1,4 +1,4 @@
-// restoreBackup (SPEC §10.5): verify everything, then write. The checksum, the file key, every
+// restoreBackup (SPEC §11.5): verify everything, then write. The checksum, the file key, every
 // chunk, the decompressed length and every record are checked, all in memory, before the first
 // write; a damaged or forged file (EBADMSG), a missing base (ENOENT) or a clash in 'fail' mode
 // (EALREADY) leaves the target store exactly as it was.
@@ -30,7 +30,7 @@ export interface RestoreOptions {
    * optionally, its id (it must be the one the header names).
    */
   identity?: { keyId?: string; keystore?: Keystore };
-  /** Default 'fail' for full and selective backups, 'overwrite' for incremental ones (SPEC §10.5). */
+  /** Default 'fail' for full and selective backups, 'overwrite' for incremental ones (SPEC §11.5). */
   mode?: ImportMode;
   onProgress?: (progress: BackupProgress) => void;
 }

@@ -1,4 +1,4 @@
-// The big proof of SPEC §10: 10 000 keys of every algorithm backed up from sqlite and restored into
+// The big proof of SPEC §11: 10 000 keys of every algorithm backed up from sqlite and restored into
 // a fresh keystore on PostgreSQL (a throwaway cluster started and stopped here). Every restored key
 // has the same metadata and public key, and a sample per algorithm opens what the originals made.
 import assert from 'node:assert/strict';

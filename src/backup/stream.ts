@@ -1,4 +1,4 @@
-// The chunked AEAD stream of a backup body (SPEC §10.3), after age's STREAM construction: the
+// The chunked AEAD stream of a backup body (SPEC §11.3), after age's STREAM construction: the
 // compressed payload is cut into fixed-size chunks, each sealed with AES-256-GCM under a key derived
 // from the file key, with a counter nonce and a final-chunk flag. Reordered chunks fail (counter),
 // truncation at a chunk boundary fails (the new last chunk was sealed as non-final), and every chunk
