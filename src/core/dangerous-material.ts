@@ -8,9 +8,9 @@ import { openRecord } from './barrier.js';
 import { b64 } from './encoding.js';
 import { wrapSecret } from './material.js';
 import { assertKeyId } from './names.js';
-import { usageKey } from './usage.js';
 import { idKey, metaKey, type Session, type VersionRecord, versionKey } from './session.js';
 import type { KeyInfo } from './types.js';
+import { usageKey } from './usage.js';
 
 export interface ExportedVersion {
   version: number;

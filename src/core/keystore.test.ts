@@ -154,6 +154,13 @@ describe('Keystore on sqlite', () => {
     await assert.rejects(ks.seal(aes.id, new Uint8Array((16 << 20) + 1)), { code: 'E2BIG' });
     await assert.rejects(ks.publicKey(aes.id, 'pem'), { code: 'EINVAL' });
     await assert.rejects(ks.sign(signer.id, message, { encoding: 'der' }), { code: 'EINVAL' });
+    const tooMany = Array.from({ length: 2001 }, () => ({
+      app: 'a',
+      purpose: 'p',
+      algorithm: 'ed25519' as const,
+    }));
+    await assert.rejects(ks.createKeys(tooMany), { code: 'E2BIG' });
+    await assert.rejects(ks.createKeys([]), { code: 'EINVAL' });
   });
 
   test('a rejected call changes nothing stored', async () => {

@@ -374,7 +374,8 @@ export class Keystore {
     const s = this.#open();
     if (!Array.isArray(specs) || specs.length === 0)
       throw new CofferError('EINVAL', 'specs must be a non-empty array');
-    if (specs.length > 10_000) throw new CofferError('E2BIG', 'at most 10000 keys per batch');
+    // Each key is 4 records; a storage batch holds at most 10 000 operations (SPEC §9.3).
+    if (specs.length > 2000) throw new CofferError('E2BIG', 'at most 2000 keys per batch');
     const valid = specs.map(validateCreateSpec);
     s.keys; // fail with ELOCKED before doing any work
     if (valid.some((spec) => spec.residency !== undefined)) return this.#createWithResident(valid);

@@ -1,5 +1,6 @@
 // Key operations that never reveal key bytes (DESIGN §3): sign/verify, seal/unseal (SPEC §6),
 // encapsulate/decapsulate, mac, data keys and rewrap. Each checks bounds, use and state first.
+import { createCipheriv } from 'node:crypto';
 import * as aead from '../crypto/aead.js';
 import { assertBytes, concatBytes, equalBytes, wipe } from '../crypto/bytes.js';
 import { hkdf } from '../crypto/kdf.js';
@@ -13,12 +14,45 @@ import { textEncoder } from './encoding.js';
 import { keyIdBytes } from './ids.js';
 import { processCandidates, processVersion, protectVersion } from './lifecycle.js';
 import { isSignatureAlgorithm } from './material.js';
+import { assertKeyId } from './names.js';
 import type { Session } from './session.js';
 import { type KeyInfo, LIMITS, type SealAlgorithm } from './types.js';
 
 const MAX_AAD_BYTES = 64 * 1024;
 const SEAL_TO_INFO = textEncoder.encode('coffer:seal-to:v1');
 const XWING_CIPHERTEXT = 1120;
+const NO_AAD = new Uint8Array(0);
+
+/**
+ * Key ids and sealed headers are public and fixed per key (version), but decoding base32 and building
+ * a header cost about as much as sealing 1 KiB; these small caches keep them off the hot path.
+ * Cleared wholesale when full: a miss only costs the recomputation.
+ */
+const PUBLIC_CACHE_ENTRIES = 4096;
+const idBytesCache = new Map<string, Uint8Array>();
+const headerCache = new Map<string, Uint8Array>();
+
+function cached(cache: Map<string, Uint8Array>, key: string, make: () => Uint8Array): Uint8Array {
+  let value = cache.get(key);
+  if (value === undefined) {
+    value = make();
+    if (cache.size >= PUBLIC_CACHE_ENTRIES) cache.clear();
+    cache.set(key, value);
+  }
+  return value;
+}
+
+/** The 16 raw bytes of a key id; shared, so callers must not modify them. */
+function idBytes(id: string): Uint8Array {
+  return cached(idBytesCache, id, () => keyIdBytes(id));
+}
+
+/** Compares public bytes (key ids): nothing secret, so no constant-time native call is needed. */
+function samePublicBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 
 export type SignatureEncoding = 'raw' | 'der';
 
@@ -28,7 +62,7 @@ function assertMessage(name: string, data: unknown, max: number): asserts data i
 }
 
 function assertAad(aad: unknown): Uint8Array {
-  if (aad === undefined) return new Uint8Array(0);
+  if (aad === undefined) return NO_AAD;
   if (typeof aad === 'string') aad = textEncoder.encode(aad);
   assertBytes('aad', aad);
   if (aad.length > MAX_AAD_BYTES) throw new CofferError('E2BIG', `aad is larger than ${MAX_AAD_BYTES} bytes`);
@@ -121,6 +155,12 @@ function sealedAlgorithm(info: KeyInfo): SealedAlgorithm {
   throw new CofferError('EPERM', `key ${info.id} (${info.algorithm}) cannot seal`);
 }
 
+/**
+ * SPEC §6 kind 0x01: header ‖ nonce ‖ ciphertext ‖ tag, AAD = header ‖ caller's AAD. AES-256-GCM is
+ * written straight into the one output buffer: going through aead.encrypt and then prepending the
+ * header would copy the whole payload (up to 16 MiB) a second time. XChaCha20-Poly1305 needs the
+ * crypto layer's HChaCha20 step, so it takes that path and one copy.
+ */
 function sealSymmetric(
   s: Session,
   alg: SealAlgorithm,
@@ -128,9 +168,26 @@ function sealSymmetric(
   header: Uint8Array,
   plaintext: Uint8Array,
   aad: Uint8Array,
-) {
-  const nonce = s.rng.randomBytes(aead.NONCE_LENGTH[alg]);
-  return concatBytes(header, nonce, aead.encrypt(alg, key, nonce, plaintext, concatBytes(header, aad)));
+): Uint8Array {
+  const nonceLength = aead.NONCE_LENGTH[alg];
+  const nonce = s.rng.randomBytes(nonceLength);
+  const fullAad = aad.length === 0 ? header : concatBytes(header, aad);
+  const bodyAt = header.length + nonceLength;
+  const out = new Uint8Array(bodyAt + plaintext.length + aead.TAG_LENGTH);
+  out.set(header, 0);
+  out.set(nonce, header.length);
+  if (alg === 'aes-256-gcm') {
+    assertBytes('key', key, aead.KEY_LENGTH);
+    const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: aead.TAG_LENGTH });
+    cipher.setAAD(fullAad);
+    const body = cipher.update(plaintext);
+    out.set(body, bodyAt);
+    cipher.final();
+    out.set(cipher.getAuthTag(), bodyAt + plaintext.length);
+  } else {
+    out.set(aead.encrypt(alg, key, nonce, plaintext, fullAad), bodyAt);
+  }
+  return out;
 }
 
 /** Seals to an X-Wing public key (SPEC §6 kind 0x02): anyone with the public key can do this. */
@@ -189,12 +246,9 @@ export async function seal(
       s.rng.insecure,
     );
   } else {
-    const header = encodeSealedHeader({
-      kind: 'symmetric',
-      algorithm: alg,
-      keyId: keyIdBytes(id),
-      version: v.version,
-    });
+    const header = cached(headerCache, `${alg}/${id}/${v.version}`, () =>
+      encodeSealedHeader({ kind: 'symmetric', algorithm: alg, keyId: idBytes(id), version: v.version }),
+    );
     out = sealSymmetric(s, alg, await s.secret(info, v.version), header, plaintext, aad);
   }
   s.usage.count(id, v.version);
@@ -208,12 +262,13 @@ export async function unseal(
   sealed: unknown,
   options: { aad?: Uint8Array | string } = {},
 ): Promise<Uint8Array> {
+  assertKeyId(id);
   assertBytes('sealed', sealed);
   if (sealed.length > LIMITS.sealPayloadBytes + 4096)
     throw new CofferError('E2BIG', 'sealed data is larger than the bound');
   const aad = assertAad(options.aad);
   const { header, headerBytes, body } = parseSealedHeader(sealed);
-  if (!equalBytes(header.keyId, keyIdBytes(id)))
+  if (!samePublicBytes(header.keyId, idBytes(id)))
     throw new CofferError('EBADMSG', `sealed data was not made with key ${id}`);
   const { info } = await s.loadKey(id);
   if (sealedAlgorithm(info) !== header.algorithm)
@@ -221,7 +276,7 @@ export async function unseal(
   const v = processVersion(info, 'unseal', header.version, s.now());
   const secret = await s.secret(info, v.version);
   s.auditOperation('op.unseal', id, v.version);
-  const fullAad = concatBytes(headerBytes, aad);
+  const fullAad = aad.length === 0 ? headerBytes : concatBytes(headerBytes, aad);
   if (header.algorithm === 'x-wing') {
     if (body.length < XWING_CIPHERTEXT + 12 + 16)
       throw new CofferError('EBADMSG', 'sealed data is too short');

@@ -41,13 +41,38 @@ export function idKey(id: string): string {
 
 const MAX_COMMIT_ATTEMPTS = 64;
 
+/**
+ * Bound of the metadata and location caches: a keystore of 100 000 keys must not keep every key's
+ * metadata in memory because a batch created them or a listing touched them; evicting the oldest
+ * entry only costs a re-read on its next use. (Unwrapped secrets are not evicted: an operation may
+ * hold one between an await and its use, and an evicted secret would have to be wiped under it.)
+ */
+export const CACHE_ENTRIES = 10_000;
+
+interface VersionEntry {
+  secret?: Uint8Array;
+  publicKey?: Uint8Array;
+}
+
+/** Inserts into a Map used as a bounded FIFO cache, evicting the oldest entries. */
+function boundedSet<K, V>(map: Map<K, V>, key: K, value: V): void {
+  map.delete(key);
+  map.set(key, value);
+  while (map.size > CACHE_ENTRIES) map.delete(map.keys().next().value as K);
+}
+
+function wipeVersions(versions: Map<number, VersionEntry>): void {
+  for (const entry of versions.values()) wipe(entry.secret);
+}
+
 export class Session {
   readonly audit: AuditLog;
   readonly usage: UsageCounter;
   #keys: MasterKeys | undefined;
   #meta = new Map<string, LoadedKey>();
   #location = new Map<string, { app: string; purpose: string }>();
-  #versions = new Map<string, { secret?: Uint8Array; publicKey?: Uint8Array }>();
+  /** Key id → version → unwrapped secret and public key, until lock, close or destroy. */
+  #versions = new Map<string, Map<number, VersionEntry>>();
   /** Per-operation audit (off by default): events wait here and are appended in batches. */
   #opEvents: Omit<AuditEvent, 'actor'>[] = [];
   #opTimer: NodeJS.Timeout | undefined;
@@ -121,7 +146,7 @@ export class Session {
 
   /** Forgets cached metadata and unwrapped secrets; the next use re-reads and re-authenticates them. */
   dropCaches(): void {
-    for (const entry of this.#versions.values()) wipe(entry.secret);
+    for (const versions of this.#versions.values()) wipeVersions(versions);
     this.#versions.clear();
     this.#meta.clear();
     this.#location.clear();
@@ -140,7 +165,7 @@ export class Session {
     const record = await this.storage.get(idKey(id));
     if (!record) throw new CofferError('ENOENT', `no key ${id}`);
     const location = openRecord<{ app: string; purpose: string }>(this.keys.barrier, idKey(id), record.value);
-    this.#location.set(id, location);
+    boundedSet(this.#location, id, location);
     return location;
   }
 
@@ -149,11 +174,14 @@ export class Session {
    * within cacheTtlMs is reused, so another process's revoke takes effect here within that window.
    */
   async loadKey(id: string, fresh = false): Promise<LoadedKey> {
-    assertKeyId(id);
     const keys = this.keys;
-    const cached = this.#meta.get(id);
-    if (!fresh && cached && this.now() - cached.fetchedAt < this.cacheTtlMs && cached.fetchedAt <= this.now())
-      return cached;
+    if (!fresh) {
+      // Only ids that passed assertKeyId are ever cached, so a hit needs no second check.
+      const cached = this.#meta.get(id);
+      const now = this.now();
+      if (cached && now - cached.fetchedAt < this.cacheTtlMs && cached.fetchedAt <= now) return cached;
+    }
+    assertKeyId(id);
     const location = await this.#locate(id);
     const key = metaKey({ ...location, id });
     const record = await this.storage.get(key);
@@ -161,24 +189,36 @@ export class Session {
     const info = openRecord<KeyInfo>(keys.barrier, key, record.value);
     if (info.id !== id) throw new CofferError('EBADMSG', `record ${key} holds another key`);
     const loaded = { info, revision: record.revision, fetchedAt: this.now() };
-    this.#meta.set(id, loaded);
+    boundedSet(this.#meta, id, loaded);
     return loaded;
   }
 
   remember(info: KeyInfo, revision: number): void {
-    this.#meta.set(info.id, { info, revision, fetchedAt: this.now() });
-    this.#location.set(info.id, { app: info.app, purpose: info.purpose });
+    boundedSet(this.#meta, info.id, { info, revision, fetchedAt: this.now() });
+    boundedSet(this.#location, info.id, { app: info.app, purpose: info.purpose });
   }
 
   forgetVersions(id: string): void {
     clearKeyCache();
     clearKemCache();
-    for (const [cacheKey, entry] of this.#versions) {
-      if (cacheKey.startsWith(`${id}/`)) {
-        wipe(entry.secret);
-        this.#versions.delete(cacheKey);
-      }
+    const versions = this.#versions.get(id);
+    if (versions) wipeVersions(versions);
+    this.#versions.delete(id);
+  }
+
+  /** The cache entry of one version, created empty on first use. */
+  #versionEntry(id: string, version: number): VersionEntry {
+    let versions = this.#versions.get(id);
+    if (!versions) {
+      versions = new Map();
+      this.#versions.set(id, versions);
     }
+    let entry = versions.get(version);
+    if (!entry) {
+      entry = {};
+      versions.set(version, entry);
+    }
+    return entry;
   }
 
   async #versionRecord(info: KeyInfo, version: number): Promise<VersionRecord> {
@@ -192,9 +232,8 @@ export class Session {
 
   /** The unwrapped secret of a version, cached until lock/close/destroy. */
   async secret(info: KeyInfo, version: number): Promise<Uint8Array> {
-    const cacheKey = `${info.id}/${version}`;
-    const cached = this.#versions.get(cacheKey);
-    if (cached?.secret) return cached.secret;
+    const cached = this.#versions.get(info.id)?.get(version)?.secret;
+    if (cached) return cached;
     const record = await this.#versionRecord(info, version);
     if (!record.wrapped)
       throw new CofferError('EKEYREVOKED', `version ${version} of key ${info.id} was destroyed`);
@@ -205,23 +244,22 @@ export class Session {
       version,
       algorithm: info.algorithm,
     });
-    this.#versions.set(cacheKey, {
-      ...cached,
-      secret,
-      ...(record.publicKey ? { publicKey: b64.decode(record.publicKey) } : {}),
-    });
+    // A concurrent call may have unwrapped it too; its copy is not wiped here, as its caller may be
+    // about to use it.
+    const entry = this.#versionEntry(info.id, version);
+    entry.secret = secret;
+    if (record.publicKey) entry.publicKey = b64.decode(record.publicKey);
     return secret;
   }
 
   async publicKey(info: KeyInfo, version: number): Promise<Uint8Array> {
-    const cacheKey = `${info.id}/${version}`;
-    const cached = this.#versions.get(cacheKey);
-    if (cached?.publicKey) return cached.publicKey;
+    const cached = this.#versions.get(info.id)?.get(version)?.publicKey;
+    if (cached) return cached;
     const record = await this.#versionRecord(info, version);
     if (!record.publicKey)
       throw new CofferError('EINVAL', `key ${info.id} (${info.algorithm}) has no public key`);
     const publicKey = b64.decode(record.publicKey);
-    this.#versions.set(cacheKey, { ...cached, publicKey });
+    this.#versionEntry(info.id, version).publicKey = publicKey;
     return publicKey;
   }
 

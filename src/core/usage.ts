@@ -7,7 +7,10 @@ import { CofferError } from '../errors.js';
 import type { Storage, WriteOp } from '../storage/types.js';
 import { openRecord, sealRecord } from './barrier.js';
 
-export const FLUSH_EVERY = 1000;
+// Each flush is a durable write (an fsync, which on sqlite blocks the event loop for milliseconds).
+// At one flush per 1 000 operations that was a fifth of a 1 KiB seal's time and 7% of an Ed25519
+// signature's; per 10 000 it is about 2%, and at ordinary rates the 1 s timer flushes first anyway.
+export const FLUSH_EVERY = 10_000;
 export const FLUSH_MS = 1000;
 
 interface UsageRecord {
