@@ -40,17 +40,11 @@ export class MasterKeys {
   }
 }
 
-/** AES-256-GCM with a random nonce: nonce ‖ ciphertext ‖ tag. */
+/** AES-256-GCM with a random nonce: nonce ‖ ciphertext ‖ tag (crypto/aead.ts sealWithNonce). */
 export function sealWithKey(key: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, rng: Rng): Uint8Array {
-  const nonce = rng.randomBytes(12);
-  const body = aead.encrypt('aes-256-gcm', key, nonce, plaintext, aad);
-  const out = new Uint8Array(12 + body.length);
-  out.set(nonce, 0);
-  out.set(body, 12);
-  return out;
+  return aead.sealWithNonce(key, plaintext, aad, (n) => rng.randomBytes(n));
 }
 
 export function openWithKey(key: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array {
-  if (sealed.length < 12 + 16) throw new CofferError('EBADMSG', 'wrapped data is too short');
-  return aead.decrypt('aes-256-gcm', key, sealed.subarray(0, 12), sealed.subarray(12), aad);
+  return aead.openWithNonce(key, sealed, aad);
 }

@@ -17,6 +17,7 @@ import {
   type WycheproofCase,
   type WycheproofGroup,
 } from '../testing/vectors.js';
+import * as aead from './aead.js';
 import { AEAD_ALGORITHMS, type AeadAlgorithm, decrypt, encrypt, NONCE_LENGTH } from './aead.js';
 import { concatBytes, fromHex, toHex } from './bytes.js';
 
@@ -229,4 +230,26 @@ describe('aead argument validation: EINVAL before any work, no secret in the mes
       }
     }
   });
+});
+
+test('sealWithNonce / openWithNonce: nonce ‖ ct ‖ tag layout, fresh nonces, EBADMSG on short or altered input', () => {
+  const key = new Uint8Array(32).fill(7);
+  const aad = new TextEncoder().encode('ctx');
+  let counter = 0;
+  const counting = (n: number) => new Uint8Array(n).fill(++counter);
+  const sealed = aead.sealWithNonce(key, new TextEncoder().encode('hi'), aad, counting);
+  assert.equal(sealed.length, 12 + 2 + 16);
+  assert.deepEqual(sealed.subarray(0, 12), new Uint8Array(12).fill(1));
+  assert.deepEqual(
+    sealed.subarray(12),
+    aead.encrypt('aes-256-gcm', key, new Uint8Array(12).fill(1), new TextEncoder().encode('hi'), aad),
+  );
+  assert.equal(new TextDecoder().decode(aead.openWithNonce(key, sealed, aad)), 'hi');
+  assert.notDeepEqual(
+    aead.sealWithNonce(key, new Uint8Array(2), aad, counting).subarray(0, 12),
+    sealed.subarray(0, 12),
+  );
+  assert.throws(() => aead.openWithNonce(key, sealed.subarray(0, 27), aad), { code: 'EBADMSG' });
+  assert.throws(() => aead.openWithNonce(key, sealed, new Uint8Array(0)), { code: 'EBADMSG' });
+  assert.throws(() => aead.openWithNonce(key, 'x' as unknown as Uint8Array), { code: 'EINVAL' });
 });

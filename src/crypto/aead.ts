@@ -138,3 +138,31 @@ export function decrypt(
     if (p.owned) wipe(p.key);
   }
 }
+
+/**
+ * AES-256-GCM under a fresh random nonce, returned as `nonce (12) ‖ ciphertext ‖ tag (16)`: the one
+ * layout Coffer uses wherever the nonce travels with the ciphertext (key wrapping, the record barrier,
+ * in-process protector devices; SPEC §3, §4, §5).
+ */
+export function sealWithNonce(
+  key: Uint8Array,
+  plaintext: Uint8Array,
+  aad: Uint8Array | undefined,
+  randomBytes: (length: number) => Uint8Array,
+): Uint8Array {
+  const nonce = randomBytes(NONCE_LENGTH['aes-256-gcm']);
+  const body = encrypt('aes-256-gcm', key, nonce, plaintext, aad);
+  const out = new Uint8Array(nonce.length + body.length);
+  out.set(nonce, 0);
+  out.set(body, nonce.length);
+  return out;
+}
+
+/** Opens `sealWithNonce` output; too short, tampered, wrong key or AAD → EBADMSG. */
+export function openWithNonce(key: Uint8Array, sealed: Uint8Array, aad?: Uint8Array): Uint8Array {
+  assertBytes('sealed', sealed);
+  const nonceLength = NONCE_LENGTH['aes-256-gcm'];
+  if (sealed.length < nonceLength + TAG_LENGTH)
+    throw new CofferError('EBADMSG', 'sealed data is shorter than nonce and tag');
+  return decrypt('aes-256-gcm', key, sealed.subarray(0, nonceLength), sealed.subarray(nonceLength), aad);
+}

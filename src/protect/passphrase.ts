@@ -38,7 +38,6 @@ export const PASSPHRASE_STATE_VERSION = 1;
 export const PASSPHRASE_SALT_LENGTH = 32;
 export const PASSPHRASE_NONCE_LENGTH = 12;
 const KEY_LENGTH = 32;
-const OVERHEAD = PASSPHRASE_NONCE_LENGTH + aead.TAG_LENGTH;
 
 /**
  * Truthful (DESIGN §5): the key is derived in this process, so it is neither hardware-backed nor
@@ -130,29 +129,15 @@ class PassphraseDevice implements DeviceKeystore {
     const key = this.#liveKey();
     // A random 96-bit nonce per call: a slot encrypts a handful of master keys in its life, far
     // below the 2^32 messages NIST SP 800-38D §8.3 allows for random GCM nonces under one key.
-    const nonce = this.#rng.randomBytes(PASSPHRASE_NONCE_LENGTH);
-    const sealed = aead.encrypt('aes-256-gcm', key, nonce, plain, aad);
-    const out = new Uint8Array(PASSPHRASE_NONCE_LENGTH + sealed.length);
-    out.set(nonce, 0);
-    out.set(sealed, PASSPHRASE_NONCE_LENGTH);
-    return out;
+    return aead.sealWithNonce(key, plain, aad, (n) => this.#rng.randomBytes(n));
   }
 
   async decrypt(cipher: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
     assertBytes('cipher', cipher);
     assertBytes('aad', aad);
     const key = this.#liveKey();
-    if (cipher.length < OVERHEAD) {
-      throw new CofferError('EBADMSG', 'passphrase keyslot ciphertext is truncated');
-    }
     // A wrong passphrase gives a different key, so it lands here as an authentication failure.
-    return aead.decrypt(
-      'aes-256-gcm',
-      key,
-      cipher.subarray(0, PASSPHRASE_NONCE_LENGTH),
-      cipher.subarray(PASSPHRASE_NONCE_LENGTH),
-      aad,
-    );
+    return aead.openWithNonce(key, cipher, aad);
   }
 
   capabilities(): ProtectorCapabilities {

@@ -4,7 +4,7 @@
 // someone else (EBADMSG) are told apart before any ciphertext is touched. Encryption is AES-256-GCM
 // in this process: the key is read into memory, so the protector is honest about being exportable.
 import * as aead from '../../crypto/aead.js';
-import { assertBytes, concatBytes, equalBytes, fromHex, toHex, utf8, wipe } from '../../crypto/bytes.js';
+import { assertBytes, equalBytes, fromHex, toHex, utf8, wipe } from '../../crypto/bytes.js';
 import { hmac } from '../../crypto/mac.js';
 import { type Rng, systemRng } from '../../crypto/rng.js';
 import { CofferError } from '../../errors.js';
@@ -139,9 +139,7 @@ class KeyringDevice implements DeviceKeystore {
     assertBytes('plaintext', plain);
     assertBytes('aad', aad);
     if (plain.length > MAX_PLAINTEXT) throw new CofferError('E2BIG', `plaintext over ${MAX_PLAINTEXT} bytes`);
-    const key = this.liveKey();
-    const nonce = this.rng.randomBytes(NONCE_LENGTH);
-    return concatBytes(nonce, aead.encrypt('aes-256-gcm', key, nonce, plain, aad));
+    return aead.sealWithNonce(this.liveKey(), plain, aad, (n) => this.rng.randomBytes(n));
   }
 
   async decrypt(cipher: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
@@ -150,17 +148,7 @@ class KeyringDevice implements DeviceKeystore {
     if (cipher.length > MAX_PLAINTEXT + NONCE_LENGTH + TAG_LENGTH) {
       throw new CofferError('E2BIG', `ciphertext over ${MAX_PLAINTEXT + NONCE_LENGTH + TAG_LENGTH} bytes`);
     }
-    const key = this.liveKey();
-    if (cipher.length < NONCE_LENGTH + TAG_LENGTH) {
-      throw new CofferError('EBADMSG', 'keyring ciphertext shorter than nonce and tag');
-    }
-    return aead.decrypt(
-      'aes-256-gcm',
-      key,
-      cipher.subarray(0, NONCE_LENGTH),
-      cipher.subarray(NONCE_LENGTH),
-      aad,
-    );
+    return aead.openWithNonce(this.liveKey(), cipher, aad);
   }
 
   capabilities(): ProtectorCapabilities {

@@ -76,28 +76,13 @@ class Tpm2Device implements DeviceKeystore {
   async encrypt(plain: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
     checkBytes('plaintext', plain, MAX_PLAINTEXT);
     checkBytes('aad', aad, MAX_AAD);
-    const nonce = systemRng.randomBytes(NONCE_LENGTH);
-    const sealed = aead.encrypt('aes-256-gcm', this.#key(), nonce, plain, aad);
-    const out = new Uint8Array(NONCE_LENGTH + sealed.length);
-    out.set(nonce, 0);
-    out.set(sealed, NONCE_LENGTH);
-    return out;
+    return aead.sealWithNonce(this.#key(), plain, aad, (n) => systemRng.randomBytes(n));
   }
 
   async decrypt(cipher: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
     checkBytes('ciphertext', cipher, MAX_PLAINTEXT + NONCE_LENGTH + TAG_LENGTH);
     checkBytes('aad', aad, MAX_AAD);
-    const key = this.#key();
-    if (cipher.length < NONCE_LENGTH + TAG_LENGTH) {
-      throw new CofferError('EBADMSG', 'tpm2 protector ciphertext is shorter than nonce and tag');
-    }
-    return aead.decrypt(
-      'aes-256-gcm',
-      key,
-      cipher.subarray(0, NONCE_LENGTH),
-      cipher.subarray(NONCE_LENGTH),
-      aad,
-    );
+    return aead.openWithNonce(this.#key(), cipher, aad);
   }
 
   capabilities(): ProtectorCapabilities {
