@@ -177,7 +177,8 @@ function batches(keys: ExportedKey[]): ExportedKey[][] {
   let current: ExportedKey[] = [];
   let ops = 1;
   for (const key of keys) {
-    const cost = 3 + key.versions.length;
+    // dangerouslyImportKeyMaterial writes meta, id index, usage, one record per version, one audit entry.
+    const cost = 4 + key.versions.length;
     if (current.length > 0 && ops + cost > OPS_PER_BATCH) {
       out.push(current);
       current = [];

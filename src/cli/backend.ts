@@ -37,6 +37,8 @@ export interface Backend {
     options: { version?: number },
   ): Promise<Uint8Array | string | object>;
   rotate(id: string, options: { reason?: string }): Promise<KeyInfo>;
+  /** Rotate now and mark the old version compromised, with an incident record. */
+  emergencyRotate(id: string, incident: { id?: string; description: string }): Promise<KeyInfo>;
   suspend(id: string, options: { reason?: string }): Promise<KeyInfo>;
   resume(id: string): Promise<KeyInfo>;
   revoke(id: string, reason: string, options: { version?: number }): Promise<KeyInfo>;

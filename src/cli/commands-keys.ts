@@ -50,6 +50,9 @@ function rotation(values: Context['values']): RotationPolicy | undefined {
   if (every !== undefined) policy.intervalMs = every;
   if (grace !== undefined) policy.gracePeriodMs = grace;
   if (maxUses !== undefined) policy.maxUses = maxUses;
+  const warn = duration(values, 'warn-before');
+  if (warn !== undefined) policy.advanceWarningMs = warn;
+  if (values.confirm === true) policy.requireConfirmation = true;
   return Object.keys(policy).length > 0 ? policy : undefined;
 }
 
@@ -67,6 +70,8 @@ const create: Command = {
     'pre-active': { type: 'boolean' },
     'no-backup': { type: 'boolean' },
     'rotate-every': { type: 'string' },
+    'warn-before': { type: 'string' },
+    confirm: { type: 'boolean' },
     grace: { type: 'string' },
     'max-uses': { type: 'string' },
   },
@@ -76,6 +81,10 @@ const create: Command = {
     ['--label K=V', 'a label (repeatable)'],
     ['--count N', 'create N keys in durable batches, with a progress bar on a terminal (max 100000)'],
     ['--rotate-every DUR', 'rotation interval, e.g. 90d; --grace DUR, --max-uses N'],
+    [
+      '--warn-before DUR',
+      'advance warning before a rotation is due; --confirm: rotations wait for a confirmation',
+    ],
     ['--pre-active', 'create the key pre-active (it cannot protect until activated)'],
     ['--no-backup', 'keep this key out of encrypted backups'],
   ],

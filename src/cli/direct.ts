@@ -73,6 +73,9 @@ export class DirectBackend implements Backend {
   rotate(id: string, options: { reason?: string }) {
     return this.ks.rotate(id, options);
   }
+  emergencyRotate(id: string, incident: { id?: string; description: string }) {
+    return this.ks.emergencyRotate(id, incident);
+  }
   suspend(id: string, options: { reason?: string }) {
     return this.ks.suspend(id, options);
   }

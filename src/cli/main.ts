@@ -11,6 +11,7 @@ import type { Command, Context, OptionTable, Values } from './command.js';
 import { adminCommands } from './commands-admin.js';
 import { dataCommands } from './commands-data.js';
 import { keyCommands } from './commands-keys.js';
+import { rotationCommands } from './commands-rotation.js';
 import { Config, type Env, GLOBAL_OPTIONS, type GlobalValues } from './config.js';
 import { doctorCommand } from './doctor.js';
 import { commandHelp, groupHelp, overview } from './help.js';
@@ -22,6 +23,7 @@ export const COMMANDS: Command[] = [
   ...keyCommands,
   ...dataCommands,
   ...adminCommands.filter((c) => !['init', 'status', 'unlock', 'lock'].includes(c.path[0]!)),
+  ...rotationCommands,
   serveCommand,
   doctorCommand,
 ];

@@ -77,6 +77,11 @@ export class RemoteBackend implements Backend {
   rotate(id: string, options: { reason?: string }) {
     return this.client.rotate(id, options);
   }
+  async emergencyRotate(id: string, incident: { id?: string; description: string }) {
+    // Through the daemon's scheduler, so subscribers (SSE, webhooks) get the alert event.
+    await this.client.emergencyRotate(id, incident);
+    return this.client.getKey(id);
+  }
   suspend(id: string, options: { reason?: string }) {
     return this.client.suspend(id, options);
   }

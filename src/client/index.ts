@@ -258,6 +258,17 @@ export class CofferClient {
   async rotate(id: string, options: { reason?: string } = {}): Promise<KeyInfo> {
     return this.#json('POST', `${this.#key(id)}/rotate`, { json: options });
   }
+  /** Confirms a rotation the key's policy holds for confirmation; resolves with the `rotated` event. */
+  async confirmRotation(id: string): Promise<Record<string, unknown>> {
+    return this.#json('POST', `${this.#key(id)}/confirm-rotation`);
+  }
+  /** Rotates now and marks the old version compromised; resolves with the `alert` event. */
+  async emergencyRotate(
+    id: string,
+    incident: { id?: string; description: string },
+  ): Promise<Record<string, unknown>> {
+    return this.#json('POST', `${this.#key(id)}/emergency-rotate`, { json: { incident } });
+  }
   async suspend(id: string, options: { reason?: string } = {}): Promise<KeyInfo> {
     return this.#json('POST', `${this.#key(id)}/suspend`, { json: options });
   }

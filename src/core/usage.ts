@@ -52,6 +52,8 @@ export class UsageCounter {
 
   /** Persisted count plus what is still pending in memory. */
   async read(keyId: string): Promise<Record<string, number>> {
+    // A batch being written is in neither the record nor #pending yet: wait for it, or it is missed.
+    if (this.#flushing) await this.#flushing.catch(() => {});
     const record = await this.storage.get(usageKey(keyId));
     const stored = record
       ? openRecord<UsageRecord>(this.barrierKey(), usageKey(keyId), record.value).counts

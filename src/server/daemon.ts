@@ -3,11 +3,15 @@
 // starts locked unless an auto-unlock protector (keyring, tpm2, pkcs11) opens it; a passphrase is only
 // ever taken from POST /v1/unlock, through the gate.
 
+import type { ServerResponse } from 'node:http';
 import { HEADER_KEY, parseHeader, type StoreHeader } from '../core/keyslots.js';
 import { Keystore } from '../core/keystore.js';
 import type { ProtectorConfig } from '../core/protectors.js';
 import { insecureSeededRng } from '../crypto/rng.js';
 import { CofferError } from '../errors.js';
+import { RotationEventStream } from '../rotation/events.js';
+import { RotationScheduler } from '../rotation/scheduler.js';
+import { createWebhookSender, type WebhookSender } from '../rotation/webhook.js';
 import type { Storage } from '../storage/types.js';
 import { UnlockGate } from './lockout.js';
 import { authenticateWithRevision, type TokenInfo, touchToken } from './tokens.js';
@@ -23,6 +27,10 @@ export interface DaemonOptions {
   clock: () => number;
   insecureDeterministic: boolean;
   onBackgroundError: (error: unknown, what: string) => void;
+  /** Rotation scheduler settings; false: no scheduler in this daemon (cron runs `coffer rotate due`). */
+  rotation?:
+    | { tickIntervalMs?: number; webhooks?: { url: string; secret: string }[]; instanceId?: string }
+    | false;
 }
 
 export class Daemon {
@@ -35,6 +43,10 @@ export class Daemon {
   #tokens = new Map<string, { info: TokenInfo; revision: number; until: number }>();
   #touched = new Map<string, number>();
   #background = new Set<Promise<void>>();
+  /** Rotation events for subscribers (server-sent events at /v1/rotation/events). */
+  readonly rotationEvents = new RotationEventStream();
+  #scheduler: RotationScheduler | undefined;
+  #webhooks: WebhookSender[] = [];
   /** A key's app never changes, so key id → app is cached for scope checks without re-reading. */
   #apps = new Map<string, string>();
 
@@ -44,6 +56,61 @@ export class Daemon {
     this.clock = options.clock;
     this.#options = options;
     this.gate = new UnlockGate(storage, options.clock);
+    if (options.rotation) {
+      // Built (and their URLs and secrets checked) at start, so a bad webhook fails the start.
+      this.#webhooks = (options.rotation.webhooks ?? []).map((hook) =>
+        createWebhookSender({
+          ...hook,
+          onFailure: (_event, error) => options.onBackgroundError(error, 'rotation webhook'),
+        }),
+      );
+    }
+  }
+
+  /** Starts the rotation scheduler on the unlocked keystore (DESIGN §3 rotation policies). */
+  #startScheduler(ks: Keystore): void {
+    const rotation = this.#options.rotation;
+    if (!rotation || this.#scheduler) return;
+    this.#scheduler = new RotationScheduler(ks, {
+      clock: this.clock,
+      subscribers: [this.rotationEvents.subscriber, ...this.#webhooks.map((w) => w.subscriber)],
+      ...(rotation.tickIntervalMs ? { tickIntervalMs: rotation.tickIntervalMs } : {}),
+      ...(rotation.instanceId ? { instanceId: rotation.instanceId } : {}),
+      onError: (error: unknown) => this.#options.onBackgroundError(error, 'rotation tick'),
+    });
+    this.#scheduler.start();
+  }
+
+  async #stopScheduler(): Promise<void> {
+    const scheduler = this.#scheduler;
+    this.#scheduler = undefined;
+    await scheduler?.stop();
+  }
+
+  #streams = new Set<ServerResponse>();
+
+  /** Keeps a long-lived response (SSE) so shutdown can end it instead of waiting for it. */
+  holdStream(res: ServerResponse, start: () => void): void {
+    this.#streams.add(res);
+    res.once('close', () => this.#streams.delete(res));
+    start();
+  }
+
+  /** Ends every long-lived response (graceful shutdown). */
+  endStreams(): void {
+    for (const res of this.#streams) res.end();
+    this.#streams.clear();
+  }
+
+  /** The running scheduler, or an error saying why there is none. */
+  scheduler(): RotationScheduler {
+    this.keystore();
+    if (!this.#scheduler)
+      throw new CofferError(
+        'EUNAVAIL',
+        'this daemon runs no rotation scheduler (started with rotation disabled)',
+      );
+    return this.#scheduler;
   }
 
   static async open(storage: Storage, options: DaemonOptions): Promise<Daemon> {
@@ -85,6 +152,7 @@ export class Daemon {
     } else {
       await this.#ks.unlock(protector);
     }
+    this.#startScheduler(this.#ks);
   }
 
   /** Unlock with a passphrase: serialised, counted, refused while locked out. */
@@ -108,6 +176,7 @@ export class Daemon {
   async lock(): Promise<void> {
     await this.gate.exclusive(async () => {
       this.#tokens.clear();
+      await this.#stopScheduler();
       if (this.#ks && !this.#ks.locked) await this.#ks.lock();
     });
   }
@@ -171,6 +240,8 @@ export class Daemon {
     await Promise.all(this.#background);
     await this.gate.exclusive(async () => {
       this.#tokens.clear();
+      await this.#stopScheduler();
+      await Promise.all(this.#webhooks.map((w) => w.close()));
       if (this.#ks) await this.#ks.close();
       else await this.storage.close();
     });

@@ -54,6 +54,13 @@ export interface ServerOptions {
   handleSignals?: boolean;
   /** How long close() waits for in-flight requests before cutting connections (default 10 s). */
   shutdownTimeoutMs?: number;
+  /**
+   * The rotation scheduler (on by default while unlocked): tick period, webhooks to notify (POST with
+   * a Coffer-Signature HMAC header), and a stable instance name. false: none (use `coffer rotate due`).
+   */
+  rotation?:
+    | { tickIntervalMs?: number; webhooks?: { url: string; secret: string }[]; instanceId?: string }
+    | false;
 }
 
 export interface RunningServer {
@@ -201,6 +208,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     daemon = await Daemon.open(storage, {
       clock,
       insecureDeterministic: options.insecureDeterministic === true,
+      rotation: options.rotation === false ? false : (options.rotation ?? {}),
       onBackgroundError: (error, what) =>
         logger.warn(
           { what, code: error instanceof CofferError ? error.code : 'EINTERNAL' },
@@ -319,6 +327,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         servers.map((server) => new Promise<void>((done) => server.close(() => done()))),
       );
       for (const server of servers) server.closeIdleConnections();
+      daemon.endStreams();
       if (inFlight > 0) {
         await new Promise<void>((done) => {
           drained = done;

@@ -31,7 +31,11 @@ export interface Context<B, Q> {
   note: Record<string, string | number>;
 }
 
-export type Reply = { status?: number; json: unknown } | { raw: Uint8Array };
+export type Reply =
+  | { status?: number; json: unknown }
+  | { raw: Uint8Array }
+  /** A long-lived response (server-sent events): the handler takes the request and response over. */
+  | { stream: (req: IncomingMessage, res: ServerResponse) => void };
 
 export interface Route<B = unknown, Q = unknown> {
   method: 'GET' | 'POST' | 'DELETE';
@@ -173,7 +177,8 @@ export class Router {
       const note: Record<string, string | number> = {};
       meta.note = note;
       const reply = await r.handler({ params, body, query, raw, token, daemon, version, note });
-      if ('raw' in reply) sendRaw(res, reply.raw);
+      if ('stream' in reply) reply.stream(req, res);
+      else if ('raw' in reply) sendRaw(res, reply.raw);
       else sendJson(res, reply.status ?? 200, reply.json);
     } catch (caught) {
       const error = asCofferError(caught);

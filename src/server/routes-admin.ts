@@ -2,6 +2,7 @@
 // audit, protectors and the OpenAPI document. Unlock needs no token (the passphrase is the credential,
 // rate-limited by the lockout gate); token management, audit and lock need the admin token.
 import { CofferError } from '../errors.js';
+import { sseHandler } from '../rotation/sse.js';
 import { type Route, route } from './router.js';
 import { type JsonSchema, s } from './schema.js';
 import { createToken, listTokens, revokeToken, TOKEN_OPS } from './tokens.js';
@@ -50,6 +51,20 @@ const tokenBody = s.object({
 
 export function adminRoutes(openapi: () => unknown): Route[] {
   return [
+    route({
+      method: 'GET',
+      path: '/v1/rotation/events',
+      summary:
+        'Rotation events as server-sent events (advance_warning, awaiting_confirmation, rotated, expired, alert)',
+      auth: 'admin',
+      maxBody: 0,
+      response: { type: 'string', description: 'text/event-stream' },
+      handler: ({ daemon }) => {
+        daemon.scheduler(); // no scheduler (or locked): answer with the error instead of a silent stream
+        const handler = sseHandler(daemon.rotationEvents);
+        return { stream: (req, res) => daemon.holdStream(res, () => handler(req, res)) };
+      },
+    }),
     route({
       method: 'GET',
       path: '/v1/health',

@@ -153,6 +153,34 @@ export const keyRoutes: Route[] = [
     ks.suspend(id, body),
   ),
   lifecycle('resume', undefined, (ks, id) => ks.resume(id)),
+  route({
+    method: 'POST',
+    path: '/v1/keys/{id}/confirm-rotation',
+    summary: 'Confirm a rotation the policy holds for confirmation (awaiting_confirmation)',
+    auth: 'token',
+    op: 'rotate',
+    maxBody: SMALL_BODY,
+    response: s.object({}).json,
+    handler: async ({ params, daemon }) => ({ json: await daemon.scheduler().confirm(params.id ?? '') }),
+  }),
+  route({
+    method: 'POST',
+    path: '/v1/keys/{id}/emergency-rotate',
+    summary: 'Rotate now and mark the old version compromised, with an incident record (alert event)',
+    auth: 'token',
+    op: 'rotate',
+    body: s.object({
+      incident: s.object({
+        id: s.optional(s.string({ maxLength: 256, minLength: 1 })),
+        description: s.string({ maxLength: 256, minLength: 1 }),
+      }),
+    }),
+    maxBody: SMALL_BODY,
+    response: s.object({}).json,
+    handler: async ({ params, body, daemon }) => ({
+      json: await daemon.scheduler().emergencyRotate(params.id ?? '', body.incident),
+    }),
+  }),
   lifecycle(
     'revoke',
     s.object({

@@ -1,0 +1,117 @@
+// The rotation scheduler inside the daemon: events reach server-sent-event subscribers and signed
+// webhooks (real HTTP server on loopback), emergency rotation raises an alert, confirmation rotates,
+// and shutdown ends open event streams instead of waiting for them.
+import assert from 'node:assert/strict';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { test } from 'node:test';
+import { verifyWebhookSignature } from '../rotation/webhook.js';
+import { startDaemon } from './fixture.js';
+
+function openEvents(
+  socket: string,
+  token: string,
+): Promise<{
+  events: { event: string; data: string }[];
+  close(): void;
+  next(type: string): Promise<string>;
+}> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { socketPath: socket, path: '/v1/rotation/events', headers: { authorization: `Bearer ${token}` } },
+      (res) => {
+        if (res.statusCode !== 200) return reject(new Error(`status ${res.statusCode}`));
+        const events: { event: string; data: string }[] = [];
+        const waiters: { type: string; done: (data: string) => void }[] = [];
+        let buffer = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          buffer += chunk;
+          let end = buffer.indexOf('\n\n');
+          while (end >= 0) {
+            const frame = buffer.slice(0, end);
+            buffer = buffer.slice(end + 2);
+            end = buffer.indexOf('\n\n');
+            const event = /^event: (.*)$/m.exec(frame)?.[1];
+            const data = /^data: (.*)$/m.exec(frame)?.[1];
+            if (event && data) {
+              events.push({ event, data });
+              for (const w of waiters.filter((w) => w.type === event)) w.done(data);
+            }
+          }
+        });
+        resolve({
+          events,
+          close: () => req.destroy(),
+          next: (type) =>
+            new Promise((done) => {
+              const seen = events.find((e) => e.event === type);
+              if (seen) done(seen.data);
+              else waiters.push({ type, done });
+            }),
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('daemon: emergency rotation → alert over SSE and a signed webhook; confirmation flow; clean shutdown', async () => {
+  const received: { body: string; signature: string }[] = [];
+  const hook = createServer((req, res) => {
+    let body = '';
+    req
+      .on('data', (c) => (body += c))
+      .on('end', () => {
+        received.push({ body, signature: String(req.headers['coffer-signature']) });
+        res.end('ok');
+      });
+  });
+  await new Promise<void>((done) => hook.listen(0, '127.0.0.1', done));
+  const url = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`;
+  const secret = 'a webhook secret of enough length';
+  const fixture = await startDaemon({ unlock: false });
+  try {
+    await fixture.restart({ rotation: { webhooks: [{ url, secret }], tickIntervalMs: 100 } });
+    await fixture.admin.unlock('correct horse battery staple');
+    const stream = await openEvents(fixture.socket, fixture.adminToken);
+    const key = await fixture.admin.createKey({ app: 'a', purpose: 'p', algorithm: 'ed25519' });
+    const alert = await fixture.admin.emergencyRotate(key.id, { id: 'INC-1', description: 'laptop stolen' });
+    assert.equal(alert.type, 'alert');
+    const viaSse = JSON.parse(await stream.next('alert')) as { keyId: string; type: string };
+    assert.equal(viaSse.keyId, key.id);
+    const info = await fixture.admin.getKey(key.id);
+    assert.equal(info.primaryVersion, 2);
+    assert.equal(info.versions[0]!.state, 'compromised');
+    for (let i = 0; i < 100 && !received.some((r) => r.body.includes('"alert"')); i++)
+      await new Promise((r) => setTimeout(r, 50));
+    const delivered = received.find((r) => r.body.includes('"alert"'));
+    assert.ok(delivered, 'the webhook got the alert');
+    assert.equal(verifyWebhookSignature(secret, delivered.signature, delivered.body), true);
+
+    // A key whose policy needs confirmation: due at once (1 ms interval), rotated only on confirm.
+    const held = await fixture.admin.createKey({
+      app: 'a',
+      purpose: 'p',
+      algorithm: 'aes-256-gcm',
+      rotation: { intervalMs: 1, requireConfirmation: true },
+    });
+    await stream.next('awaiting_confirmation');
+    assert.equal((await fixture.admin.getKey(held.id)).primaryVersion, 1);
+    const rotated = await fixture.admin.confirmRotation(held.id);
+    assert.equal(rotated.type, 'rotated');
+    assert.equal((await fixture.admin.getKey(held.id)).primaryVersion, 2);
+    await assert.rejects(fixture.client('coffer_bogus').emergencyRotate(key.id, { description: 'x' }), {
+      code: 'EPERM',
+    });
+
+    const started = Date.now();
+    await fixture.server.close(); // ends the open event stream instead of waiting 10 s for it
+    assert.ok(Date.now() - started < 5000);
+    stream.close();
+  } finally {
+    await fixture.cleanup();
+    hook.close();
+  }
+});
