@@ -253,10 +253,7 @@ export class Keystore {
   async lock(): Promise<void> {
     const s = this.#open();
     try {
-      if (s.unlocked) {
-        await s.usage.flush();
-        await s.flushOperationAudit();
-      }
+      await s.flushPending();
     } finally {
       s.lock();
       await this.#resident.close();
@@ -275,10 +272,7 @@ export class Keystore {
     if (this.#closed) return;
     const s = this.#session;
     try {
-      if (s.unlocked) {
-        await s.usage.flush();
-        await s.flushOperationAudit();
-      }
+      await s.flushPending();
     } finally {
       s.lock();
       this.#closed = true;

@@ -197,3 +197,28 @@ test('destroy keeps the public key: old signatures stay attributable, the secret
   await assert.rejects(ks.sign(key.id, enc.encode('m')), { code: 'EKEYREVOKED' });
   await cleanup();
 });
+
+test('transition table: every refused transition has its code and changes nothing', async () => {
+  const { ks, cleanup } = await tempKeystore();
+  const pre = await ks.createKey({ app: 'a', purpose: 'table', algorithm: 'ed25519', preActive: true });
+  await assert.rejects(ks.suspend(pre.id), { code: 'ESTATE' });
+  await assert.rejects(ks.resume(pre.id), { code: 'ESTATE' });
+  await assert.rejects(ks.rotate(pre.id), { code: 'ESTATE' });
+  await assert.rejects(ks.verify(pre.id, enc.encode('m'), new Uint8Array(64)), { code: 'ESTATE' });
+  await ks.activate(pre.id);
+  await assert.rejects(ks.activate(pre.id), { code: 'EALREADY' });
+  await assert.rejects(ks.revoke(pre.id, 'r', { version: 9 }), { code: 'ENOENT' });
+  await assert.rejects(ks.verify(pre.id, enc.encode('m'), new Uint8Array(64), { version: 9 }), {
+    code: 'ENOENT',
+  });
+  await ks.destroy(pre.id, { version: 1 });
+  await assert.rejects(ks.destroy(pre.id, { version: 1 }), { code: 'EALREADY' });
+  await assert.rejects(ks.revoke(pre.id, 'r', { version: 1 }), { code: 'EKEYREVOKED' });
+  await ks.destroy(pre.id);
+  const before = await ks.getKey(pre.id);
+  await assert.rejects(ks.destroy(pre.id), { code: 'EALREADY' });
+  await assert.rejects(ks.revoke(pre.id, 'late'), { code: 'EKEYREVOKED' });
+  await assert.rejects(ks.activate(pre.id), { code: 'EKEYREVOKED' });
+  assert.deepEqual(await ks.getKey(pre.id), before);
+  await cleanup();
+});

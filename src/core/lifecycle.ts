@@ -96,6 +96,18 @@ export function processCandidates(info: KeyInfo, use: KeyUse, now: number): Vers
   return out;
 }
 
+/** The versions a process operation tries: the named one, or every usable one newest first. */
+export function versionsToTry(
+  info: KeyInfo,
+  use: KeyUse,
+  version: number | undefined,
+  now: number,
+): VersionInfo[] {
+  return version === undefined
+    ? processCandidates(info, use, now)
+    : [processVersion(info, use, version, now)];
+}
+
 function withHistory(info: KeyInfo, transition: Transition): KeyInfo {
   const history = [...info.history, transition];
   return { ...info, updatedAt: transition.at, history: history.slice(-LIMITS.historyEntries) };

@@ -12,7 +12,7 @@ import { ecdsaSignatureFromDer, ecdsaSignatureToDer } from '../format/ecdsa-der.
 import { encodeSealedHeader, parseSealedHeader, type SealedAlgorithm } from '../format/sealed.js';
 import { textEncoder } from './encoding.js';
 import { keyIdBytes } from './ids.js';
-import { processCandidates, processVersion, protectVersion } from './lifecycle.js';
+import { processVersion, protectVersion, versionsToTry } from './lifecycle.js';
 import { isSignatureAlgorithm } from './material.js';
 import { assertKeyId } from './names.js';
 import type { Session } from './session.js';
@@ -123,11 +123,7 @@ export async function verify(
   } else {
     raw = signature;
   }
-  const now = s.now();
-  const versions =
-    options.version === undefined
-      ? processCandidates(info, 'verify', now)
-      : [processVersion(info, 'verify', options.version, now)];
+  const versions = versionsToTry(info, 'verify', options.version, s.now());
   for (const v of versions) {
     const publicKey = await s.publicKey(info, v.version);
     if (
@@ -385,11 +381,7 @@ export async function verifyMac(
   const { info } = await s.loadKey(id);
   if (info.algorithm !== 'hmac-sha256')
     throw new CofferError('EPERM', `key ${id} (${info.algorithm}) is not a MAC key`);
-  const now = s.now();
-  const versions =
-    options.version === undefined
-      ? processCandidates(info, 'verify', now)
-      : [processVersion(info, 'verify', options.version, now)];
+  const versions = versionsToTry(info, 'verify', options.version, s.now());
   for (const v of versions) {
     if (equalBytes(hmac('sha256', await s.secret(info, v.version), data), tag)) return true;
   }

@@ -135,6 +135,13 @@ export class Session {
     }
   }
 
+  /** Writes what is counted or queued in memory (usage, operation audit) before lock or close. */
+  async flushPending(): Promise<void> {
+    if (!this.unlocked) return;
+    await this.usage.flush();
+    await this.flushOperationAudit();
+  }
+
   async flushOperationAudit(): Promise<void> {
     if (this.#opTimer) clearTimeout(this.#opTimer);
     this.#opTimer = undefined;
