@@ -5,7 +5,7 @@
 // tags, other key sizes and GCM's hashed (non-96-bit) IVs are refused with EINVAL, never supported.
 import { type CipherGCMTypes, createCipheriv, createDecipheriv } from 'node:crypto';
 import { CofferError } from '../errors.js';
-import { assertBytes, assertOneOf, wipe } from './bytes.js';
+import { assertBytes, assertOneOf, concatBytes, wipe } from './bytes.js';
 import { hchacha20 } from './hchacha20.js';
 
 export type AeadAlgorithm = 'aes-256-gcm' | 'chacha20-poly1305' | 'xchacha20-poly1305';
@@ -152,10 +152,7 @@ export function sealWithNonce(
 ): Uint8Array {
   const nonce = randomBytes(NONCE_LENGTH['aes-256-gcm']);
   const body = encrypt('aes-256-gcm', key, nonce, plaintext, aad);
-  const out = new Uint8Array(nonce.length + body.length);
-  out.set(nonce, 0);
-  out.set(body, nonce.length);
-  return out;
+  return concatBytes(nonce, body);
 }
 
 /** Opens `sealWithNonce` output; too short, tampered, wrong key or AAD → EBADMSG. */

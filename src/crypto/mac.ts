@@ -1,9 +1,9 @@
 // HMAC (RFC 2104, FIPS 198-1) over SHA-256 and SHA-512 through OpenSSL: DESIGN §2 `mac.hmac`, used
 // for `hmac-sha256` keys and by protocols built on HMAC (HKDF callers, BIP-32 / SLIP-10 chains).
 // verifyHmac compares in constant time so a forger learns nothing from how long a rejection takes.
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { CofferError } from '../errors.js';
-import { assertBytes, assertOneOf } from './bytes.js';
+import { assertBytes, assertOneOf, equalBytes } from './bytes.js';
 
 export type HmacHash = 'sha256' | 'sha512';
 export const HMAC_HASHES: readonly HmacHash[] = ['sha256', 'sha512'];
@@ -44,7 +44,7 @@ export function verifyHmac(hash: HmacHash, key: Uint8Array, message: Uint8Array,
   const expected = compute(hash, key, message);
   try {
     // The length is public (fixed per hash), so rejecting on it first leaks nothing.
-    return tag.length === expected.length && timingSafeEqual(expected, tag);
+    return equalBytes(expected, tag);
   } finally {
     expected.fill(0);
   }

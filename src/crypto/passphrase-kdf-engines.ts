@@ -76,6 +76,23 @@ function failed(kdf: string, cause: unknown): CofferError {
   return new CofferError('EINTERNAL', `${kdf} derivation failed: ${detail}`, { cause });
 }
 
+/**
+ * Runs a callback-style node:crypto job. Node throws synchronously on parameters it refuses; that
+ * throw is caught too, so every engine failure reaches the caller as EINTERNAL, never a raw Node error.
+ */
+function nativeJob(
+  kdf: string,
+  start: (done: (error: Error | null, result: Buffer) => void) => void,
+): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    try {
+      start((error, result) => (error ? reject(failed(kdf, error)) : resolve(take(result))));
+    } catch (error) {
+      reject(failed(kdf, error));
+    }
+  });
+}
+
 function argon2Parameters(i: _Argon2idInput): NativeArgon2Parameters {
   return {
     message: i.password,
@@ -102,9 +119,12 @@ function nobleArgon2Options(i: _Argon2idInput) {
   };
 }
 
-/** Bytes OpenSSL and noble allocate for scrypt: B (p·128·r) plus V (128·r·(N+2)), with slack. */
-function scryptMaxmem(i: _ScryptInput): number {
-  return 128 * i.r * (i.N + i.p + 2) + 4096;
+/**
+ * Cost options in the shape both node:crypto and noble read. maxmem is what OpenSSL and noble allocate:
+ * B (p·128·r) plus V (128·r·(N+2)), with slack; our own ceiling (checked earlier) is the real bound.
+ */
+function scryptOptions(i: _ScryptInput) {
+  return { N: i.N, r: i.r, p: i.p, maxmem: 128 * i.r * (i.N + i.p + 2) + 4096 };
 }
 
 export function _argon2idNative(i: _Argon2idInput): Uint8Array {
@@ -122,12 +142,7 @@ export function _argon2idNativeAsync(i: _Argon2idInput): Promise<Uint8Array> {
   if (run === undefined) {
     return Promise.reject(new CofferError('EUNAVAIL', 'this Node has no native Argon2 (needs ≥ 24.7)'));
   }
-  return new Promise((resolve, reject) => {
-    run('argon2id', argon2Parameters(i), (error, result) => {
-      if (error) reject(failed('argon2id', error));
-      else resolve(take(result));
-    });
-  });
+  return nativeJob('argon2id', (done) => run('argon2id', argon2Parameters(i), done));
 }
 
 export function _argon2idNoble(i: _Argon2idInput): Uint8Array {
@@ -148,43 +163,21 @@ export async function _argon2idNobleAsync(i: _Argon2idInput): Promise<Uint8Array
 
 export function _scryptNative(i: _ScryptInput): Uint8Array {
   try {
-    return take(
-      nodeCrypto.scryptSync(i.password, i.salt, i.length, {
-        N: i.N,
-        r: i.r,
-        p: i.p,
-        maxmem: scryptMaxmem(i),
-      }),
-    );
+    return take(nodeCrypto.scryptSync(i.password, i.salt, i.length, scryptOptions(i)));
   } catch (error) {
     throw failed('scrypt', error);
   }
 }
 
 export function _scryptNativeAsync(i: _ScryptInput): Promise<Uint8Array> {
-  return new Promise((resolve, reject) => {
-    nodeCrypto.scrypt(
-      i.password,
-      i.salt,
-      i.length,
-      { N: i.N, r: i.r, p: i.p, maxmem: scryptMaxmem(i) },
-      (error, result) => {
-        if (error) reject(failed('scrypt', error));
-        else resolve(take(result));
-      },
-    );
-  });
+  return nativeJob('scrypt', (done) =>
+    nodeCrypto.scrypt(i.password, i.salt, i.length, scryptOptions(i), done),
+  );
 }
 
 export function _scryptNoble(i: _ScryptInput): Uint8Array {
   try {
-    return nobleScrypt(i.password, i.salt, {
-      N: i.N,
-      r: i.r,
-      p: i.p,
-      dkLen: i.length,
-      maxmem: scryptMaxmem(i),
-    });
+    return nobleScrypt(i.password, i.salt, { ...scryptOptions(i), dkLen: i.length });
   } catch (error) {
     throw failed('scrypt', error);
   }
@@ -192,13 +185,7 @@ export function _scryptNoble(i: _ScryptInput): Uint8Array {
 
 export async function _scryptNobleAsync(i: _ScryptInput): Promise<Uint8Array> {
   try {
-    return await nobleScryptAsync(i.password, i.salt, {
-      N: i.N,
-      r: i.r,
-      p: i.p,
-      dkLen: i.length,
-      maxmem: scryptMaxmem(i),
-    });
+    return await nobleScryptAsync(i.password, i.salt, { ...scryptOptions(i), dkLen: i.length });
   } catch (error) {
     throw failed('scrypt', error);
   }
@@ -213,12 +200,9 @@ export function _pbkdf2Sha256Native(i: _Pbkdf2Input): Uint8Array {
 }
 
 export function _pbkdf2Sha256NativeAsync(i: _Pbkdf2Input): Promise<Uint8Array> {
-  return new Promise((resolve, reject) => {
-    nodeCrypto.pbkdf2(i.password, i.salt, i.iterations, i.length, 'sha256', (error, result) => {
-      if (error) reject(failed('pbkdf2-sha256', error));
-      else resolve(take(result));
-    });
-  });
+  return nativeJob('pbkdf2-sha256', (done) =>
+    nodeCrypto.pbkdf2(i.password, i.salt, i.iterations, i.length, 'sha256', done),
+  );
 }
 
 export function _pbkdf2Sha256Noble(i: _Pbkdf2Input): Uint8Array {

@@ -27,10 +27,15 @@ import {
   _argon2idNative,
   _argon2idNativeAsync,
   _argon2idNoble,
+  _argon2idNobleAsync,
   _pbkdf2Sha256Native,
+  _pbkdf2Sha256NativeAsync,
   _pbkdf2Sha256Noble,
+  _pbkdf2Sha256NobleAsync,
   _scryptNative,
+  _scryptNativeAsync,
   _scryptNoble,
+  _scryptNobleAsync,
 } from './passphrase-kdf-engines.js';
 
 const isInval = (error: unknown) => error instanceof CofferError && error.code === 'EINVAL';
@@ -222,6 +227,46 @@ describe('scrypt and PBKDF2-HMAC-SHA256', () => {
       toHex(pbkdf2Sha256(pw, SALT, { iterations: 600_000 }, 32)),
       toHex(noblePbkdf2(sha256, utf8.encode(pw), SALT, { c: 600_000, dkLen: 32 })),
     );
+  });
+});
+
+describe('engine failures', () => {
+  // The policy layer keeps these inputs away from the engines; if an engine still refuses (or runs out
+  // of memory), the caller sees EINTERNAL naming the KDF with the cause attached, on every engine and
+  // both call styles (node:crypto's callback APIs throw synchronously on bad parameters).
+  const password = utf8.encode('correct horse');
+  const scryptBad = { password, salt: SALT, N: 3, r: 1, p: 1, length: 16 };
+  const pbkdf2Bad = { password, salt: SALT, iterations: 0, length: 16 };
+  const argon2Bad = { password, salt: SALT, memoryKiB: 8, iterations: 1, parallelism: 0, length: 16 };
+  const engines: [string, () => Uint8Array | Promise<Uint8Array>][] = [
+    ['scrypt', () => _scryptNative(scryptBad)],
+    ['scrypt', () => _scryptNativeAsync(scryptBad)],
+    ['scrypt', () => _scryptNoble(scryptBad)],
+    ['scrypt', () => _scryptNobleAsync(scryptBad)],
+    ['pbkdf2-sha256', () => _pbkdf2Sha256Native(pbkdf2Bad)],
+    ['pbkdf2-sha256', () => _pbkdf2Sha256NativeAsync(pbkdf2Bad)],
+    ['pbkdf2-sha256', () => _pbkdf2Sha256Noble(pbkdf2Bad)],
+    ['pbkdf2-sha256', () => _pbkdf2Sha256NobleAsync(pbkdf2Bad)],
+    ['argon2id', () => _argon2idNoble(argon2Bad)],
+    ['argon2id', () => _argon2idNobleAsync(argon2Bad)],
+  ];
+  if (nodeHasArgon2) {
+    engines.push(['argon2id', () => _argon2idNative(argon2Bad)]);
+    engines.push(['argon2id', () => _argon2idNativeAsync(argon2Bad)]);
+  }
+  test('a refused engine call is EINTERNAL naming the KDF, with the cause, sync and async alike', async () => {
+    for (const [kdf, run] of engines) {
+      await assert.rejects(
+        async () => run(),
+        (error: unknown) =>
+          error instanceof CofferError &&
+          error.code === 'EINTERNAL' &&
+          error.message.startsWith(`${kdf} derivation failed: `) &&
+          error.cause instanceof Error &&
+          !error.message.includes('correct horse'),
+        `${kdf} ${String(run)}`,
+      );
+    }
   });
 });
 

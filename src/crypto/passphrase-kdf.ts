@@ -4,7 +4,7 @@
 // stored records too, and a tampered record must not make an unlock burn 100 GiB or an hour of CPU.
 // Native node:crypto first (Argon2 needs Node ≥ 24.7), @noble/hashes otherwise; results are identical.
 import { CofferError } from '../errors.js';
-import { assertBytes, utf8, wipe } from './bytes.js';
+import { assertBytes, assertInteger, utf8, wipe } from './bytes.js';
 import { nativeSupport } from './features.js';
 import {
   _argon2idNative,
@@ -104,10 +104,9 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
-function checkInteger(alg: string, field: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw new CofferError('EINVAL', `${alg} ${field} must be an integer from ${min} to ${max}`);
-  }
+/** bytes.assertInteger against one PASSPHRASE_KDF_LIMITS range, returning the value for the copy. */
+function checkInteger(name: string, value: unknown, { min, max }: { min: number; max: number }): number {
+  assertInteger(name, value, min, max);
   return value;
 }
 
@@ -122,23 +121,17 @@ function parseCost(alg: PassphraseKdfAlgorithm, options: unknown): PassphraseKdf
     const l = PASSPHRASE_KDF_LIMITS.argon2id;
     return Object.freeze({
       alg,
-      memoryKiB: checkInteger(alg, 'memoryKiB', options.memoryKiB, l.memoryKiB.min, l.memoryKiB.max),
-      iterations: checkInteger(alg, 'iterations', options.iterations, l.iterations.min, l.iterations.max),
-      parallelism: checkInteger(
-        alg,
-        'parallelism',
-        options.parallelism,
-        l.parallelism.min,
-        l.parallelism.max,
-      ),
+      memoryKiB: checkInteger('argon2id memoryKiB', options.memoryKiB, l.memoryKiB),
+      iterations: checkInteger('argon2id iterations', options.iterations, l.iterations),
+      parallelism: checkInteger('argon2id parallelism', options.parallelism, l.parallelism),
     });
   }
   if (alg === 'scrypt') {
     const l = PASSPHRASE_KDF_LIMITS.scrypt;
-    const N = checkInteger(alg, 'N', options.N, l.N.min, l.N.max);
+    const N = checkInteger('scrypt N', options.N, l.N);
     if ((N & (N - 1)) !== 0) throw new CofferError('EINVAL', 'scrypt N must be a power of two');
-    const r = checkInteger(alg, 'r', options.r, l.r.min, l.r.max);
-    const p = checkInteger(alg, 'p', options.p, l.p.min, l.p.max);
+    const r = checkInteger('scrypt r', options.r, l.r);
+    const p = checkInteger('scrypt p', options.p, l.p);
     if (128 * N * r > l.maxMemoryBytes) {
       throw new CofferError('EINVAL', `scrypt memory 128·N·r must be at most ${l.maxMemoryBytes} bytes`);
     }
@@ -147,7 +140,7 @@ function parseCost(alg: PassphraseKdfAlgorithm, options: unknown): PassphraseKdf
   const l = PASSPHRASE_KDF_LIMITS['pbkdf2-sha256'];
   return Object.freeze({
     alg,
-    iterations: checkInteger(alg, 'iterations', options.iterations, l.iterations.min, l.iterations.max),
+    iterations: checkInteger('pbkdf2-sha256 iterations', options.iterations, l.iterations),
   });
 }
 
@@ -170,8 +163,7 @@ function checkSaltAndLength(salt: unknown, length: unknown): asserts salt is Uin
   if (salt.length < s.min || salt.length > s.max) {
     throw new CofferError('EINVAL', `salt must be ${s.min} to ${s.max} bytes, got ${salt.length}`);
   }
-  const o = PASSPHRASE_KDF_LIMITS.outputBytes;
-  checkInteger('output', 'length', length, o.min, o.max);
+  checkInteger('output length', length, PASSPHRASE_KDF_LIMITS.outputBytes);
 }
 
 // With the u flag a well-formed surrogate pair is one code point, so this matches lone halves only.
@@ -215,62 +207,39 @@ export function assertPassphrase(password: unknown): asserts password is Passphr
   if (pw.owned) wipe(pw.bytes);
 }
 
-const useNative = {
-  argon2id: nativeSupport.argon2,
-  scrypt: nativeSupport.scrypt,
-  'pbkdf2-sha256': nativeSupport.pbkdf2,
+/** One engine pair per algorithm, picked once: native node:crypto when this Node has it, else noble. */
+const ENGINES = {
+  argon2id: nativeSupport.argon2
+    ? { sync: _argon2idNative, async: _argon2idNativeAsync }
+    : { sync: _argon2idNoble, async: _argon2idNobleAsync },
+  scrypt: nativeSupport.scrypt
+    ? { sync: _scryptNative, async: _scryptNativeAsync }
+    : { sync: _scryptNoble, async: _scryptNobleAsync },
+  'pbkdf2-sha256': nativeSupport.pbkdf2
+    ? { sync: _pbkdf2Sha256Native, async: _pbkdf2Sha256NativeAsync }
+    : { sync: _pbkdf2Sha256Noble, async: _pbkdf2Sha256NobleAsync },
 } as const;
 
-function runSync(params: PassphraseKdfParams, password: Uint8Array, salt: Uint8Array, length: number) {
-  switch (params.alg) {
-    case 'argon2id': {
-      const input = {
-        password,
-        salt,
-        length,
-        memoryKiB: params.memoryKiB,
-        iterations: params.iterations,
-        parallelism: params.parallelism,
-      };
-      return useNative.argon2id ? _argon2idNative(input) : _argon2idNoble(input);
-    }
-    case 'scrypt': {
-      const input = { password, salt, length, N: params.N, r: params.r, p: params.p };
-      return useNative.scrypt ? _scryptNative(input) : _scryptNoble(input);
-    }
-    case 'pbkdf2-sha256': {
-      const input = { password, salt, length, iterations: params.iterations };
-      return useNative['pbkdf2-sha256'] ? _pbkdf2Sha256Native(input) : _pbkdf2Sha256Noble(input);
-    }
-  }
+/** One derivation with its inputs bound, ready to run either way. */
+interface Job {
+  sync(): Uint8Array;
+  async(): Promise<Uint8Array>;
 }
 
-function runAsync(
-  params: PassphraseKdfParams,
-  password: Uint8Array,
-  salt: Uint8Array,
-  length: number,
-): Promise<Uint8Array> {
+function bind<I>(engine: { sync(i: I): Uint8Array; async(i: I): Promise<Uint8Array> }, input: I): Job {
+  return { sync: () => engine.sync(input), async: () => engine.async(input) };
+}
+
+function job(params: PassphraseKdfParams, password: Uint8Array, salt: Uint8Array, length: number): Job {
   switch (params.alg) {
     case 'argon2id': {
-      const input = {
-        password,
-        salt,
-        length,
-        memoryKiB: params.memoryKiB,
-        iterations: params.iterations,
-        parallelism: params.parallelism,
-      };
-      return useNative.argon2id ? _argon2idNativeAsync(input) : _argon2idNobleAsync(input);
+      const { memoryKiB, iterations, parallelism } = params;
+      return bind(ENGINES.argon2id, { password, salt, length, memoryKiB, iterations, parallelism });
     }
-    case 'scrypt': {
-      const input = { password, salt, length, N: params.N, r: params.r, p: params.p };
-      return useNative.scrypt ? _scryptNativeAsync(input) : _scryptNobleAsync(input);
-    }
-    case 'pbkdf2-sha256': {
-      const input = { password, salt, length, iterations: params.iterations };
-      return useNative['pbkdf2-sha256'] ? _pbkdf2Sha256NativeAsync(input) : _pbkdf2Sha256NobleAsync(input);
-    }
+    case 'scrypt':
+      return bind(ENGINES.scrypt, { password, salt, length, N: params.N, r: params.r, p: params.p });
+    case 'pbkdf2-sha256':
+      return bind(ENGINES['pbkdf2-sha256'], { password, salt, length, iterations: params.iterations });
   }
 }
 
@@ -289,7 +258,7 @@ export function derivePassphraseKey(
   checkSaltAndLength(salt, length);
   const pw = passwordBytes(password);
   try {
-    return runSync(checked, pw.bytes, salt, length);
+    return job(checked, pw.bytes, salt, length).sync();
   } finally {
     if (pw.owned) wipe(pw.bytes);
   }
@@ -310,7 +279,7 @@ export async function derivePassphraseKeyAsync(
   const pw = passwordBytes(password);
   // The native job reads the password from another thread, so the copy is wiped only once it settles.
   try {
-    return await runAsync(checked, pw.bytes, salt, length);
+    return await job(checked, pw.bytes, salt, length).async();
   } finally {
     if (pw.owned) wipe(pw.bytes);
   }

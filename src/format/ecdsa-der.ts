@@ -3,6 +3,7 @@
 // ECDSA-Sig-Value of RFC 3279 §2.2.3, SEQUENCE { r INTEGER, s INTEGER }. These convert between the
 // two. The parser is strict DER (asn1.ts): one encoding per signature, so no malleability by
 // re-encoding, and r, s must fit the 32-byte scalar size.
+import { assertBytes } from '../crypto/bytes.js';
 import { CofferError } from '../errors.js';
 import { DerReader, encodeSequence, encodeUnsignedInteger } from './asn1.js';
 
@@ -11,13 +12,9 @@ export const ECDSA_SCALAR_LENGTH = 32;
 /** Longest DER ECDSA-Sig-Value for 32-byte scalars: 2 + 2 × (2 + 33). */
 export const ECDSA_DER_MAX_LENGTH = 72;
 
-function assertUint8(name: string, value: unknown): asserts value is Uint8Array {
-  if (!(value instanceof Uint8Array)) throw new CofferError('EINVAL', `${name} must be a Uint8Array`);
-}
-
 /** r ‖ s (64 bytes) → DER SEQUENCE { INTEGER r, INTEGER s }. */
 export function ecdsaSignatureToDer(signature: Uint8Array): Uint8Array {
-  assertUint8('signature', signature);
+  assertBytes('signature', signature);
   if (signature.length !== 2 * ECDSA_SCALAR_LENGTH) {
     throw new CofferError(
       'EINVAL',
@@ -36,7 +33,7 @@ export function ecdsaSignatureToDer(signature: Uint8Array): Uint8Array {
  * (0 < r, s < n) are the verifier's job, so a well-formed zero converts and then fails to verify.
  */
 export function ecdsaSignatureFromDer(der: Uint8Array): Uint8Array {
-  assertUint8('der', der);
+  assertBytes('der', der);
   if (der.length > ECDSA_DER_MAX_LENGTH) {
     throw new CofferError('EINVAL', `DER ECDSA signature longer than ${ECDSA_DER_MAX_LENGTH} bytes`);
   }

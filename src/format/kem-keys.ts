@@ -6,33 +6,49 @@
 // parameters, no attributes or embedded public key, RFC 7468 strict PEM; anything else is EINVAL.
 // No crypto here (DESIGN §1): the caller derives or checks keys with crypto/kem.ts.
 
+import { assertBytes, assertOneOf, equalBytes } from '../crypto/bytes.js';
 import type { KemAlgorithm } from '../crypto/kem.js';
 import { CofferError } from '../errors.js';
+import {
+  DerReader,
+  encodeBitString,
+  encodeOctetString,
+  encodeOid,
+  encodeSequence,
+  encodeTlv,
+  TAG,
+} from './asn1.js';
 
 interface KeyFormat {
+  oid: string;
   /** DER of the OBJECT IDENTIFIER (tag, length, value). */
-  oid: Uint8Array;
+  oidDer: Uint8Array;
   publicKey: number;
   secretKey: number;
   /** Wraps the secret key in the privateKey OCTET STRING's contents. */
   wrapSecret(secretKey: Uint8Array): Uint8Array;
 }
 
-const hex = (text: string): Uint8Array => Uint8Array.from(Buffer.from(text, 'hex'));
+const X_WING_OID = '1.3.6.1.4.1.62253.25722';
+const ML_KEM_768_OID = '2.16.840.1.101.3.4.4.2';
+/** PKCS#8 version 0 (RFC 5958 v1: no embedded public key). */
+const VERSION_0 = Uint8Array.of(TAG.INTEGER, 1, 0);
 
 const FORMATS: Readonly<Record<KemAlgorithm, KeyFormat>> = Object.freeze({
   'x-wing': {
-    oid: hex('060b2b0601040183e62d81c87a'),
+    oid: X_WING_OID,
+    oidDer: encodeOid(X_WING_OID),
     publicKey: 1216,
     secretKey: 32,
     wrapSecret: (secretKey) => secretKey,
   },
   'ml-kem-768': {
-    oid: hex('0609608648016503040402'),
+    oid: ML_KEM_768_OID,
+    oidDer: encodeOid(ML_KEM_768_OID),
     publicKey: 1184,
     secretKey: 64,
     // ML-KEM-768-PrivateKey ::= CHOICE { seed [0] IMPLICIT OCTET STRING (SIZE (64)), ... }
-    wrapSecret: (secretKey) => concat(hex('8040'), secretKey),
+    wrapSecret: (secretKey) => encodeTlv(0x80, secretKey),
   },
 });
 
@@ -40,144 +56,86 @@ const ALGORITHMS = Object.keys(FORMATS) as KemAlgorithm[];
 /** Largest PEM text accepted; real KEM keys are under 2 KiB of text. */
 const MAX_PEM_LENGTH = 16 * 1024;
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
-
-function tlv(tag: number, value: Uint8Array): Uint8Array {
-  const n = value.length;
-  const length = n < 0x80 ? [n] : n < 0x100 ? [0x81, n] : [0x82, n >> 8, n & 0xff];
-  return concat(Uint8Array.of(tag, ...length), value);
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 function bad(what: string): CofferError {
   return new CofferError('EINVAL', `malformed ${what}`);
 }
 
-/** Reads one DER TLV at `offset`; definite, minimal lengths only (X.690 §10.1). */
-function readTlv(
-  der: Uint8Array,
-  offset: number,
-  what: string,
-): { tag: number; value: Uint8Array; end: number } {
-  const tag = der[offset];
-  const first = der[offset + 1];
-  if (tag === undefined || first === undefined) throw bad(what);
-  let length = first;
-  let start = offset + 2;
-  if (first >= 0x80) {
-    const count = first & 0x7f;
-    if (count === 0 || count > 2) throw bad(what);
-    length = 0;
-    for (let i = 0; i < count; i++) {
-      const byte = der[start + i];
-      if (byte === undefined || (i === 0 && byte === 0)) throw bad(what);
-      length = (length << 8) | byte;
-    }
-    if (length < 0x80) throw bad(what);
-    start += count;
-  }
-  const end = start + length;
-  if (end > der.length) throw bad(what);
-  return { tag, value: der.subarray(start, end), end };
-}
-
-/** Reads `tag` at `offset` of `der`, which must be followed by nothing when `last`. */
-function expect(der: Uint8Array, offset: number, tag: number, what: string, last: boolean) {
-  const item = readTlv(der, offset, what);
-  if (item.tag !== tag || (last && item.end !== der.length)) throw bad(what);
-  return item;
-}
-
-function algorithmOf(oid: Uint8Array, what: string): KemAlgorithm {
-  const alg = ALGORITHMS.find((a) => sameBytes(FORMATS[a].oid, oid));
+/** AlgorithmIdentifier with absent parameters (X-Wing §5.8.1, ML-KEM alike): the OID fills the sequence. */
+function readAlgorithm(reader: DerReader, what: string): KemAlgorithm {
+  const algId = reader.sequence();
+  const oid = algId.oid();
+  algId.end();
+  const alg = ALGORITHMS.find((a) => FORMATS[a].oid === oid);
   if (alg === undefined) throw new CofferError('EINVAL', `${what}: not an X-Wing or ML-KEM-768 key`);
   return alg;
 }
 
-function checkAlgorithm(alg: unknown): asserts alg is KemAlgorithm {
-  if (typeof alg !== 'string' || !(ALGORITHMS as string[]).includes(alg)) {
-    throw new CofferError('EINVAL', `alg must be one of ${ALGORITHMS.join(', ')}`);
-  }
-}
-
-function checkKey(name: string, key: unknown, length: number): asserts key is Uint8Array {
-  if (!(key instanceof Uint8Array)) throw new CofferError('EINVAL', `${name} must be a Uint8Array`);
-  if (key.length !== length)
-    throw new CofferError('EINVAL', `${name} must be ${length} bytes, got ${key.length}`);
-}
-
-function checkDer(der: unknown): asserts der is Uint8Array {
-  if (!(der instanceof Uint8Array)) throw new CofferError('EINVAL', 'DER input must be a Uint8Array');
-}
-
 /** SubjectPublicKeyInfo DER: SEQUENCE { SEQUENCE { OID }, BIT STRING (0 unused bits ‖ key) }. */
 export function encodeKemPublicKeyDer(alg: KemAlgorithm, publicKey: Uint8Array): Uint8Array {
-  checkAlgorithm(alg);
+  assertOneOf('alg', alg, ALGORITHMS);
   const format = FORMATS[alg];
-  checkKey('publicKey', publicKey, format.publicKey);
-  return tlv(0x30, concat(tlv(0x30, format.oid), tlv(0x03, concat(Uint8Array.of(0), publicKey))));
+  assertBytes('publicKey', publicKey, format.publicKey);
+  return encodeSequence(encodeSequence(format.oidDer), encodeBitString(publicKey));
 }
 
 export function decodeKemPublicKeyDer(der: Uint8Array): { alg: KemAlgorithm; publicKey: Uint8Array } {
-  checkDer(der);
+  assertBytes('DER input', der);
   const what = 'SubjectPublicKeyInfo';
-  const spki = expect(der, 0, 0x30, what, true).value;
-  const algId = expect(spki, 0, 0x30, what, false);
-  // Parameters MUST be absent (X-Wing §5.8.1, RFC for ML-KEM alike): the OID fills the sequence.
-  const oid = expect(algId.value, 0, 0x06, what, true);
-  const alg = algorithmOf(algId.value.subarray(0, oid.end), what);
-  const bits = expect(spki.subarray(algId.end), 0, 0x03, what, true).value;
-  if (bits[0] !== 0 || bits.length - 1 !== FORMATS[alg].publicKey) {
+  const outer = new DerReader(der);
+  const spki = outer.sequence();
+  outer.end();
+  const alg = readAlgorithm(spki, what);
+  const bits = spki.bitString();
+  spki.end();
+  if (bits.length !== FORMATS[alg].publicKey) {
     throw new CofferError('EINVAL', `${what}: ${alg} public key must be ${FORMATS[alg].publicKey} bytes`);
   }
-  const publicKey = Uint8Array.from(bits.subarray(1));
+  const publicKey = Uint8Array.from(bits);
   // One encoding per key: anything that does not re-encode byte for byte is not DER.
-  if (!sameBytes(encodeKemPublicKeyDer(alg, publicKey), der)) throw bad(what);
+  if (!equalBytes(encodeKemPublicKeyDer(alg, publicKey), der)) throw bad(what);
   return { alg, publicKey };
 }
 
 /** PKCS#8 DER: SEQUENCE { INTEGER 0, SEQUENCE { OID }, OCTET STRING (secret) }. */
 export function encodeKemPrivateKeyDer(alg: KemAlgorithm, secretKey: Uint8Array): Uint8Array {
-  checkAlgorithm(alg);
+  assertOneOf('alg', alg, ALGORITHMS);
   const format = FORMATS[alg];
-  checkKey('secretKey', secretKey, format.secretKey);
-  return tlv(0x30, concat(hex('020100'), tlv(0x30, format.oid), tlv(0x04, format.wrapSecret(secretKey))));
+  assertBytes('secretKey', secretKey, format.secretKey);
+  // The intermediate encodings hold the secret too: wipe them once the outer one is built.
+  const wrapped = format.wrapSecret(secretKey);
+  const octets = encodeOctetString(wrapped);
+  try {
+    return encodeSequence(VERSION_0, encodeSequence(format.oidDer), octets);
+  } finally {
+    octets.fill(0);
+    if (wrapped !== secretKey) wrapped.fill(0);
+  }
 }
 
 export function decodeKemPrivateKeyDer(der: Uint8Array): { alg: KemAlgorithm; secretKey: Uint8Array } {
-  checkDer(der);
+  assertBytes('DER input', der);
   const what = 'PKCS#8 private key';
-  const body = expect(der, 0, 0x30, what, true).value;
-  const version = expect(body, 0, 0x02, what, false);
-  if (version.value.length !== 1 || version.value[0] !== 0) {
+  const outer = new DerReader(der);
+  const body = outer.sequence();
+  outer.end();
+  const version = body.read(TAG.INTEGER);
+  if (version.length !== 1 || version[0] !== 0) {
     throw new CofferError('EINVAL', `${what}: only version 0 without an embedded public key is accepted`);
   }
-  const rest = body.subarray(version.end);
-  const algId = expect(rest, 0, 0x30, what, false);
-  const oid = expect(algId.value, 0, 0x06, what, true);
-  const alg = algorithmOf(algId.value.subarray(0, oid.end), what);
-  // Attributes and the v2 publicKey field would follow the OCTET STRING: `last` rejects them.
-  const inner = expect(rest.subarray(algId.end), 0, 0x04, what, true).value;
+  const alg = readAlgorithm(body, what);
+  const inner = body.octetString();
+  // Attributes and the v2 publicKey field would follow the OCTET STRING: end() rejects them.
+  body.end();
   const format = FORMATS[alg];
   let secretKey: Uint8Array;
   if (alg === 'ml-kem-768') {
     if (inner[0] !== 0x80) {
       throw new CofferError('EINVAL', `${what}: ML-KEM-768 keys are accepted only in the seed form`);
     }
-    secretKey = Uint8Array.from(expect(inner, 0, 0x80, what, true).value);
+    const choice = new DerReader(inner);
+    const seed = choice.read(0x80);
+    choice.end();
+    secretKey = Uint8Array.from(seed);
   } else {
     secretKey = Uint8Array.from(inner);
   }
@@ -186,7 +144,7 @@ export function decodeKemPrivateKeyDer(der: Uint8Array): { alg: KemAlgorithm; se
     throw new CofferError('EINVAL', `${what}: ${alg} secret key must be ${format.secretKey} bytes`);
   }
   const again = encodeKemPrivateKeyDer(alg, secretKey);
-  const canonical = sameBytes(again, der);
+  const canonical = equalBytes(again, der);
   again.fill(0);
   if (!canonical) {
     secretKey.fill(0);

@@ -5,7 +5,7 @@
 // encodings) through the crypto layer, so a parsed key is always usable; everything else is EINVAL.
 // EC keys are written uncompressed everywhere (the form every consumer must accept, RFC 5480 §2.2)
 // and parsed back to Coffer's canonical raw form: 65 bytes for P-256, 33 compressed for secp256k1.
-import { asUint8, concatBytes, equalBytes } from '../crypto/bytes.js';
+import { assertBytes, assertOneOf, asUint8, concatBytes, equalBytes } from '../crypto/bytes.js';
 import { SIG_ALGORITHMS, SIG_LENGTHS, type SigAlgorithm } from '../crypto/sig.js';
 import { convertEcPublicKey, type EcAlgorithm } from '../crypto/sig-ecdsa.js';
 import { assertEd25519PublicKey } from '../crypto/sig-ed25519.js';
@@ -35,16 +35,10 @@ const OID = Object.freeze({
 
 const isEc = (alg: SigAlgorithm): alg is EcAlgorithm => alg === 'ecdsa-p256' || alg === 'secp256k1';
 
-function assertAlg(alg: unknown): asserts alg is SigAlgorithm {
-  if (typeof alg !== 'string' || !(SIG_ALGORITHMS as readonly string[]).includes(alg)) {
-    throw new CofferError('EINVAL', `alg must be one of ${SIG_ALGORITHMS.join(', ')}`);
-  }
-}
-
 /** Validates a raw key (length and, for curves, the point) and returns the canonical raw form. */
 function canonical(alg: SigAlgorithm, publicKey: unknown): Uint8Array {
-  assertAlg(alg);
-  if (!(publicKey instanceof Uint8Array)) throw new CofferError('EINVAL', 'publicKey must be a Uint8Array');
+  assertOneOf('alg', alg, SIG_ALGORITHMS);
+  assertBytes('publicKey', publicKey);
   const accepted = SIG_LENGTHS[alg].publicKeyAccepted;
   if (!accepted.includes(publicKey.length)) {
     throw new CofferError(
@@ -65,7 +59,7 @@ function encodedPoint(alg: SigAlgorithm, publicKey: Uint8Array): Uint8Array {
 
 function expect(parsed: ParsedPublicKey, expected: SigAlgorithm | undefined): ParsedPublicKey {
   if (expected !== undefined) {
-    assertAlg(expected);
+    assertOneOf('alg', expected, SIG_ALGORITHMS);
     if (parsed.alg !== expected)
       throw new CofferError('EINVAL', `expected a ${expected} key, got ${parsed.alg}`);
   }
@@ -96,7 +90,7 @@ export function publicKeyToSpki(alg: SigAlgorithm, publicKey: Uint8Array): Uint8
  * §3, RFC 9881) and the named curve for EC (no implicit or explicit curves, RFC 5480 §2.1.1).
  */
 export function publicKeyFromSpki(der: Uint8Array, expected?: SigAlgorithm): ParsedPublicKey {
-  if (!(der instanceof Uint8Array)) throw new CofferError('EINVAL', 'SPKI must be a Uint8Array');
+  assertBytes('SPKI', der);
   const outer = new DerReader(der);
   const spki = outer.sequence();
   outer.end();

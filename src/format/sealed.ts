@@ -1,5 +1,6 @@
 // Sealed-blob header (SPEC §6): format version, kind, algorithm, key id and key version in 23 bytes,
 // so unseal picks the exact key version with no trial decryption (Tink's prefix idea). No crypto here.
+import { assertBytes } from '../crypto/bytes.js';
 import { CofferError } from '../errors.js';
 
 export const SEALED_FORMAT_VERSION = 0x01;
@@ -46,7 +47,7 @@ export function parseSealedHeader(blob: Uint8Array): {
   headerBytes: Uint8Array;
   body: Uint8Array;
 } {
-  if (!(blob instanceof Uint8Array)) throw new CofferError('EINVAL', 'sealed data must be a Uint8Array');
+  assertBytes('sealed data', blob);
   if (blob.length < SEALED_HEADER_LENGTH)
     throw new CofferError('EBADMSG', 'sealed data is too short for its header');
   if (blob[0] !== SEALED_FORMAT_VERSION) {
