@@ -1,6 +1,5 @@
 // Key operations that never reveal key bytes (DESIGN §3): sign/verify, seal/unseal (SPEC §6),
 // encapsulate/decapsulate, mac, data keys and rewrap. Each checks bounds, use and state first.
-import { createCipheriv } from 'node:crypto';
 import * as aead from '../crypto/aead.js';
 import { assertBytes, concatBytes, equalBytes, wipe } from '../crypto/bytes.js';
 import { hkdf } from '../crypto/kdf.js';
@@ -152,10 +151,9 @@ function sealedAlgorithm(info: KeyInfo): SealedAlgorithm {
 }
 
 /**
- * SPEC §6 kind 0x01: header ‖ nonce ‖ ciphertext ‖ tag, AAD = header ‖ caller's AAD. AES-256-GCM is
- * written straight into the one output buffer: going through aead.encrypt and then prepending the
- * header would copy the whole payload (up to 16 MiB) a second time. XChaCha20-Poly1305 needs the
- * crypto layer's HChaCha20 step, so it takes that path and one copy.
+ * SPEC §6 kind 0x01: header ‖ nonce ‖ ciphertext ‖ tag, AAD = header ‖ caller's AAD, built in one
+ * buffer (aead.encryptInto): prepending the header to aead.encrypt's output would copy the whole
+ * payload (up to 16 MiB) a second time.
  */
 function sealSymmetric(
   s: Session,
@@ -167,22 +165,19 @@ function sealSymmetric(
 ): Uint8Array {
   const nonceLength = aead.NONCE_LENGTH[alg];
   const nonce = s.rng.randomBytes(nonceLength);
-  const fullAad = aad.length === 0 ? header : concatBytes(header, aad);
   const bodyAt = header.length + nonceLength;
   const out = new Uint8Array(bodyAt + plaintext.length + aead.TAG_LENGTH);
   out.set(header, 0);
   out.set(nonce, header.length);
-  if (alg === 'aes-256-gcm') {
-    assertBytes('key', key, aead.KEY_LENGTH);
-    const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: aead.TAG_LENGTH });
-    cipher.setAAD(fullAad);
-    const body = cipher.update(plaintext);
-    out.set(body, bodyAt);
-    cipher.final();
-    out.set(cipher.getAuthTag(), bodyAt + plaintext.length);
-  } else {
-    out.set(aead.encrypt(alg, key, nonce, plaintext, fullAad), bodyAt);
-  }
+  aead.encryptInto(
+    alg,
+    key,
+    nonce,
+    plaintext,
+    aad.length === 0 ? header : concatBytes(header, aad),
+    out,
+    bodyAt,
+  );
   return out;
 }
 

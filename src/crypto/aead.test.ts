@@ -253,3 +253,17 @@ test('sealWithNonce / openWithNonce: nonce ‖ ct ‖ tag layout, fresh nonces, 
   assert.throws(() => aead.openWithNonce(key, sealed, new Uint8Array(0)), { code: 'EBADMSG' });
   assert.throws(() => aead.openWithNonce(key, 'x' as unknown as Uint8Array), { code: 'EINVAL' });
 });
+
+test('encryptInto writes exactly encrypt’s output at the offset, and refuses an output without room (EINVAL)', () => {
+  const key = new Uint8Array(32).fill(3);
+  const plaintext = new TextEncoder().encode('payload');
+  for (const alg of aead.AEAD_ALGORITHMS) {
+    const nonce = new Uint8Array(aead.NONCE_LENGTH[alg]).fill(9);
+    const out = new Uint8Array(5 + plaintext.length + 16).fill(0xee);
+    aead.encryptInto(alg, key, nonce, plaintext, new Uint8Array([1]), out, 5);
+    assert.deepEqual(out.subarray(0, 5), new Uint8Array(5).fill(0xee));
+    assert.deepEqual(out.subarray(5), aead.encrypt(alg, key, nonce, plaintext, new Uint8Array([1])));
+    assert.throws(() => aead.encryptInto(alg, key, nonce, plaintext, undefined, out, 6), { code: 'EINVAL' });
+    assert.throws(() => aead.encryptInto(alg, key, nonce, plaintext, undefined, out, -1), { code: 'EINVAL' });
+  }
+});

@@ -5,7 +5,7 @@
 // tags, other key sizes and GCM's hashed (non-96-bit) IVs are refused with EINVAL, never supported.
 import { type CipherGCMTypes, createCipheriv, createDecipheriv } from 'node:crypto';
 import { CofferError } from '../errors.js';
-import { assertBytes, assertOneOf, concatBytes, wipe } from './bytes.js';
+import { assertBytes, assertInteger, assertOneOf, concatBytes, wipe } from './bytes.js';
 import { hchacha20 } from './hchacha20.js';
 
 export type AeadAlgorithm = 'aes-256-gcm' | 'chacha20-poly1305' | 'xchacha20-poly1305';
@@ -77,20 +77,42 @@ export function encrypt(
   plaintext: Uint8Array,
   aad?: Uint8Array,
 ): Uint8Array {
+  validate(alg, key, nonce, plaintext, aad); // before the allocation reads plaintext.length
+  const out = new Uint8Array(plaintext.length + TAG_LENGTH);
+  encryptInto(alg, key, nonce, plaintext, aad, out, 0);
+  return out;
+}
+
+/**
+ * Like encrypt, but writes ciphertext ‖ tag into `out` at `offset` (which must have room for
+ * plaintext.length + 16 bytes), so a format that puts a header and nonce before the body (sealed
+ * blobs, SPEC §6) builds its output without copying a large payload a second time.
+ */
+export function encryptInto(
+  alg: AeadAlgorithm,
+  key: Uint8Array,
+  nonce: Uint8Array,
+  plaintext: Uint8Array,
+  aad: Uint8Array | undefined,
+  out: Uint8Array,
+  offset: number,
+): void {
   validate(alg, key, nonce, plaintext, aad);
+  assertBytes('out', out);
+  assertInteger('offset', offset, 0, out.length);
+  if (out.length - offset < plaintext.length + TAG_LENGTH) {
+    throw new CofferError('EINVAL', 'out has no room for ciphertext and tag at offset');
+  }
   const p = nativeParams(alg, key, nonce);
   try {
     const cipher = createCipheriv(p.cipher as CipherGCMTypes, p.key, p.nonce, { authTagLength: TAG_LENGTH });
     cipher.setAAD(aad ?? EMPTY);
-    // One preallocated output: the body and the tag are written into it, with no concat copy.
-    const out = new Uint8Array(plaintext.length + TAG_LENGTH);
     const body = cipher.update(plaintext);
-    out.set(body, 0);
+    out.set(body, offset);
     // GCM and ChaCha20-Poly1305 are stream modes: final() emits nothing, only computes the tag.
     const rest = cipher.final();
-    out.set(rest, body.length);
-    out.set(cipher.getAuthTag(), plaintext.length);
-    return out;
+    out.set(rest, offset + body.length);
+    out.set(cipher.getAuthTag(), offset + plaintext.length);
   } finally {
     if (p.owned) wipe(p.key);
   }
