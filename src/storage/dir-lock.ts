@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { link, readFile, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { CofferError } from '../errors.js';
 
 export interface LockOwner {
@@ -84,8 +85,6 @@ function parseOwner(text: string): LockOwner | undefined {
   }
   return undefined;
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 type Held = 'held' | 'gone';
 

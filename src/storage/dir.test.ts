@@ -107,6 +107,23 @@ test('dir: records map to files under the key path; owner-only; no debris after 
   await store.close();
 });
 
+test('dir: listing skips entries whose names are not key segments', async () => {
+  const path = join(root, 'stray');
+  const store = await openStorage(`dir:${path}`, { create: true });
+  await store.write([{ op: 'put', key: 'a/one', value: enc.encode('1') }]);
+  // Debris a person or another tool might leave; none is a record, and reading one as a record
+  // would report the store corrupt. ('@tmp' and the marker files at the root are such names too.)
+  writeFileSync(join(path, 'a/x y@'), 'not a record');
+  writeFileSync(join(path, 'a/..@'), 'not a record');
+  mkdirSync(join(path, 'a/with space'));
+  writeFileSync(join(path, 'a/with space/b@'), 'not a record');
+  const keys = (records: { key: string }[]) => records.map((r) => r.key);
+  assert.deepEqual(keys(await store.list('')), ['a/one']);
+  assert.deepEqual(keys(await store.list('a/')), ['a/one']);
+  assert.deepEqual(keys(await store.changedSince(0)), ['a/one']);
+  await store.close();
+});
+
 test('dir: a corrupt or moved record file is EUNAVAIL, never returned', async () => {
   const path = join(root, 'corrupt');
   const store = await openStorage(`dir:${path}`, { create: true });

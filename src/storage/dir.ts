@@ -72,10 +72,10 @@ import {
   compareKeys,
   conditionHolds,
   conflictError,
+  isKeySegment,
 } from './keys.js';
 import type { ListOptions, OpenStorageOptions, RecordKey, Storage, StoredRecord, WriteOp } from './types.js';
 
-const SEGMENT = /^[A-Za-z0-9._-]{1,128}$/;
 /** Files written at once while applying a batch (fsyncs overlap in the thread pool). */
 const APPLY_PARALLELISM = 8;
 /** Lock-free read attempts before a reader falls back to taking the lock. */
@@ -287,8 +287,7 @@ class DirStorage implements Storage {
       for (const name of names) {
         const record = name.endsWith(RECORD_SUFFIX);
         const segment = record ? name.slice(0, -1) : name;
-        if (!SEGMENT.test(segment) || segment === '.' || segment === '..' || !segment.startsWith(filter))
-          continue;
+        if (!isKeySegment(segment) || !segment.startsWith(filter)) continue;
         entries.push({ sort: record ? segment : `${segment}/`, name: segment, record });
       }
       entries.sort((a, b) => compareKeys(a.sort, b.sort));

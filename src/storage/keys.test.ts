@@ -8,6 +8,7 @@ import {
   checkBatch,
   checkPrefix,
   compareKeys,
+  isKeySegment,
   MAX_KEY_LENGTH,
   prefixUpperBound,
   recordKeyProblem,
@@ -92,4 +93,18 @@ test('keys: checkBatch normalises valid batches and keeps their order', () => {
       { op: 'put', key: 'c', value, expectRevision: 0 },
     ],
   );
+});
+
+test('keys: isKeySegment accepts exactly the one-segment keys; prefixes need valid complete segments', () => {
+  fc.assert(
+    fc.property(fc.string({ maxLength: 130, unit: fc.constantFrom(...'ab.-_/ @') }), (s) => {
+      assert.equal(isKeySegment(s), recordKeyProblem(s) === undefined && !s.includes('/'));
+    }),
+  );
+  for (const s of ['', '.', '..', 'x'.repeat(129), 'a/b', 'a b']) assert.equal(isKeySegment(s), false, s);
+  for (const s of ['...', '.a', 'x'.repeat(128)]) assert.equal(isKeySegment(s), true, s);
+  for (const p of ['./', 'a/../', `${'x'.repeat(129)}/`, '//']) {
+    assert.throws(() => checkPrefix(p), { code: 'EINVAL' }, p);
+  }
+  for (const p of ['.../', `${'x'.repeat(128)}/`, 'a/..']) checkPrefix(p);
 });

@@ -21,6 +21,11 @@ export const MAX_BATCH_BYTES = 256 * 1024 * 1024;
 const SEGMENT = /^[A-Za-z0-9._-]{1,128}$/;
 const PREFIX_CHARS = /^[A-Za-z0-9._/-]*$/;
 
+/** Whether `segment` is one valid key segment (also what the dir backend accepts as a file name). */
+export function isKeySegment(segment: string): boolean {
+  return SEGMENT.test(segment) && segment !== '.' && segment !== '..';
+}
+
 function describe(value: unknown): string {
   if (typeof value === 'string') return `a string of length ${value.length}`;
   if (value === null) return 'null';
@@ -73,7 +78,7 @@ export function checkPrefix(prefix: unknown): asserts prefix is string {
     throw new CofferError('EINVAL', `invalid list prefix ${excerpt(prefix)}: too many segments`);
   }
   for (const segment of complete) {
-    if (segment.length === 0 || segment === '.' || segment === '..' || segment.length > MAX_SEGMENT_LENGTH) {
+    if (!isKeySegment(segment)) {
       throw new CofferError(
         'EINVAL',
         `invalid list prefix ${excerpt(prefix)}: every complete segment must be a valid key segment`,

@@ -7,6 +7,7 @@
 // depends on (a sequence would not give this: numbers are taken before commit, out of order).
 // Nothing here raises serialization failures; should a deployment force SERIALIZABLE as the
 // default, 40001/40P01 are retried, and the retried transaction re-checks the caller's conditions.
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { CofferError } from '../errors.js';
 import {
@@ -50,8 +51,6 @@ export const POSTGRES_SCHEMA_VERSION = POSTGRES_MIGRATIONS.length;
 const MIGRATION_LOCK = 0x636f66666572;
 const RETRIES = 8;
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 function redact(text: string, target: PostgresTarget): string {
   if (target.password.length === 0) return text;
   return text.split(target.password).join('***').split(encodeURIComponent(target.password)).join('***');
@@ -67,7 +66,7 @@ const UNREACHABLE = new Set([
 ]);
 
 /** Maps a pg/network error to a CofferError whose message says what to check, without secrets. */
-export function mapPostgresError(error: unknown, target: PostgresTarget, what: string): CofferError {
+function mapPostgresError(error: unknown, target: PostgresTarget, what: string): CofferError {
   if (error instanceof CofferError) return error;
   const code = String((error as { code?: unknown })?.code ?? '');
   const message = redact(error instanceof Error ? error.message : String(error), target);

@@ -5,6 +5,7 @@
 // lock upgrade) and SQLITE_BUSY is retried with back-off on the event loop rather than blocking it.
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { CofferError } from '../errors.js';
 import {
@@ -66,8 +67,6 @@ function sqliteCode(error: unknown): string {
   return typeof code === 'string' ? code : 'unknown error';
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 /** Runs `fn`, retrying while another process holds the write lock, until the deadline. */
 async function retryBusy<T>(fn: () => T, what: string, path: string): Promise<T> {
   const deadline = Date.now() + BUSY_DEADLINE_MS;
@@ -92,17 +91,27 @@ async function retryBusy<T>(fn: () => T, what: string, path: string): Promise<T>
   }
 }
 
+function hasCofferSchema(db: Db): boolean {
+  return (
+    db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'coffer_schema'").get() !==
+    undefined
+  );
+}
+
 /**
- * Brings the schema up to `migrations.length`, creating the version table on a fresh database.
- * Must run inside a write transaction. Throws EUNAVAIL for a store written by a newer build and
- * EINVAL for a database that holds tables but is not a Coffer store.
+ * Brings the schema up to `migrations.length`, creating the version table on a fresh database when
+ * `create` is set (ENOENT otherwise). Must run inside a write transaction. Throws EUNAVAIL for a
+ * store written by a newer build and EINVAL for a database that holds tables but is not a Coffer store.
  */
-export function migrateSqlite(db: Db, path: string, migrations: ReadonlyArray<(db: Db) => void>): void {
-  const hasSchema = db
-    .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'coffer_schema'")
-    .get();
+function migrateSqlite(
+  db: Db,
+  path: string,
+  create: boolean,
+  migrations: ReadonlyArray<(db: Db) => void>,
+): void {
   let version = 0;
-  if (hasSchema === undefined) {
+  if (!hasCofferSchema(db)) {
+    if (!create) throw new CofferError('ENOENT', `${path} is not an initialised Coffer store (pass create)`);
     const tables = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as {
       n: number;
     };
@@ -134,13 +143,6 @@ export function migrateSqlite(db: Db, path: string, migrations: ReadonlyArray<(d
   }
 }
 
-function hasCofferSchema(db: Db): boolean {
-  return (
-    db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'coffer_schema'").get() !==
-    undefined
-  );
-}
-
 interface Row {
   key: string;
   value: Buffer;
@@ -162,13 +164,12 @@ export const SQLITE_LIST_SQL: readonly string[] = [LIST_FROM, LIST_AFTER];
 function prepareStatements(db: Db) {
   // Every key range is one index range: the lower bound is computed in JS (the larger of the prefix
   // and `after`), because SQLite uses only one lower bound of a column for the index seek.
-  const select = SELECT;
   return {
-    get: db.prepare(`${select} WHERE key = ?`),
+    get: db.prepare(`${SELECT} WHERE key = ?`),
     revision: db.prepare('SELECT revision FROM coffer_records WHERE key = ?').pluck(),
     listFrom: db.prepare(LIST_FROM),
     listAfter: db.prepare(LIST_AFTER),
-    changed: db.prepare(`${select} WHERE revision > ? ORDER BY key`),
+    changed: db.prepare(`${SELECT} WHERE revision > ? ORDER BY key`),
     generation: db.prepare('SELECT value FROM coffer_generation WHERE id = 1').pluck(),
     bump: db.prepare('UPDATE coffer_generation SET value = value + 1 WHERE id = 1 RETURNING value').pluck(),
     upsert: db.prepare(
@@ -357,15 +358,7 @@ export async function openSqliteStorage(
     // FULL: the WAL is fsync'd at every commit, so an acknowledged write survives power loss.
     db.pragma('synchronous = FULL');
     await retryBusy(
-      () =>
-        db
-          .transaction(() => {
-            if (!create && !hasCofferSchema(db)) {
-              throw new CofferError('ENOENT', `${path} is not an initialised Coffer store (pass create)`);
-            }
-            migrateSqlite(db, path, migrations);
-          })
-          .immediate(),
+      () => db.transaction(() => migrateSqlite(db, path, create, migrations)).immediate(),
       'opening',
       path,
     );
