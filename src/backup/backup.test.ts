@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import type { Keystore } from '../core/keystore.js';
+import { encodePublicKeyString } from '../core/public-key-string.js';
 import { KEY_ALGORITHMS, type KeyAlgorithm, type KeyInfo } from '../core/types.js';
 import { CofferError, type ErrorCode } from '../errors.js';
 import { FAST_KDF, tempDir, tempKeystore } from '../testing/keystore.js';
@@ -148,7 +149,14 @@ describe('round trips (SPEC §11)', () => {
     const xw = await escrow.createKey({ app: 'escrow', purpose: 'backups', algorithm: 'x-wing' });
     const publicKey = (await escrow.publicKey(xw.id, 'raw')) as Uint8Array;
     const asString = `coffer1:xwing:${xw.id}:1:${Buffer.from(publicKey).toString('base64url')}`;
-    for (const recipient of [{ keyId: xw.id, version: 1, publicKey }, asString]) {
+    // The string `coffer key public --format coffer` prints (SPEC §6, with its checksum) works too.
+    const printed = encodePublicKeyString({ keyId: xw.id, version: 1, publicKey });
+    const mistyped = `${printed.slice(0, -1)}${printed.endsWith('0') ? '1' : '0'}`;
+    await assert.rejects(
+      createBackup(src.ks, { out: file('xwing-bad'), recipient: mistyped }),
+      code('EINVAL'),
+    );
+    for (const recipient of [{ keyId: xw.id, version: 1, publicKey }, asString, printed]) {
       const out = file('xwing');
       await createBackup(src.ks, { out, recipient });
       assert.deepEqual((await inspectBackup(out)).recipient, { type: 'x-wing', keyId: xw.id, version: 1 });

@@ -1,7 +1,7 @@
 // `coffer backup` as a user runs it (DESIGN §7): exit codes from ERROR_CODES, JSON output, the
 // passphrase from COFFER_BACKUP_PASSPHRASE and never from argv, a tampered file → exit 7.
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { Keystore } from '../core/keystore.js';
@@ -26,6 +26,7 @@ async function run(
   url: string,
   argv: string[],
   env: Record<string, string> = { COFFER_BACKUP_PASSPHRASE: 'cli pass' },
+  promptHidden?: (question: string) => Promise<string>,
 ) {
   let stdout = '';
   let stderr = '';
@@ -34,7 +35,7 @@ async function run(
     stderr: { write: (t: string) => (stderr += t) },
     env,
     openKeystore: () => Keystore.open({ store: url, protector: passphrase() }),
-    stdin: { isTTY: false, on() {}, off() {}, resume() {}, pause() {} },
+    ...(promptHidden ? { promptHidden } : {}),
   });
   return { code, stdout, stderr };
 }
@@ -120,4 +121,41 @@ test('create, inspect, restore, incremental, modes and exit codes', async () => 
   assert.equal((await run(src.url, ['frobnicate'])).code, 2);
   assert.equal((await run(src.url, ['inspect', join(src.dir.path, 'none.cbk')])).code, 4);
   assert.equal((await run(src.url, ['--help'])).code, 0);
+});
+
+test('without COFFER_BACKUP_PASSPHRASE the passphrase comes from the prompt the CLI passes in', async () => {
+  const t = await fresh();
+  const ks = await Keystore.open({ store: t.url, protector: passphrase() });
+  await ks.createKeys([{ app: 'web', purpose: 'tls', algorithm: 'ed25519' }]);
+  await ks.close();
+  const out = join(t.dir.path, 'prompted.cbk');
+  const asked: string[] = [];
+  const answers =
+    (...values: string[]) =>
+    async (question: string) => {
+      asked.push(question);
+      const value = values.shift();
+      assert.ok(value !== undefined, `unexpected prompt ${question}`);
+      return value;
+    };
+
+  // create asks twice and refuses answers that differ, before any file is written.
+  const differ = await run(t.url, ['create', '--out', out, '--passphrase'], {}, answers('one', 'two'));
+  assert.equal(differ.code, 2);
+  assert.match(differ.stderr, /EINVAL: the two passphrases differ/);
+  assert.equal(existsSync(out), false);
+  assert.equal(asked.length, 2);
+
+  asked.length = 0;
+  const created = await run(t.url, ['create', '--out', out, '--passphrase'], {}, answers('typed', 'typed'));
+  assert.equal(created.code, 0, created.stderr);
+  assert.equal(asked.length, 2);
+
+  // restore asks once; the prompted passphrase opens the file, a wrong one is EBADMSG → 7.
+  asked.length = 0;
+  const restored = await run(t.url, ['restore', out, '--skip-existing'], {}, answers('typed'));
+  assert.equal(restored.code, 0, restored.stderr);
+  assert.match(restored.stdout, /restored 0, skipped 1/);
+  assert.deepEqual(asked, ['Backup passphrase: ']);
+  assert.equal((await run(t.url, ['restore', out], {}, answers('wrong'))).code, 7);
 });

@@ -15,22 +15,16 @@ interface Out {
   isTTY?: boolean;
 }
 
-interface In {
-  isTTY?: boolean;
-  setRawMode?(mode: boolean): unknown;
-  on(event: 'data', listener: (chunk: Buffer | string) => void): unknown;
-  off(event: 'data', listener: (chunk: Buffer | string) => void): unknown;
-  resume(): unknown;
-  pause(): unknown;
-}
-
 export interface BackupCommandIo {
   stdout: Out;
   stderr: Out;
   env: Record<string, string | undefined>;
   openKeystore: () => Promise<Keystore>;
-  /** For the hidden passphrase prompt (default process.stdin). */
-  stdin?: In;
+  /**
+   * Asks for a secret without echo; absent when there is no terminal to ask on. The CLI passes its
+   * own (src/cli/prompt.ts): this layer sits below the CLI and does not touch the terminal itself.
+   */
+  promptHidden?: (question: string) => Promise<string>;
 }
 
 const USAGE = `usage:
@@ -40,8 +34,9 @@ const USAGE = `usage:
   coffer backup inspect FILE [--json]
 
   --passphrase      seal the backup to a passphrase (COFFER_BACKUP_PASSPHRASE, or a prompt on a TTY)
-  --recipient KEY   seal it to an X-Wing key: a coffer1:xwing:<id>:<version>:<key> string, a key id
-                    of this keystore (k_…[:version]), or a file holding a coffer1 string
+  --recipient KEY   seal it to an X-Wing key: a coffer1:xwing:… string (as printed by
+                    \`coffer key public ID --format coffer\`), a key id of this keystore
+                    (k_…[:version]), or a file holding a coffer1 string
   --since X         incremental: only keys changed since backup file X (or store generation X)
   restore           default mode: fail if a key exists (full/selective), overwrite (incremental)
 
@@ -56,46 +51,18 @@ function usageError(message: string): CofferError {
   return new CofferError('EINVAL', `${message}\n${USAGE}`);
 }
 
-/** Reads a line without echo from a TTY (raw mode); Ctrl-C or Ctrl-D aborts. */
-function promptHidden(stdin: In, stderr: Out, question: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    stderr.write(question);
-    let value = '';
-    const done = (error?: Error) => {
-      stdin.off('data', onData);
-      stdin.setRawMode?.(false);
-      stdin.pause();
-      stderr.write('\n');
-      if (error) reject(error);
-      else resolve(value);
-    };
-    const onData = (chunk: Buffer | string) => {
-      for (const char of chunk.toString('utf8')) {
-        if (char === '\r' || char === '\n') return done();
-        if (char === '\u0003' || char === '\u0004')
-          return done(new CofferError('EINVAL', 'passphrase entry aborted'));
-        if (char === '\u007f' || char === '\b') value = value.slice(0, -1);
-        else value += char;
-      }
-    };
-    stdin.setRawMode?.(true);
-    stdin.resume();
-    stdin.on('data', onData);
-  });
-}
-
 async function backupPassphrase(io: BackupCommandIo, confirm: boolean): Promise<string> {
   const fromEnv = io.env.COFFER_BACKUP_PASSPHRASE;
   if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
-  const stdin = io.stdin ?? (process.stdin as unknown as In);
-  if (!stdin.isTTY) {
+  const prompt = io.promptHidden;
+  if (prompt === undefined) {
     throw new CofferError(
       'EINVAL',
       'no backup passphrase: set COFFER_BACKUP_PASSPHRASE or run on a terminal',
     );
   }
-  const first = await promptHidden(stdin, io.stderr, 'Backup passphrase: ');
-  if (confirm && (await promptHidden(stdin, io.stderr, 'Repeat it: ')) !== first) {
+  const first = await prompt('Backup passphrase: ');
+  if (confirm && (await prompt('Repeat it: ')) !== first) {
     throw new CofferError('EINVAL', 'the two passphrases differ');
   }
   return first;

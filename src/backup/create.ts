@@ -161,7 +161,7 @@ function checkOptions(options: CreateBackupOptions): Checked {
     if (!recipient) {
       throw new CofferError(
         'EINVAL',
-        'a recipient string must look like coffer1:xwing:<keyId>:<version>:<key>',
+        'a recipient string must look like coffer1:xwing:<keyId>:<version>:<key>[:<checksum>]',
       );
     }
   } else if (hasRecipient) {

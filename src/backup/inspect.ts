@@ -7,8 +7,6 @@ import type { PassphraseKdfParams } from '../crypto/passphrase-kdf.js';
 import { CofferError } from '../errors.js';
 import {
   type BackupHeader,
-  type BackupKind,
-  type BackupSelection,
   CHECKSUM_BYTES,
   MAX_HEADER_BYTES,
   MAX_PAYLOAD_BYTES,
@@ -17,16 +15,20 @@ import {
   sealedChunkLengths,
 } from './format.js';
 
-export interface BackupInfo {
-  kind: BackupKind;
-  backupId: string;
-  storeId: string;
-  createdAt: number;
-  generation: number;
-  baseGeneration?: number;
-  baseBackupId?: string;
-  selection?: BackupSelection;
-  keyCount: number;
+/** The header's own fields as they are, plus what the file's layout says. */
+export interface BackupInfo
+  extends Pick<
+    BackupHeader,
+    | 'kind'
+    | 'backupId'
+    | 'storeId'
+    | 'createdAt'
+    | 'generation'
+    | 'baseGeneration'
+    | 'baseBackupId'
+    | 'selection'
+    | 'keyCount'
+  > {
   recipient:
     | { type: 'passphrase'; kdf: PassphraseKdfParams }
     | { type: 'x-wing'; keyId: string; version: number };

@@ -2,6 +2,8 @@
 // (Argon2id) or to an X-Wing public key (encapsulation + HKDF), age's recipient/identity split.
 // Both wraps are AES-256-GCM with associated data naming the backup and the recipient, so a wrapped
 // file key moved to another backup or relabelled to another recipient fails to open (EBADMSG).
+
+import { PUBLIC_KEY_STRING_PREFIX, parsePublicKeyString } from '../core/public-key-string.js';
 import * as aead from '../crypto/aead.js';
 import { assertBytes, concatBytes, utf8, wipe } from '../crypto/bytes.js';
 import { hkdf } from '../crypto/kdf.js';
@@ -30,11 +32,17 @@ export interface XWingRecipient {
 }
 
 /**
- * Accepts the CLI's public key string `coffer1:xwing:<keyId>:<version>:<b64url key>`, which carries
- * everything a recipient needs; returns undefined for any other text.
+ * Accepts the public key string `coffer1:xwing:<keyId>:<version>:<b64url key>`, which carries
+ * everything a recipient needs, with or without the SPEC §6 checksum field that
+ * `coffer key public --format coffer` appends; returns undefined for any other text.
  */
 export function parseCofferPublicKeyString(text: string): XWingRecipient | undefined {
-  const match = /^coffer1:xwing:(k_[a-z2-7]{26}):([1-9][0-9]{0,4}):([A-Za-z0-9_-]+)$/.exec(text.trim());
+  const value = text.trim();
+  // The checksummed form has one parser, shared with `coffer encrypt --to` (a bad checksum is EINVAL).
+  if (value.startsWith(PUBLIC_KEY_STRING_PREFIX) && value.split(':').length === 6) {
+    return parsePublicKeyString(value);
+  }
+  const match = /^coffer1:xwing:(k_[a-z2-7]{26}):([1-9][0-9]{0,4}):([A-Za-z0-9_-]+)$/.exec(value);
   if (!match) return undefined;
   const bytes = Buffer.from(match[3]!, 'base64url');
   if (bytes.toString('base64url') !== match[3] || bytes.length !== XWING_PUBLIC_KEY_BYTES) {

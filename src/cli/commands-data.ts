@@ -4,11 +4,11 @@
 import { randomBytes } from 'node:crypto';
 import { keyIdFromBytes } from '../core/ids.js';
 import { sealToPublicKey } from '../core/operations.js';
+import { parsePublicKeyString } from '../core/public-key-string.js';
 import { CofferError } from '../errors.js';
 import { parseSealedHeader } from '../format/sealed.js';
 import { type Command, type Context, emit, flag, int, str } from './command.js';
 import { decodeBase64Text, encodeBase64, readFileArg, readInput, writeBinary, writeText } from './io.js';
-import { parsePublicKeyString } from './public-key-string.js';
 
 const textEncoder = new TextEncoder();
 

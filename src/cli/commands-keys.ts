@@ -2,6 +2,7 @@
 // of DESIGN §3 (rotate, suspend, resume, revoke, destroy) and public key export, including the
 // `coffer` public-key string for X-Wing keys that `coffer encrypt --to` takes.
 import { PUBLIC_KEY_FORMATS, type PublicKeyFormat } from '../core/public-key.js';
+import { encodePublicKeyString } from '../core/public-key-string.js';
 import {
   type CreateKeySpec,
   KEY_ALGORITHMS,
@@ -26,7 +27,6 @@ import {
 } from './command.js';
 import { writeBinary, writeText } from './io.js';
 import { ProgressBar } from './progress.js';
-import { encodePublicKeyString } from './public-key-string.js';
 
 const CLI_FORMATS = [...PUBLIC_KEY_FORMATS, 'coffer'] as const;
 

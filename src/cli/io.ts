@@ -1,7 +1,7 @@
 // Input and output of command data (DESIGN §7): data comes from `--in FILE` or stdin and goes to
 // `--out FILE` or stdout; binary never goes to a terminal by accident (it is refused with a hint),
 // and files written with secrets in mind (unsealed plaintext) are created 0600.
-import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { LIMITS } from '../core/types.js';
 import { CofferError } from '../errors.js';
 
@@ -115,9 +115,4 @@ export async function writeBinary(streams: Streams, data: Uint8Array, options: B
     );
   }
   await writeStdout(streams, data);
-}
-
-/** Opens a write stream for `--out` (used by commands that stream JSON lines). */
-export function outStream(path: string): NodeJS.WritableStream {
-  return createWriteStream(path);
 }

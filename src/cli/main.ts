@@ -16,6 +16,7 @@ import { Config, type Env, GLOBAL_OPTIONS, type GlobalValues } from './config.js
 import { doctorCommand } from './doctor.js';
 import { commandHelp, groupHelp, overview } from './help.js';
 import { processStreams, type Streams } from './io.js';
+import { canPrompt, promptHidden } from './prompt.js';
 import { serveCommand } from './serve.js';
 
 export const COMMANDS: Command[] = [
@@ -232,6 +233,7 @@ async function runBackup(argv: string[], env: Env, streams: Streams): Promise<nu
     stderr: streams.stderr,
     env,
     openKeystore: () => openKeystore(config),
+    ...(canPrompt(streams) ? { promptHidden: (question: string) => promptHidden(streams, question) } : {}),
   });
 }
 

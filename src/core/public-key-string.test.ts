@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { sealToPublicKey } from '../core/operations.js';
 import { CofferError } from '../errors.js';
 import { tempKeystore } from '../testing/keystore.js';
+import { sealToPublicKey } from './operations.js';
 import { encodePublicKeyString, parsePublicKeyString, XWING_PUBLIC_KEY_LENGTH } from './public-key-string.js';
 
 const KEY_ID = 'k_abcdefghijklmnopqrstuvwxyz';

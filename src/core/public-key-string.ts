@@ -8,8 +8,8 @@
 // "coffer1:xwing:<keyId>:<version>:" followed by the raw public key), so a truncated or mistyped
 // key is refused instead of sealing to a key nobody holds.
 import { createHash } from 'node:crypto';
-import { assertKeyId } from '../core/names.js';
 import { CofferError } from '../errors.js';
+import { assertKeyId } from './names.js';
 
 export const PUBLIC_KEY_STRING_PREFIX = 'coffer1:xwing:';
 export const XWING_PUBLIC_KEY_LENGTH = 1216;
