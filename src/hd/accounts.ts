@@ -15,22 +15,14 @@ import {
   type AccountChain,
   type AccountRecord,
   accountRecordName,
+  assertFields,
   HD_NAMESPACE,
   readSeedRecord,
 } from './records.js';
 import type { HdWallet } from './wallet.js';
 
-export interface AccountInfo {
-  seed: string;
-  coinType: number;
-  account: number;
-  algorithm: AccountAlgorithm;
-  keyPurpose: string;
-  /** Account-level xpub (secp256k1 only). */
-  xpub?: string;
-  next: Record<AccountChain, number>;
-  createdAt: number;
-}
+/** The public view of an account record. */
+export type AccountInfo = Omit<AccountRecord, 'format' | 'version'>;
 
 export interface NextKey {
   key: KeyInfo;
@@ -82,13 +74,7 @@ export async function createAccount(
   seedId: string,
   spec: { coinType: number; account?: number; algorithm?: AccountAlgorithm; purpose?: string },
 ): Promise<AccountInfo> {
-  if (typeof spec !== 'object' || spec === null)
-    throw new CofferError('EINVAL', 'account spec must be an object');
-  for (const field of Object.keys(spec)) {
-    if (!['coinType', 'account', 'algorithm', 'purpose'].includes(field)) {
-      throw new CofferError('EINVAL', `unknown account spec field ${field}`);
-    }
-  }
+  assertFields('account spec', spec, ['coinType', 'account', 'algorithm', 'purpose']);
   const account = spec.account ?? 0;
   validateCoordinates(spec.coinType, account);
   const algorithm = spec.algorithm ?? 'secp256k1';
@@ -167,11 +153,7 @@ export async function nextKey(
   seedId: string,
   spec: { coinType: number; account?: number; chain?: AccountChain },
 ): Promise<NextKey> {
-  if (typeof spec !== 'object' || spec === null) throw new CofferError('EINVAL', 'spec must be an object');
-  for (const field of Object.keys(spec)) {
-    if (!['coinType', 'account', 'chain'].includes(field))
-      throw new CofferError('EINVAL', `unknown field ${field}`);
-  }
+  assertFields('spec', spec, ['coinType', 'account', 'chain']);
   const account = spec.account ?? 0;
   validateCoordinates(spec.coinType, account);
   const chain = spec.chain ?? 'receive';

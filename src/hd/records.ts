@@ -35,7 +35,10 @@ export interface SeedRecord {
   insecure?: true;
 }
 
-/** The public view of a seed record (never the seed). */
+/**
+ * The public view of a seed record (never the seed). Spelled out rather than derived from SeedRecord on
+ * purpose: it is an allow-list, so a field later added to the sealed record is not public by default.
+ */
 export interface SeedInfo {
   id: string;
   app: string;
@@ -83,6 +86,16 @@ export function accountRecordName(seedId: string, coinType: number, account: num
 export function assertSeedId(value: unknown): asserts value is string {
   if (typeof value !== 'string' || !SEED_ID.test(value)) {
     throw new CofferError('EINVAL', 'seed id must look like hd_ followed by 26 base32 characters');
+  }
+}
+
+/** EINVAL unless `spec` is a plain object whose keys are all in `known`. */
+export function assertFields(name: string, spec: unknown, known: string[]): void {
+  if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) {
+    throw new CofferError('EINVAL', `${name} must be an object`);
+  }
+  for (const field of Object.keys(spec)) {
+    if (!known.includes(field)) throw new CofferError('EINVAL', `unknown ${name} field ${field}`);
   }
 }
 

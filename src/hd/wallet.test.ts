@@ -242,3 +242,29 @@ test('a seeded RNG marks seeds and derived keys insecure; a locked keystore is E
     await separate.cleanup();
   }
 });
+
+test('an account chain is exhausted after index 2^31 - 1; a malformed stored index is EBADMSG', async () => {
+  const { seed } = await wallet.createSeed({ app: 'wallet', purpose: 'btc', words: 12 });
+  await wallet.createAccount(seed.id, { coinType: 3 });
+  await rejects(() => wallet.createAccount(seed.id, { coinType: 4, colour: 'red' } as never), 'EINVAL');
+  await rejects(() => wallet.nextKey(seed.id, { coinType: 3, colour: 'red' } as never), 'EINVAL');
+  const name = `account/${seed.id}/3/0`;
+  const setNext = async (next: { receive: number; change: number }) => {
+    const found = await fixture.ks.getRecord<{ next: unknown }>('hd', name);
+    assert.ok(found);
+    await fixture.ks.writeRecords('hd', [
+      { name, value: { ...found.value, next }, expectRevision: found.revision },
+    ]);
+  };
+  await setNext({ receive: 2 ** 31 - 1, change: -1 });
+  const last = await wallet.nextKey(seed.id, { coinType: 3 });
+  assert.equal(last.index, 2 ** 31 - 1);
+  assert.equal(last.path, `m/44'/3'/0'/0/${2 ** 31 - 1}`);
+  await rejects(() => wallet.nextKey(seed.id, { coinType: 3 }), 'EINVAL');
+  assert.equal(
+    (await wallet.getAccount(seed.id, 3)).next.receive,
+    2 ** 31,
+    'the exhausted claim wrote nothing',
+  );
+  await rejects(() => wallet.nextKey(seed.id, { coinType: 3, chain: 'change' }), 'EBADMSG');
+});

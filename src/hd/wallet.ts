@@ -29,6 +29,7 @@ import { type AccountInfo, createAccount, getAccount, type NextKey, nextKey } fr
 import {
   type AccountAlgorithm,
   type AccountChain,
+  assertFields,
   assertSeedId,
   HD_NAMESPACE,
   readSeedRecord,
@@ -82,15 +83,6 @@ export const HD_LABELS = { seed: 'hd-seed', path: 'hd-path', scheme: 'hd-scheme'
 const CREATE_FIELDS = ['app', 'purpose', 'words', 'language', 'passphrase', 'label'];
 const IMPORT_FIELDS = ['app', 'purpose', 'mnemonic', 'language', 'passphrase', 'label'];
 const DERIVE_FIELDS = ['path', 'algorithm', 'purpose', 'labels', 'backupAllowed'];
-
-function assertFields(name: string, spec: unknown, known: string[]): void {
-  if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) {
-    throw new CofferError('EINVAL', `${name} must be an object`);
-  }
-  for (const field of Object.keys(spec)) {
-    if (!known.includes(field)) throw new CofferError('EINVAL', `unknown ${name} field ${field}`);
-  }
-}
 
 function assertCommon(spec: CreateSeedSpec | ImportSeedSpec): void {
   assertName('app', spec.app);
@@ -259,15 +251,14 @@ export class HdWallet {
     }
   }
 
-  /** Runs `use` with the seed bytes and wipes them afterwards. ENOENT / EKEYREVOKED when gone. */
-  async #withSeed<T>(seedId: string, use: (seed: Uint8Array, record: SeedRecord) => T): Promise<T> {
-    const { record } = await readSeedRecord(this.#ks, seedId);
-    if (record.seed === undefined) throw new CofferError('EKEYREVOKED', `HD seed ${seedId} was destroyed`);
+  /** Runs `use` with the bytes of a seed record already read, wiping them afterwards; EKEYREVOKED when destroyed. */
+  #withSeed<T>(record: SeedRecord, use: (seed: Uint8Array) => T): T {
+    if (record.seed === undefined) throw new CofferError('EKEYREVOKED', `HD seed ${record.id} was destroyed`);
     const seed = b64.decode(record.seed);
     try {
       if (seed.length !== 64)
-        throw new CofferError('EBADMSG', `HD seed record ${seedId} holds a malformed seed`);
-      return use(seed, record);
+        throw new CofferError('EBADMSG', `HD seed record ${record.id} holds a malformed seed`);
+      return use(seed);
     } finally {
       wipe(seed);
     }
@@ -278,7 +269,8 @@ export class HdWallet {
     assertSeedId(seedId);
     const { absolute } = parsePath(path);
     if (!absolute) throw new CofferError('EINVAL', "path must start at the master key: 'm/…'");
-    return this.#withSeed(seedId, (seed) => {
+    const { record } = await readSeedRecord(this.#ks, seedId);
+    return this.#withSeed(record, (seed) => {
       const master = bip32FromSeed(seed);
       const node = master.derive(path);
       master.wipe();
@@ -328,7 +320,8 @@ export class HdWallet {
     const id = derivedKeyId(seedId, algorithm, path);
     const existing = await this.#existing(id);
     if (existing) return existing;
-    const { secret, publicKey } = await this.#withSeed(seedId, (seed) => {
+    // The record read above, not a second read: one storage round trip and one barrier open per derive.
+    const { secret, publicKey } = this.#withSeed(record, (seed) => {
       if (algorithm === 'ed25519') {
         const key = slip10('ed25519', seed, path);
         wipe(key.chainCode);

@@ -411,6 +411,13 @@ test('constructor and methods validate their arguments before any work', async (
       ['instance id', () => new RotationScheduler(f.ks, { instanceId: 'a b' })],
       ['now', () => f.sched.tick(Number.NaN)],
       ['confirm id', () => f.sched.confirm('' as never)],
+      ['usage poll', () => new RotationScheduler(f.ks, { usagePollMs: -1 })],
+      ['subscriber', () => f.sched.subscribe('x' as never)],
+      ['emergency id', () => f.sched.emergencyRotate('' as never, { description: 'x' })],
+      ['incident id', () => f.sched.emergencyRotate(MISSING, { id: '', description: 'x' })],
+      ['rotateDue options', () => rotateDue(f.ks, null as never)],
+      ['rotateDue lease', () => rotateDue(f.ks, { leaseMs: 0 })],
+      ['rotateDue instance id', () => rotateDue(f.ks, { instanceId: '' })],
     ];
     for (const [what, fn] of bad) {
       await assert.rejects(
@@ -420,6 +427,38 @@ test('constructor and methods validate their arguments before any work', async (
       );
     }
     await expectCode(() => f.sched.confirm(MISSING), 'ENOENT');
+  } finally {
+    await f.cleanup();
+  }
+});
+
+test('confirm() while another instance holds a live claim is ECONFLICT and rotates nothing', async () => {
+  const f = await fixture();
+  try {
+    const key = await f.ks.createKey({
+      app: 'a',
+      purpose: 'p',
+      algorithm: 'aes-256-gcm',
+      rotation: { intervalMs: HOUR, requireConfirmation: true },
+    });
+    f.clock.now = T0 + HOUR;
+    await f.ks.writeRecords(RECORD_NAMESPACE, [
+      {
+        name: `key/${key.id}`,
+        expectRevision: 0,
+        value: {
+          v: 1,
+          keyId: key.id,
+          cycle: 1,
+          intent: { from: 1, trigger: 'confirmed', dueAt: T0 + HOUR, owner: 'other', claimedAt: T0 + HOUR },
+          expired: [],
+        } satisfies KeyScheduleRecord,
+      },
+    ]);
+    await expectCode(() => f.sched.confirm(key.id), 'ECONFLICT');
+    assert.equal((await f.ks.getKey(key.id)).primaryVersion, 1);
+    assert.equal((await record(f.ks, key.id))?.value.intent?.owner, 'other');
+    assert.deepEqual(f.events, []);
   } finally {
     await f.cleanup();
   }

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import type { AppRecord } from '../core/app-records.js';
 import type { Keystore } from '../core/keystore.js';
 import type { KeyInfo } from '../core/types.js';
-import { CofferError } from '../errors.js';
+import { CofferError, type ErrorCode } from '../errors.js';
 import { auditDetails, auditName, dispatch, type RotationEvent, type RotationSubscriber } from './events.js';
 import {
   emergencyIntent,
@@ -45,7 +45,7 @@ export interface SchedulerOptions {
 
 export interface TickFailure {
   keyId: string;
-  code: string;
+  code: ErrorCode;
   message: string;
 }
 
@@ -79,6 +79,29 @@ function failureOf(keyId: string, error: unknown): TickFailure {
 
 function isCode(error: unknown, code: string): boolean {
   return error instanceof CofferError && error.code === code;
+}
+
+/**
+ * One compare-and-swap step retried on a lost race: `prepare` reads and decides (its errors, even an
+ * ECONFLICT, go straight out) and returns the write; only an ECONFLICT from that write is retried.
+ */
+async function retryOnConflict<T>(prepare: (attempt: number) => Promise<() => Promise<T>>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    const write = await prepare(attempt);
+    try {
+      return await write();
+    } catch (error) {
+      if (!isCode(error, 'ECONFLICT') || attempt >= MAX_CONFLICT_RETRIES) throw error;
+    }
+  }
+}
+
+/** The event a confirm/emergency rotation of `keyId` produced, or the error its failure recorded. */
+function outcome(report: TickReport, keyId: string, type: 'rotated' | 'alert'): RotationEvent {
+  const done = report.events.find((e) => e.type === type && e.keyId === keyId);
+  if (done) return done;
+  const failure = report.failures.find((f) => f.keyId === keyId);
+  throw new CofferError(failure?.code ?? 'EINTERNAL', failure?.message ?? 'rotation did not complete');
 }
 
 export class RotationScheduler {
@@ -154,30 +177,17 @@ export class RotationScheduler {
     return this.#exclusive(async () => {
       const now = this.#clock();
       const report = this.#emptyReport(now);
-      for (let attempt = 0; ; attempt++) {
+      await retryOnConflict(async () => {
         const { key, record } = await this.#refresh(keyId);
         const plan = planKey(key, record?.value, this.#ctx(now, true, true));
         if (plan.busy)
           throw new CofferError('ECONFLICT', `key ${keyId} is being rotated by another scheduler`);
         if (plan.rotate?.trigger !== 'confirmed')
           throw new CofferError('ESTATE', `key ${keyId} has no rotation awaiting confirmation`);
-        try {
-          await this.#commit([{ plan, revision: record?.revision ?? 0 }], report);
-          break;
-        } catch (error) {
-          if (!isCode(error, 'ECONFLICT') || attempt >= MAX_CONFLICT_RETRIES) throw error;
-        }
-      }
+        return () => this.#commit([{ plan, revision: record?.revision ?? 0 }], report);
+      });
       await this.#rotateAll([keyId], now, report);
-      const done = report.events.find((e) => e.type === 'rotated' && e.keyId === keyId);
-      if (!done) {
-        const failure = report.failures.find((f) => f.keyId === keyId);
-        throw new CofferError(
-          (failure?.code as 'EINTERNAL') ?? 'EINTERNAL',
-          failure?.message ?? 'rotation did not complete',
-        );
-      }
-      return done;
+      return outcome(report, keyId, 'rotated');
     });
   }
 
@@ -197,7 +207,7 @@ export class RotationScheduler {
     return this.#exclusive(async () => {
       const now = this.#clock();
       const report = this.#emptyReport(now);
-      for (let attempt = 0; ; attempt++) {
+      await retryOnConflict(async () => {
         const { key, record } = await this.#refresh(keyId);
         if (key.state !== 'active' && key.state !== 'suspended')
           throw new CofferError(
@@ -205,27 +215,16 @@ export class RotationScheduler {
             `cannot rotate key ${keyId}: it is ${key.state}`,
           );
         const value = emergencyIntent(key, record?.value, incident, { now, instanceId: this.instanceId });
-        try {
+        return async () => {
           const generation = await this.#ks.writeRecords(RECORD_NAMESPACE, [
             { name: RECORD_PREFIX + keyId, value, expectRevision: record?.revision ?? 0 },
           ]);
           this.#countWrite(generation);
           this.#records.set(keyId, { name: RECORD_PREFIX + keyId, value, revision: generation });
-          break;
-        } catch (error) {
-          if (!isCode(error, 'ECONFLICT') || attempt >= MAX_CONFLICT_RETRIES) throw error;
-        }
-      }
+        };
+      });
       await this.#rotateAll([keyId], now, report);
-      const done = report.events.find((e) => e.type === 'alert' && e.keyId === keyId);
-      if (!done) {
-        const failure = report.failures.find((f) => f.keyId === keyId);
-        throw new CofferError(
-          (failure?.code as 'EINTERNAL') ?? 'EINTERNAL',
-          failure?.message ?? 'rotation did not complete',
-        );
-      }
-      return done;
+      return outcome(report, keyId, 'alert');
     });
   }
 
@@ -395,9 +394,12 @@ export class RotationScheduler {
 
   /** Plans the given keys (all when undefined) and commits, re-reading the store on a lost CAS. */
   async #planAndCommit(keyIds: string[] | undefined, now: number, claim: boolean, report: TickReport) {
-    for (let attempt = 0; ; attempt++) {
+    return retryOnConflict(async (attempt) => {
+      // After a lost CAS a chunk may have landed before the conflict: its events are in the report
+      // already and the re-read store shows its records, so the next plan does not repeat them.
+      if (attempt > 0) await this.#sync(now, true);
       const plans = this.#plan(keyIds ?? this.#keys.keys(), now, claim, keyIds === undefined);
-      try {
+      return async () => {
         await this.#commit(
           plans.map((plan) => ({ plan, revision: this.#records.get(plan.keyId)?.revision ?? 0 })),
           report,
@@ -407,13 +409,8 @@ export class RotationScheduler {
           if (key) this.#wake.set(plan.keyId, nextWake(key, this.#records.get(plan.keyId)?.value, now));
         }
         return plans;
-      } catch (error) {
-        if (!isCode(error, 'ECONFLICT') || attempt >= MAX_CONFLICT_RETRIES) throw error;
-        // A chunk may have landed before the conflict: its events are in the report already and the
-        // re-read store shows its records, so the next plan does not repeat them.
-        await this.#sync(now, true);
-      }
-    }
+      };
+    });
   }
 
   async #tick(now: number): Promise<TickReport> {
@@ -506,9 +503,10 @@ export async function rotateDue(
   if (typeof options !== 'object' || options === null)
     throw new CofferError('EINVAL', 'options must be an object');
   const scheduler = new RotationScheduler(ks, {
-    ...(options.subscribers ? { subscribers: options.subscribers } : {}),
-    ...(options.instanceId ? { instanceId: options.instanceId } : {}),
-    ...(options.leaseMs ? { leaseMs: options.leaseMs } : {}),
+    // `!== undefined`, not truthiness: a 0 lease or an empty id must be refused, not silently defaulted.
+    ...(options.subscribers !== undefined ? { subscribers: options.subscribers } : {}),
+    ...(options.instanceId !== undefined ? { instanceId: options.instanceId } : {}),
+    ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
   });
   try {
     return await scheduler.tick(options.now);

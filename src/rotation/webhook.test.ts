@@ -1,6 +1,6 @@
 // Webhook delivery against a real local HTTP server on a loopback port (N-spec §2.2): signature
 // format and verification, retries with backoff against a receiver that fails twice, the attempt
-// bound, no retry on a 4xx, and a dead receiver never delaying a rotation.
+// bound, no retry on a 4xx, the queue bound and close(), and a dead receiver never delaying a rotation.
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
@@ -20,9 +20,13 @@ interface Received {
   at: number;
 }
 
-/** A receiver on 127.0.0.1 whose status per request comes from `statusFor(n)` (n counts from 1). */
+/**
+ * A receiver on 127.0.0.1 whose status per request comes from `statusFor(n)` (n counts from 1); it
+ * records each request at once and answers `delayMs` later.
+ */
 async function receiver(
   statusFor: (n: number) => number,
+  delayMs = 0,
 ): Promise<{ url: string; got: Received[]; server: Server }> {
   const got: Received[] = [];
   const server = createServer((req: IncomingMessage, res) => {
@@ -35,7 +39,7 @@ async function receiver(
         at: Date.now(),
       });
       res.statusCode = statusFor(got.length);
-      res.end();
+      setTimeout(() => res.end(), delayMs);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -142,6 +146,62 @@ test('attempts are bounded; a 4xx is not retried; the failure is reported', asyn
     await b.close();
     await close(always500.server);
     await close(reject400.server);
+  }
+});
+
+test('past maxQueue events are given up on at once; close() ends pending retries; a closed sender refuses', async () => {
+  const r = await receiver(() => 503);
+  const failures: [string, string][] = [];
+  const sender = createWebhookSender({
+    url: r.url,
+    secret: SECRET,
+    maxQueue: 1,
+    baseDelayMs: 60_000,
+    onFailure: (e, why) => failures.push([e.id, why]),
+  });
+  try {
+    sender.subscriber({ ...EVENT, id: 'first' });
+    sender.subscriber({ ...EVENT, id: 'second' });
+    assert.deepEqual(failures, [['second', 'queue full']]);
+    while (r.got.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    // The first event now sleeps a minute before its retry: close() must not wait for it.
+    const started = Date.now();
+    await sender.close();
+    assert.ok(Date.now() - started < 5_000, 'close() woke the pending retry');
+    sender.subscriber({ ...EVENT, id: 'third' });
+    assert.deepEqual(failures, [
+      ['second', 'queue full'],
+      ['first', 'HTTP 503'],
+      ['third', 'webhook sender closed'],
+    ]);
+    assert.deepEqual(sender.stats, { delivered: 0, failed: 3, attempts: 1 });
+    assert.equal(r.got.length, 1);
+  } finally {
+    await sender.close();
+    await close(r.server);
+  }
+});
+
+test('close() while an attempt is in flight gives the event up when the attempt ends, without a backoff', async () => {
+  const r = await receiver(() => 503, 200);
+  const failures: string[] = [];
+  const sender = createWebhookSender({
+    url: r.url,
+    secret: SECRET,
+    baseDelayMs: 60_000,
+    onFailure: (_e, why) => failures.push(why),
+  });
+  try {
+    sender.subscriber(EVENT);
+    while (r.got.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    const started = Date.now();
+    await sender.close();
+    assert.ok(Date.now() - started < 5_000, 'no backoff sleep after close()');
+    assert.deepEqual(failures, ['HTTP 503']);
+    assert.deepEqual(sender.stats, { delivered: 0, failed: 1, attempts: 1 });
+  } finally {
+    await sender.close();
+    await close(r.server);
   }
 });
 

@@ -39,10 +39,14 @@ export interface WebhookSender {
   readonly stats: { delivered: number; failed: number; attempts: number };
 }
 
+/** The v1 value: hex HMAC-SHA256 over `<unix>.<body>`, shared by the sender and the receiver check. */
+function v1(secret: string | Uint8Array, body: string, unixSeconds: number): string {
+  return createHmac('sha256', secret).update(`${unixSeconds}.${body}`).digest('hex');
+}
+
 /** `t=<unix>,v1=<hex>` for a body, per N-spec §2.2. */
 export function signWebhook(secret: string | Uint8Array, body: string, unixSeconds: number): string {
-  const mac = createHmac('sha256', secret).update(`${unixSeconds}.${body}`).digest('hex');
-  return `t=${unixSeconds},v1=${mac}`;
+  return `t=${unixSeconds},v1=${v1(secret, body, unixSeconds)}`;
 }
 
 /**
@@ -66,7 +70,7 @@ export function verifyWebhookSignature(
     if (name === 'v1' && value !== undefined && /^[0-9a-f]{64}$/.test(value)) candidates.push(value);
   }
   if (t === undefined || candidates.length === 0 || Math.abs(now - t) > tolerance) return false;
-  const expected = Buffer.from(createHmac('sha256', secret).update(`${t}.${body}`).digest('hex'));
+  const expected = Buffer.from(v1(secret, body, t));
   return candidates.some((c) => timingSafeEqual(Buffer.from(c), expected));
 }
 
@@ -162,7 +166,8 @@ export function createWebhookSender(options: WebhookOptions): WebhookSender {
         return;
       }
       reason = failure;
-      if (failure.startsWith('final:') || n === maxAttempts) break;
+      // A close() during the attempt found no sleeping retry to wake: give up now, not after a backoff.
+      if (failure.startsWith('final:') || n === maxAttempts || closed) break;
       await sleep(Math.min(maxDelayMs, baseDelayMs * 2 ** (n - 1)));
     }
     stats.failed++;
