@@ -5,8 +5,7 @@
 // The keyslot record stores { v: 1, kdf, salt } — no verifier: a wrong passphrase shows up only as a
 // failed decrypt (EBADMSG, which the keystore reports as ELOCKED), so the record gives an attacker
 // nothing beyond what the wrapped key itself already offers for offline guessing.
-import * as aead from '../crypto/aead.js';
-import { assertBytes, toHex, wipe } from '../crypto/bytes.js';
+import { fromHex, toHex } from '../crypto/bytes.js';
 import {
   assertPassphrase,
   DEFAULT_PASSPHRASE_KDF,
@@ -17,7 +16,14 @@ import {
 } from '../crypto/passphrase-kdf.js';
 import { type Rng, systemRng } from '../crypto/rng.js';
 import { CofferError } from '../errors.js';
-import type { DeviceKeystore, ProtectorCapabilities, ProtectorDriver, ProtectorState } from './types.js';
+import { InProcessAeadDevice } from './aead-device.js';
+import {
+  assertProtectorContext,
+  type DeviceKeystore,
+  type ProtectorCapabilities,
+  type ProtectorDriver,
+  type ProtectorState,
+} from './types.js';
 
 export interface PassphraseProtectorConfig {
   type: 'passphrase';
@@ -34,9 +40,8 @@ export type PassphraseState = {
   salt: string;
 };
 
-export const PASSPHRASE_STATE_VERSION = 1;
-export const PASSPHRASE_SALT_LENGTH = 32;
-export const PASSPHRASE_NONCE_LENGTH = 12;
+const PASSPHRASE_STATE_VERSION = 1;
+const PASSPHRASE_SALT_LENGTH = 32;
 const KEY_LENGTH = 32;
 
 /**
@@ -81,12 +86,6 @@ export function validatePassphraseConfig(config: unknown): void {
   parseConfig(config);
 }
 
-function parseContext(context: unknown): void {
-  if (!isPlainObject(context) || typeof context.slotId !== 'string') {
-    throw new CofferError('EINVAL', 'protector context must be an object with a string slotId');
-  }
-}
-
 const HEX = /^(?:[0-9a-f]{2})+$/;
 
 /**
@@ -106,48 +105,12 @@ export function parsePassphraseState(state: unknown): { kdf: PassphraseKdfParams
   if (typeof salt !== 'string' || !HEX.test(salt) || salt.length < 2 * min || salt.length > 2 * max) {
     throw new CofferError('EINVAL', `passphrase keyslot salt must be ${min}–${max} bytes of lowercase hex`);
   }
-  return { kdf, salt: Uint8Array.from(Buffer.from(salt, 'hex')) };
+  return { kdf, salt: fromHex(salt) };
 }
 
-class PassphraseDevice implements DeviceKeystore {
-  #key: Uint8Array | undefined;
-  readonly #rng: Rng;
-
-  constructor(key: Uint8Array, rng: Rng) {
-    this.#key = key;
-    this.#rng = rng;
-  }
-
-  #liveKey(): Uint8Array {
-    if (this.#key === undefined) throw new CofferError('EUNAVAIL', 'passphrase protector is closed');
-    return this.#key;
-  }
-
-  async encrypt(plain: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
-    assertBytes('plain', plain);
-    assertBytes('aad', aad);
-    const key = this.#liveKey();
-    // A random 96-bit nonce per call: a slot encrypts a handful of master keys in its life, far
-    // below the 2^32 messages NIST SP 800-38D §8.3 allows for random GCM nonces under one key.
-    return aead.sealWithNonce(key, plain, aad, (n) => this.#rng.randomBytes(n));
-  }
-
-  async decrypt(cipher: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
-    assertBytes('cipher', cipher);
-    assertBytes('aad', aad);
-    const key = this.#liveKey();
-    // A wrong passphrase gives a different key, so it lands here as an authentication failure.
-    return aead.openWithNonce(key, cipher, aad);
-  }
-
-  capabilities(): ProtectorCapabilities {
-    return { ...CAPABILITIES };
-  }
-
-  async close(): Promise<void> {
-    wipe(this.#key);
-    this.#key = undefined;
-  }
+function openDevice(key: Uint8Array, rng: Rng): DeviceKeystore {
+  // A wrong passphrase gives a different key, so it shows up at decrypt as EBADMSG.
+  return new InProcessAeadDevice(key, { name: 'passphrase', capabilities: CAPABILITIES, rng });
 }
 
 /**
@@ -163,20 +126,20 @@ export function createPassphraseProtector(
 
     async create(config: PassphraseProtectorConfig, context: unknown) {
       const { passphrase, kdf } = parseConfig(config);
-      parseContext(context);
+      assertProtectorContext(context);
       // Every create — a new slot or a rewrap — draws a fresh salt, so no two slots share a key.
       const salt = rng.randomBytes(PASSPHRASE_SALT_LENGTH);
       const key = await derivePassphraseKeyAsync(kdf, passphrase, salt, KEY_LENGTH);
       const state: PassphraseState = { v: PASSPHRASE_STATE_VERSION, kdf: { ...kdf }, salt: toHex(salt) };
-      return { device: new PassphraseDevice(key, rng), state: state as ProtectorState };
+      return { device: openDevice(key, rng), state: state as ProtectorState };
     },
 
     async open(config: PassphraseProtectorConfig, state: ProtectorState, context: unknown) {
       const { passphrase } = parseConfig(config);
-      parseContext(context);
+      assertProtectorContext(context);
       const parsed = parsePassphraseState(state);
       const key = await derivePassphraseKeyAsync(parsed.kdf, passphrase, parsed.salt, KEY_LENGTH);
-      return new PassphraseDevice(key, rng);
+      return openDevice(key, rng);
     },
     // No destroy: nothing is held outside the keyslot record, so removing the record removes the slot.
   });

@@ -1,6 +1,7 @@
 // Key-encryption-key custody (DESIGN §5). A protector keeps a wrapping key inside a platform keystore
 // (passphrase-derived, OS keyring, TPM 2.0, PKCS#11 token) and exposes only encrypt/decrypt with
 // associated data, so the keystore's master key can be held in keyslots that any one protector opens.
+import { CofferError } from '../errors.js';
 
 export interface ProtectorCapabilities {
   /** The wrapping key lives in dedicated hardware (TPM, HSM), not in this process or on disk. */
@@ -47,4 +48,21 @@ export interface ProtectorDriver<Config extends { type: string }> {
 export interface ProtectorContext {
   /** The keyslot id this protector serves; drivers may use it to name their platform objects. */
   slotId: string;
+}
+
+/** Checks the context a driver was handed (EINVAL): a plain object with a 1–256 character slotId. */
+export function assertProtectorContext(context: unknown): asserts context is ProtectorContext {
+  const proto = typeof context === 'object' && context !== null ? Object.getPrototypeOf(context) : undefined;
+  const slotId = (context as { slotId?: unknown } | null | undefined)?.slotId;
+  if (
+    (proto !== Object.prototype && proto !== null) ||
+    typeof slotId !== 'string' ||
+    slotId.length === 0 ||
+    slotId.length > 256
+  ) {
+    throw new CofferError(
+      'EINVAL',
+      'protector context must be an object with a slotId string of 1 to 256 characters',
+    );
+  }
 }

@@ -3,17 +3,18 @@
 // key check value, so a deleted entry (ENOENT), a locked store (ELOCKED) and an entry replaced by
 // someone else (EBADMSG) are told apart before any ciphertext is touched. Encryption is AES-256-GCM
 // in this process: the key is read into memory, so the protector is honest about being exportable.
-import * as aead from '../../crypto/aead.js';
 import { assertBytes, equalBytes, fromHex, toHex, utf8, wipe } from '../../crypto/bytes.js';
 import { hmac } from '../../crypto/mac.js';
 import { type Rng, systemRng } from '../../crypto/rng.js';
 import { CofferError } from '../../errors.js';
-import type {
-  DeviceKeystore,
-  ProtectorCapabilities,
-  ProtectorContext,
-  ProtectorDriver,
-  ProtectorState,
+import { InProcessAeadDevice } from '../aead-device.js';
+import {
+  assertProtectorContext,
+  type DeviceKeystore,
+  type ProtectorCapabilities,
+  type ProtectorContext,
+  type ProtectorDriver,
+  type ProtectorState,
 } from '../types.js';
 import { KeyringEntry } from './backend.js';
 
@@ -32,11 +33,9 @@ export interface KeyringState extends ProtectorState {
   kcv: string;
 }
 
-export const KEY_LENGTH = 32;
-export const NONCE_LENGTH = aead.NONCE_LENGTH['aes-256-gcm'];
-export const TAG_LENGTH = aead.TAG_LENGTH;
+const KEY_LENGTH = 32;
 /** A keyslot wraps a 32-byte master key; 1 MiB leaves room for any future use and bounds memory. */
-export const MAX_PLAINTEXT = 1 << 20;
+const MAX_PLAINTEXT = 1 << 20;
 /** DESIGN §4: metadata strings are at most 256 bytes. */
 const MAX_NAME_BYTES = 256;
 const KCV_LABEL = utf8.encode('coffer:keyring:kcv:v1');
@@ -64,10 +63,6 @@ function validateName(field: string, value: unknown): asserts value is string {
 
 /** Checks a keyring config completely (names, lengths, unknown fields) without touching the store. */
 export function validateKeyringConfig(config: unknown): asserts config is KeyringConfig {
-  validateConfig(config);
-}
-
-function validateConfig(config: unknown): asserts config is KeyringConfig {
   if (typeof config !== 'object' || config === null || Array.isArray(config)) {
     throw new CofferError('EINVAL', 'keyring config must be an object');
   }
@@ -80,16 +75,6 @@ function validateConfig(config: unknown): asserts config is KeyringConfig {
   }
   validateName('service', c.service);
   validateName('account', c.account);
-}
-
-function validateContext(context: unknown): asserts context is ProtectorContext {
-  if (
-    typeof context !== 'object' ||
-    context === null ||
-    typeof (context as { slotId?: unknown }).slotId !== 'string'
-  ) {
-    throw new CofferError('EINVAL', 'protector context must be an object with a string slotId');
-  }
 }
 
 function parseState(state: unknown): { kcv: Uint8Array } {
@@ -119,46 +104,13 @@ function entryName(config: KeyringConfig): string {
   return `keyring entry service=${JSON.stringify(config.service)} account=${JSON.stringify(config.account)}`;
 }
 
-/** AES-256-GCM under the key read from the OS store; output nonce ‖ ciphertext ‖ tag. */
-class KeyringDevice implements DeviceKeystore {
-  private key: Uint8Array | undefined;
-
-  constructor(
-    key: Uint8Array,
-    private readonly rng: Rng,
-  ) {
-    this.key = key;
-  }
-
-  private liveKey(): Uint8Array {
-    if (this.key === undefined) throw new CofferError('EUNAVAIL', 'keyring protector is closed');
-    return this.key;
-  }
-
-  async encrypt(plain: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
-    assertBytes('plaintext', plain);
-    assertBytes('aad', aad);
-    if (plain.length > MAX_PLAINTEXT) throw new CofferError('E2BIG', `plaintext over ${MAX_PLAINTEXT} bytes`);
-    return aead.sealWithNonce(this.liveKey(), plain, aad, (n) => this.rng.randomBytes(n));
-  }
-
-  async decrypt(cipher: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
-    assertBytes('ciphertext', cipher);
-    assertBytes('aad', aad);
-    if (cipher.length > MAX_PLAINTEXT + NONCE_LENGTH + TAG_LENGTH) {
-      throw new CofferError('E2BIG', `ciphertext over ${MAX_PLAINTEXT + NONCE_LENGTH + TAG_LENGTH} bytes`);
-    }
-    return aead.openWithNonce(this.liveKey(), cipher, aad);
-  }
-
-  capabilities(): ProtectorCapabilities {
-    return { ...CAPABILITIES };
-  }
-
-  async close(): Promise<void> {
-    wipe(this.key);
-    this.key = undefined;
-  }
+function openDevice(key: Uint8Array, rng: Rng): DeviceKeystore {
+  return new InProcessAeadDevice(key, {
+    name: 'keyring',
+    capabilities: CAPABILITIES,
+    rng,
+    maxPlaintext: MAX_PLAINTEXT,
+  });
 }
 
 export interface KeyringDriverOptions {
@@ -216,8 +168,8 @@ export function createKeyringDriver(options: KeyringDriverOptions = {}): Protect
     type: 'keyring' as const,
 
     async create(config: KeyringConfig, context: ProtectorContext) {
-      validateConfig(config);
-      validateContext(context);
+      validateKeyringConfig(config);
+      assertProtectorContext(context);
       const entry = await bind(config);
       // Another keystore's key may live under these names: never overwrite it.
       const existing = await entry.read();
@@ -244,7 +196,7 @@ export function createKeyringDriver(options: KeyringDriverOptions = {}): Protect
         }
         const kcv = keyCheckValue(key);
         const state: KeyringState = { version: 1, algorithm: 'aes-256-gcm', kcv: toHex(kcv) };
-        return { device: new KeyringDevice(key, rng), state };
+        return { device: openDevice(key, rng), state };
       } catch (error) {
         wipe(key);
         throw error;
@@ -252,17 +204,17 @@ export function createKeyringDriver(options: KeyringDriverOptions = {}): Protect
     },
 
     async open(config: KeyringConfig, state: ProtectorState, context: ProtectorContext) {
-      validateConfig(config);
+      validateKeyringConfig(config);
       const { kcv } = parseState(state);
-      validateContext(context);
+      assertProtectorContext(context);
       const entry = await bind(config);
-      return new KeyringDevice(await readKey(entry, config, kcv), rng);
+      return openDevice(await readKey(entry, config, kcv), rng);
     },
 
     async destroy(config: KeyringConfig, state: ProtectorState, context: ProtectorContext) {
-      validateConfig(config);
+      validateKeyringConfig(config);
       const { kcv } = parseState(state);
-      validateContext(context);
+      assertProtectorContext(context);
       const entry = await bind(config);
       let key: Uint8Array;
       try {

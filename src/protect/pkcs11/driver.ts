@@ -13,6 +13,7 @@ import {
   type MechanismRequirement,
   Pkcs11Token,
   readBool,
+  validateObjectLabel,
   validateTokenOptions,
 } from './token.js';
 
@@ -47,7 +48,6 @@ export interface Pkcs11DriverOptions {
 
 const KEY_ID_BYTES = 16;
 const CONFIG_FIELDS = new Set(['type', 'module', 'tokenLabel', 'pin', 'keyLabel']);
-const MAX_KEY_LABEL_BYTES = 128;
 
 const MECHANISM_NEEDS: Readonly<Record<DeviceMechanism, MechanismRequirement>> = {
   CKM_AES_GCM: { mechanism: CKM.AES_GCM, uses: ['encrypt', 'decrypt'] },
@@ -56,10 +56,6 @@ const MECHANISM_NEEDS: Readonly<Record<DeviceMechanism, MechanismRequirement>> =
 
 /** Checks a pkcs11 config completely without loading the module or touching the token. */
 export function validatePkcs11Config(config: unknown): asserts config is Pkcs11ProtectorConfig {
-  validateConfig(config);
-}
-
-function validateConfig(config: unknown): asserts config is Pkcs11ProtectorConfig {
   if (typeof config !== 'object' || config === null || (config as { type?: unknown }).type !== 'pkcs11') {
     throw new CofferError(
       'EINVAL',
@@ -76,15 +72,7 @@ function validateConfig(config: unknown): asserts config is Pkcs11ProtectorConfi
     }
   }
   validateTokenOptions(config);
-  const { keyLabel } = config as { keyLabel?: unknown };
-  if (
-    typeof keyLabel !== 'string' ||
-    keyLabel.length === 0 ||
-    Buffer.byteLength(keyLabel, 'utf8') > MAX_KEY_LABEL_BYTES ||
-    keyLabel.includes('\0')
-  ) {
-    throw new CofferError('EINVAL', `PKCS#11: keyLabel must be 1 to ${MAX_KEY_LABEL_BYTES} bytes`);
-  }
+  validateObjectLabel('keyLabel', (config as { keyLabel?: unknown }).keyLabel);
 }
 
 /** Checks a persisted state record field by field; anything else is EINVAL (a corrupt keyslot). */
@@ -224,7 +212,7 @@ export function createPkcs11Driver(
     type: 'pkcs11',
 
     async create(config) {
-      validateConfig(config);
+      validatePkcs11Config(config);
       const token = await openToken(config);
       let created: Handle | undefined;
       try {
@@ -271,7 +259,7 @@ export function createPkcs11Driver(
     },
 
     async open(config, rawState): Promise<DeviceKeystore> {
-      validateConfig(config);
+      validatePkcs11Config(config);
       const state = parseState(rawState);
       if (state.keyLabel !== config.keyLabel) {
         throw new CofferError(
@@ -299,7 +287,7 @@ export function createPkcs11Driver(
     },
 
     async destroy(config, rawState) {
-      validateConfig(config);
+      validatePkcs11Config(config);
       const state = parseState(rawState);
       const token = await openToken(config, state.tokenSerial);
       try {

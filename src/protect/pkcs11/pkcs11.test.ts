@@ -427,6 +427,10 @@ describe('pkcs11 protector: errors', () => {
       /absolute path/,
     );
     await expectCode(pkcs11Driver.create({ ...c, keyLabel: '' }, { slotId: 'x' }), 'EINVAL');
+    // The bound is in UTF-8 bytes (CKA_LABEL is bytes): 65 × 'é' is 65 characters but 130 bytes.
+    for (const keyLabel of ['x'.repeat(129), '\u00e9'.repeat(65), 'kek\0hidden']) {
+      await expectCode(pkcs11Driver.create({ ...c, keyLabel }, { slotId: 'x' }), 'EINVAL', /keyLabel/);
+    }
     await expectCode(pkcs11Driver.create({ ...c, tokenLabel: 'x'.repeat(33) }, { slotId: 'x' }), 'EINVAL');
     await expectCode(pkcs11Driver.create({ ...c, pin: 42 as unknown as string }, { slotId: 'x' }), 'EINVAL');
     await expectCode(pkcs11Driver.create({ ...c, pin: '' }, { slotId: 'x' }), 'EINVAL', /needs a PIN/);

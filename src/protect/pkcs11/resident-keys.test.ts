@@ -344,6 +344,7 @@ describe('resident keys: arguments and lifecycle errors', () => {
       'EINVAL',
       /label/,
     );
+    await expectCode(generateResidentKey(token, { alg: 'ed25519', label: 'key\0hidden' }), 'EINVAL', /label/);
     await expectCode(signResident(token, 'not-hex', randomBytes(8)), 'EINVAL', /handleId/);
     await expectCode(
       signResident(token, 'ab'.repeat(16), 'text' as unknown as Uint8Array),

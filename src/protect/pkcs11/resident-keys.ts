@@ -21,7 +21,13 @@ import {
   mechanismName,
 } from './constants.js';
 import type { Handle, Pkcs11Lib } from './module.js';
-import { findObjects, type MechanismRequirement, type Pkcs11Token, readAttribute } from './token.js';
+import {
+  findObjects,
+  type MechanismRequirement,
+  type Pkcs11Token,
+  readAttribute,
+  validateObjectLabel,
+} from './token.js';
 
 export type ResidentAlgorithm = 'ed25519' | 'ecdsa-p256';
 export const RESIDENT_ALGORITHMS: readonly ResidentAlgorithm[] = ['ed25519', 'ecdsa-p256'];
@@ -51,7 +57,6 @@ export interface ResidentPlan {
 /** DESIGN §4: messages to sign are at most 1 MiB; larger ones are pre-hashed by the caller. */
 export const MAX_MESSAGE = 1 << 20;
 const ID_BYTES = 16;
-const MAX_LABEL_BYTES = 128;
 const CURVE_BITS = 256;
 
 const KEY_TYPE: Readonly<Record<ResidentAlgorithm, number>> = {
@@ -228,14 +233,7 @@ export async function generateResidentKey(
     throw new CofferError('EINVAL', 'PKCS#11: options must be an object');
   const { alg, label } = options;
   validateAlg(alg);
-  if (
-    typeof label !== 'string' ||
-    label.length === 0 ||
-    Buffer.byteLength(label, 'utf8') > MAX_LABEL_BYTES ||
-    label.includes('\0')
-  ) {
-    throw new CofferError('EINVAL', `PKCS#11: label must be 1 to ${MAX_LABEL_BYTES} bytes`);
-  }
+  validateObjectLabel('label', label);
   const plan = residentMechanisms(token, alg);
   requirePlan(token, plan);
   const id = Buffer.from(systemRng.randomBytes(ID_BYTES));

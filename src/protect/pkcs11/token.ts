@@ -88,6 +88,20 @@ export function validateTokenOptions(options: unknown): asserts options is Pkcs1
   }
 }
 
+/** CKA_LABEL of the objects Coffer creates: 1 to 128 UTF-8 bytes, no NUL (C strings in many modules). */
+export const MAX_OBJECT_LABEL_BYTES = 128;
+
+export function validateObjectLabel(name: string, label: unknown): asserts label is string {
+  if (
+    typeof label !== 'string' ||
+    label.length === 0 ||
+    byteLength(label) > MAX_OBJECT_LABEL_BYTES ||
+    label.includes('\0')
+  ) {
+    throw new CofferError('EINVAL', `PKCS#11: ${name} must be 1 to ${MAX_OBJECT_LABEL_BYTES} bytes`);
+  }
+}
+
 /** C_FindObjects over a template, at most `max` handles (Final always runs). */
 export function findObjects(
   lib: Pkcs11Lib,

@@ -4,16 +4,17 @@
 // and the device then runs AES-256-GCM in process: nonce(12) ‖ ciphertext ‖ tag(16). The TPM guarantees
 // the KEK cannot be unsealed on another machine (or after a TPM clear, or in another boot state); it does
 // not keep it out of this process's memory, which is why capabilities() says nonExportable: false.
-import { timingSafeEqual } from 'node:crypto';
-import * as aead from '../../crypto/aead.js';
+import { equalBytes } from '../../crypto/bytes.js';
 import { systemRng } from '../../crypto/rng.js';
 import { CofferError } from '../../errors.js';
-import type {
-  DeviceKeystore,
-  ProtectorCapabilities,
-  ProtectorContext,
-  ProtectorDriver,
-  ProtectorState,
+import { InProcessAeadDevice } from '../aead-device.js';
+import {
+  assertProtectorContext,
+  type DeviceKeystore,
+  type ProtectorCapabilities,
+  type ProtectorContext,
+  type ProtectorDriver,
+  type ProtectorState,
 } from '../types.js';
 import { buildState, formatPcrSelection, parseConfig, parseState, type Tpm2Config } from './config.js';
 import {
@@ -27,26 +28,12 @@ import {
   withTpm,
 } from './seal.js';
 
-export const KEK_LENGTH = 32;
-export const NONCE_LENGTH = 12;
-export const TAG_LENGTH = 16;
+const KEK_LENGTH = 32;
 /** Keyslots wrap 32-byte master keys; the bounds only stop a caller from streaming bulk data here. */
 const MAX_PLAINTEXT = 16 * 1024 * 1024;
 const MAX_AAD = 64 * 1024;
 
-function checkContext(context: unknown): void {
-  const slotId = (context as ProtectorContext | null | undefined)?.slotId;
-  if (typeof slotId !== 'string' || slotId.length === 0 || slotId.length > 256) {
-    throw new CofferError('EINVAL', 'protector context must carry a slotId string');
-  }
-}
-
-function checkBytes(name: string, value: unknown, max: number): asserts value is Uint8Array {
-  if (!(value instanceof Uint8Array)) throw new CofferError('EINVAL', `${name} must be a Uint8Array`);
-  if (value.length > max) throw new CofferError('E2BIG', `${name} is over ${max} bytes`);
-}
-
-export function capabilitiesFor(info: TpmInfo): ProtectorCapabilities {
+function capabilitiesFor(info: TpmInfo): ProtectorCapabilities {
   return {
     // swtpm keeps its seeds in a state directory on disk: a software TPM is not dedicated hardware.
     hardwareBacked: !info.software,
@@ -58,45 +45,15 @@ export function capabilitiesFor(info: TpmInfo): ProtectorCapabilities {
   };
 }
 
-/** AES-256-GCM under the unsealed KEK; the KEK is wiped by close(). */
-class Tpm2Device implements DeviceKeystore {
-  #kek: Uint8Array | null;
-  readonly #capabilities: ProtectorCapabilities;
-
-  constructor(kek: Uint8Array, capabilities: ProtectorCapabilities) {
-    this.#kek = kek;
-    this.#capabilities = capabilities;
-  }
-
-  #key(): Uint8Array {
-    if (this.#kek === null) throw new CofferError('EUNAVAIL', 'this tpm2 protector was closed');
-    return this.#kek;
-  }
-
-  async encrypt(plain: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
-    checkBytes('plaintext', plain, MAX_PLAINTEXT);
-    checkBytes('aad', aad, MAX_AAD);
-    return aead.sealWithNonce(this.#key(), plain, aad, (n) => systemRng.randomBytes(n));
-  }
-
-  async decrypt(cipher: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
-    checkBytes('ciphertext', cipher, MAX_PLAINTEXT + NONCE_LENGTH + TAG_LENGTH);
-    checkBytes('aad', aad, MAX_AAD);
-    return aead.openWithNonce(this.#key(), cipher, aad);
-  }
-
-  capabilities(): ProtectorCapabilities {
-    return { ...this.#capabilities };
-  }
-
-  async close(): Promise<void> {
-    this.#kek?.fill(0);
-    this.#kek = null;
-  }
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && timingSafeEqual(a, b);
+/** AES-256-GCM under the unsealed KEK; the device owns the KEK and wipes it on close(). */
+function openDevice(kek: Uint8Array, info: TpmInfo): DeviceKeystore {
+  return new InProcessAeadDevice(kek, {
+    name: 'tpm2',
+    capabilities: capabilitiesFor(info),
+    rng: systemRng,
+    maxPlaintext: MAX_PLAINTEXT,
+    maxAad: MAX_AAD,
+  });
 }
 
 export const tpm2Driver: ProtectorDriver<Tpm2Config> = {
@@ -104,7 +61,7 @@ export const tpm2Driver: ProtectorDriver<Tpm2Config> = {
 
   async create(config: Tpm2Config, context: ProtectorContext) {
     const { tcti, pcrs } = parseConfig(config);
-    checkContext(context);
+    assertProtectorContext(context);
     const kek = systemRng.randomBytes(KEK_LENGTH);
     let handedOver = false;
     try {
@@ -123,7 +80,7 @@ export const tpm2Driver: ProtectorDriver<Tpm2Config> = {
         // keyslot that silently does not work.
         const check = await unsealKek(session, primary, sealed, pcrs);
         try {
-          if (!sameBytes(check, kek)) {
+          if (!equalBytes(check, kek)) {
             throw new CofferError(
               'EUNAVAIL',
               'the TPM returned a different key when the new sealed object was unsealed',
@@ -134,7 +91,7 @@ export const tpm2Driver: ProtectorDriver<Tpm2Config> = {
         }
         return { info, state: buildState(pcrs, policy, sealed.sealedPublic, sealed.sealedPrivate) };
       });
-      const device = new Tpm2Device(kek, capabilitiesFor(result.info));
+      const device = openDevice(kek, result.info);
       handedOver = true;
       return { device, state: result.state as unknown as ProtectorState };
     } finally {
@@ -145,7 +102,7 @@ export const tpm2Driver: ProtectorDriver<Tpm2Config> = {
   async open(config: Tpm2Config, state: ProtectorState, context: ProtectorContext) {
     const { tcti, pcrs } = parseConfig(config);
     const parsed = parseState(state);
-    checkContext(context);
+    assertProtectorContext(context);
     // The sealed object's policy is fixed at creation; a different selection in the config means the
     // caller expects a binding this slot does not have.
     if (pcrs !== null && formatPcrSelection(pcrs) !== parsed.state.pcrs) {
@@ -172,6 +129,6 @@ export const tpm2Driver: ProtectorDriver<Tpm2Config> = {
         'the sealed object does not hold a 32-byte key: the slot state was altered',
       );
     }
-    return new Tpm2Device(kek, capabilitiesFor(info));
+    return openDevice(kek, info);
   },
 };
