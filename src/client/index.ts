@@ -10,8 +10,10 @@ import {
 } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { AuditEntry, AuditReport } from '../core/audit.js';
+import { b64 as base64 } from '../core/encoding.js';
 import type { ProtectorInfo } from '../core/keyslots.js';
 import type { CreateKeySpec, KeyInfo } from '../core/types.js';
+import { assertBytes } from '../crypto/bytes.js';
 import { CofferError, isErrorCode } from '../errors.js';
 
 export interface ClientOptions {
@@ -52,9 +54,7 @@ export type Aad = Uint8Array | string;
 const RAW_THRESHOLD = 64 * 1024;
 const encoder = new TextEncoder();
 
-function b64(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
-}
+const b64 = base64.encode;
 
 function unb64(text: unknown): Uint8Array {
   if (typeof text !== 'string') throw new CofferError('EINTERNAL', 'the daemon sent a malformed byte field');
@@ -65,10 +65,6 @@ function unb64(text: unknown): Uint8Array {
 function aadBytes(aad: Aad | undefined): Uint8Array | undefined {
   if (aad === undefined) return undefined;
   return typeof aad === 'string' ? encoder.encode(aad) : aad;
-}
-
-function assertBytes(name: string, value: unknown): asserts value is Uint8Array {
-  if (!(value instanceof Uint8Array)) throw new CofferError('EINVAL', `${name} must be a Uint8Array`);
 }
 
 function decodeItem<T>(item: unknown, decode: (ok: Record<string, unknown>) => T): BatchResult<T> {

@@ -52,6 +52,24 @@ describe('daemon API over the Unix socket', () => {
     assert.equal(doc.openapi, '3.1.0');
   });
 
+  test('creating a key or a token answers 201 Created', async () => {
+    const headers = { authorization: `Bearer ${d.adminToken}`, 'content-type': 'application/json' };
+    const key = await raw(d.socket, 'POST', '/v1/keys', {
+      headers,
+      body: JSON.stringify({ app: 'created', purpose: 'p', algorithm: 'ed25519' }),
+    });
+    assert.equal(key.status, 201);
+    assert.equal((JSON.parse(key.body.toString()) as { app: string }).app, 'created');
+    const token = await raw(d.socket, 'POST', '/v1/tokens', {
+      headers,
+      body: JSON.stringify({ apps: ['created'], ops: ['read'] }),
+    });
+    assert.equal(token.status, 201);
+    assert.match((JSON.parse(token.body.toString()) as { token: string }).token, /^coffer_/);
+    const list = await raw(d.socket, 'GET', '/v1/keys?app=created', { headers });
+    assert.equal(list.status, 200);
+  });
+
   test('the socket is mode 0600', async () => {
     const { statSync } = await import('node:fs');
     assert.equal(statSync(d.socket).mode & 0o777, 0o600);

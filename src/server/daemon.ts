@@ -23,14 +23,19 @@ const TOKEN_CACHE_MS = 1000;
 const TOUCH_EVERY_MS = 60_000;
 const TOKEN_CACHE_MAX = 1024;
 
+/** The in-daemon rotation scheduler: tick period, webhooks, a stable instance name. */
+export interface RotationOptions {
+  tickIntervalMs?: number;
+  webhooks?: { url: string; secret: string }[];
+  instanceId?: string;
+}
+
 export interface DaemonOptions {
   clock: () => number;
   insecureDeterministic: boolean;
   onBackgroundError: (error: unknown, what: string) => void;
   /** Rotation scheduler settings; false: no scheduler in this daemon (cron runs `coffer rotate due`). */
-  rotation?:
-    | { tickIntervalMs?: number; webhooks?: { url: string; secret: string }[]; instanceId?: string }
-    | false;
+  rotation?: RotationOptions | false;
 }
 
 export class Daemon {

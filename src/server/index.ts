@@ -17,7 +17,7 @@ import { type Logger, pino } from 'pino';
 import { assertProtectorConfig, type ProtectorConfig } from '../core/protectors.js';
 import { CofferError } from '../errors.js';
 import { openStorage } from '../storage/open.js';
-import { Daemon } from './daemon.js';
+import { Daemon, type RotationOptions } from './daemon.js';
 import { openApiDocument } from './openapi.js';
 import { type RequestMeta, Router } from './router.js';
 import { adminRoutes } from './routes-admin.js';
@@ -58,9 +58,7 @@ export interface ServerOptions {
    * The rotation scheduler (on by default while unlocked): tick period, webhooks to notify (POST with
    * a Coffer-Signature HMAC header), and a stable instance name. false: none (use `coffer rotate due`).
    */
-  rotation?:
-    | { tickIntervalMs?: number; webhooks?: { url: string; secret: string }[]; instanceId?: string }
-    | false;
+  rotation?: RotationOptions | false;
 }
 
 export interface RunningServer {

@@ -47,7 +47,7 @@ export function openApiDocument(routes: Route[], version: string): Record<string
         schema: { type: 'string', format: 'binary', maxLength: r.raw.maxBytes },
       };
     const responses: Record<string, unknown> = {
-      [r.method === 'POST' && (r.path === '/v1/keys' || r.path === '/v1/tokens') ? '201' : '200']: {
+      [String(r.status ?? 200)]: {
         description: 'success',
         content: {
           'application/json': { schema: r.response },

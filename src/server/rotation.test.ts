@@ -6,7 +6,15 @@ import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { verifyWebhookSignature } from '../rotation/webhook.js';
-import { startDaemon } from './fixture.js';
+import { PASSPHRASE, startDaemon } from './fixture.js';
+import { ROTATION_EVENT } from './routes-keys.js';
+
+/** The reply carries every field the OpenAPI document requires, and only fields it documents. */
+function assertDocumentedEvent(event: Record<string, unknown>): void {
+  const documented = Object.keys(ROTATION_EVENT.properties as object);
+  for (const field of ROTATION_EVENT.required as string[]) assert.ok(field in event, `has ${field}`);
+  for (const field of Object.keys(event)) assert.ok(documented.includes(field), `documents ${field}`);
+}
 
 function openEvents(
   socket: string,
@@ -71,14 +79,19 @@ test('daemon: emergency rotation → alert over SSE and a signed webhook; confir
   await new Promise<void>((done) => hook.listen(0, '127.0.0.1', done));
   const url = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`;
   const secret = 'a webhook secret of enough length';
-  const fixture = await startDaemon({ unlock: false });
+  // The hook server is closed even when the daemon fails to start (a leaked listener hangs the run).
+  const fixture = await startDaemon({ unlock: false }).catch((error: unknown) => {
+    hook.close();
+    throw error;
+  });
   try {
     await fixture.restart({ rotation: { webhooks: [{ url, secret }], tickIntervalMs: 100 } });
-    await fixture.admin.unlock('correct horse battery staple');
+    await fixture.admin.unlock(PASSPHRASE);
     const stream = await openEvents(fixture.socket, fixture.adminToken);
     const key = await fixture.admin.createKey({ app: 'a', purpose: 'p', algorithm: 'ed25519' });
     const alert = await fixture.admin.emergencyRotate(key.id, { id: 'INC-1', description: 'laptop stolen' });
     assert.equal(alert.type, 'alert');
+    assertDocumentedEvent(alert);
     const viaSse = JSON.parse(await stream.next('alert')) as { keyId: string; type: string };
     assert.equal(viaSse.keyId, key.id);
     const info = await fixture.admin.getKey(key.id);
@@ -101,10 +114,20 @@ test('daemon: emergency rotation → alert over SSE and a signed webhook; confir
     assert.equal((await fixture.admin.getKey(held.id)).primaryVersion, 1);
     const rotated = await fixture.admin.confirmRotation(held.id);
     assert.equal(rotated.type, 'rotated');
+    assertDocumentedEvent(rotated);
     assert.equal((await fixture.admin.getKey(held.id)).primaryVersion, 2);
+    // Nothing awaits confirmation on a key without such a policy: refused, not rotated.
+    await assert.rejects(fixture.admin.confirmRotation(key.id), { code: 'ESTATE' });
     await assert.rejects(fixture.client('coffer_bogus').emergencyRotate(key.id, { description: 'x' }), {
       code: 'EPERM',
     });
+    // Both routes need the token's 'rotate' operation, not just any token of the key's app.
+    const reader = await fixture.admin.createToken({ apps: ['a'], ops: ['read'] });
+    await assert.rejects(fixture.client(reader.token).confirmRotation(held.id), { code: 'EPERM' });
+    await assert.rejects(fixture.client(reader.token).emergencyRotate(key.id, { description: 'x' }), {
+      code: 'EPERM',
+    });
+    assert.equal((await fixture.admin.getKey(key.id)).primaryVersion, 2);
 
     const started = Date.now();
     await fixture.server.close(); // ends the open event stream instead of waiting 10 s for it
@@ -113,5 +136,20 @@ test('daemon: emergency rotation → alert over SSE and a signed webhook; confir
   } finally {
     await fixture.cleanup();
     hook.close();
+  }
+});
+
+test('daemon without a scheduler: rotation routes answer EUNAVAIL instead of acting', async () => {
+  const fixture = await startDaemon({ unlock: false });
+  try {
+    await fixture.restart({ rotation: false });
+    await fixture.admin.unlock(PASSPHRASE);
+    const key = await fixture.admin.createKey({ app: 'a', purpose: 'p', algorithm: 'ed25519' });
+    await assert.rejects(fixture.admin.emergencyRotate(key.id, { description: 'x' }), { code: 'EUNAVAIL' });
+    await assert.rejects(fixture.admin.confirmRotation(key.id), { code: 'EUNAVAIL' });
+    await assert.rejects(openEvents(fixture.socket, fixture.adminToken), /status 503/);
+    assert.equal((await fixture.admin.getKey(key.id)).primaryVersion, 1);
+  } finally {
+    await fixture.cleanup();
   }
 });

@@ -32,7 +32,7 @@ export interface Context<B, Q> {
 }
 
 export type Reply =
-  | { status?: number; json: unknown }
+  | { json: unknown }
   | { raw: Uint8Array }
   /** A long-lived response (server-sent events): the handler takes the request and response over. */
   | { stream: (req: IncomingMessage, res: ServerResponse) => void };
@@ -47,6 +47,8 @@ export interface Route<B = unknown, Q = unknown> {
   op?: TokenOp;
   body?: Schema<B>;
   query?: Schema<Q>;
+  /** The status of a JSON success (default 200); the OpenAPI document reads it from here too. */
+  status?: 201;
   /** Largest accepted body in bytes. */
   maxBody: number;
   /** Accepts application/octet-stream (AAD in the Coffer-AAD header as base64). */
@@ -179,7 +181,7 @@ export class Router {
       const reply = await r.handler({ params, body, query, raw, token, daemon, version, note });
       if ('stream' in reply) reply.stream(req, res);
       else if ('raw' in reply) sendRaw(res, reply.raw);
-      else sendJson(res, reply.status ?? 200, reply.json);
+      else sendJson(res, r.status ?? 200, reply.json);
     } catch (caught) {
       const error = asCofferError(caught);
       meta.code = error.code;

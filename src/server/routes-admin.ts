@@ -115,10 +115,10 @@ export function adminRoutes(openapi: () => unknown): Route[] {
       summary: 'Create a token (admin); the token is returned once and stored only as a hash',
       auth: 'admin',
       body: tokenBody,
+      status: 201,
       maxBody: SMALL_BODY,
       response: { type: 'object', properties: { id: { type: 'string' }, token: { type: 'string' } } },
       handler: async ({ body, daemon }) => ({
-        status: 201,
         json: await createToken(daemon.keystore(), body, { now: daemon.clock() }),
       }),
     }),

@@ -5,6 +5,7 @@ import type { Keystore } from '../core/keystore.js';
 import { PUBLIC_KEY_FORMATS } from '../core/public-key.js';
 import { type CreateKeySpec, KEY_ALGORITHMS, KEY_USES, type KeyInfo } from '../core/types.js';
 import { CofferError } from '../errors.js';
+import { ROTATION_EVENT_TYPES } from '../rotation/events.js';
 import { type Route, route } from './router.js';
 import { encodeBase64, type JsonSchema, s } from './schema.js';
 import { allowsApp } from './tokens.js';
@@ -25,6 +26,33 @@ export const KEY_INFO: JsonSchema = {
     primaryVersion: { type: 'integer' },
     versions: { type: 'array', items: { type: 'object' } },
   },
+};
+
+/** RotationEvent (rotation/events.ts): what confirm-rotation (`rotated`) and emergency-rotate (`alert`) return. */
+export const ROTATION_EVENT: JsonSchema = {
+  type: 'object',
+  description: 'RotationEvent: the committed rotation event (also sent to SSE subscribers and webhooks)',
+  properties: {
+    id: { type: 'string' },
+    type: { type: 'string', enum: [...ROTATION_EVENT_TYPES] },
+    keyId: { type: 'string' },
+    app: { type: 'string' },
+    purpose: { type: 'string' },
+    algorithm: { type: 'string', enum: [...KEY_ALGORITHMS] },
+    version: { type: 'integer' },
+    newVersion: { type: 'integer' },
+    at: { type: 'integer' },
+    dueAt: { type: 'integer' },
+    trigger: { type: 'string' },
+    uses: { type: 'integer' },
+    maxUses: { type: 'integer' },
+    incident: {
+      type: 'object',
+      properties: { id: { type: 'string' }, description: { type: 'string' } },
+      required: ['description'],
+    },
+  },
+  required: ['id', 'type', 'keyId', 'app', 'purpose', 'algorithm', 'version', 'at', 'dueAt'],
 };
 
 const createBody = s.object({
@@ -88,12 +116,13 @@ export const keyRoutes: Route[] = [
     auth: 'token',
     op: 'create',
     body: createBody,
+    status: 201,
     maxBody: SMALL_BODY,
     response: KEY_INFO,
     handler: async ({ body, token, daemon }) => {
       if (token && !allowsApp(token, body.app))
         throw new CofferError('EPERM', `this token may not create keys for app '${body.app}'`);
-      return { status: 201, json: await daemon.keystore().createKey(body as CreateKeySpec) };
+      return { json: await daemon.keystore().createKey(body as CreateKeySpec) };
     },
   }),
   route({
@@ -160,7 +189,7 @@ export const keyRoutes: Route[] = [
     auth: 'token',
     op: 'rotate',
     maxBody: SMALL_BODY,
-    response: s.object({}).json,
+    response: ROTATION_EVENT,
     handler: async ({ params, daemon }) => ({ json: await daemon.scheduler().confirm(params.id ?? '') }),
   }),
   route({
@@ -176,7 +205,7 @@ export const keyRoutes: Route[] = [
       }),
     }),
     maxBody: SMALL_BODY,
-    response: s.object({}).json,
+    response: ROTATION_EVENT,
     handler: async ({ params, body, daemon }) => ({
       json: await daemon.scheduler().emergencyRotate(params.id ?? '', body.incident),
     }),

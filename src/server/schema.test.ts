@@ -10,7 +10,7 @@ import type { Route } from './router.js';
 import { adminRoutes } from './routes-admin.js';
 import { keyRoutes } from './routes-keys.js';
 import { opRoutes } from './routes-ops.js';
-import { decodeBase64, encodeBase64, s } from './schema.js';
+import { decodeBase64, encodeBase64, type JsonSchema, s } from './schema.js';
 import { TOKEN_OPS } from './tokens.js';
 
 const routes: Route[] = [...adminRoutes(() => ({})), ...keyRoutes, ...opRoutes];
@@ -85,7 +85,17 @@ test('the OpenAPI document is generated from the validating schemas, for every r
     if (r.raw) assert.ok(body?.content['application/octet-stream']);
     if (r.auth === 'none') assert.deepEqual(entry.security, []);
     if (typeof entry['x-coffer-token-op'] === 'string') ops.add(entry['x-coffer-token-op']);
+    const responses = entry.responses as Record<string, { content?: Record<string, { schema: unknown }> }>;
+    const success = String(r.status ?? 200);
+    const schema = responses[success]?.content?.['application/json']?.schema as JsonSchema | undefined;
+    assert.equal(schema, r.response, `${r.path} documents its ${success} response`);
+    // A closed object with no properties would tell clients every field of the reply is invalid.
+    const closedEmpty =
+      schema?.additionalProperties === false && Object.keys(schema.properties ?? {}).length === 0;
+    assert.equal(closedEmpty, false, `${r.method} ${r.path} response schema allows its fields`);
   }
+  const created = routes.filter((r) => r.status === 201).map((r) => `${r.method} ${r.path}`);
+  assert.deepEqual(created.sort(), ['POST /v1/keys', 'POST /v1/tokens']);
   assert.deepEqual([...ops].sort(), [...TOKEN_OPS].sort(), 'every token operation guards some route');
   assert.deepEqual(
     doc.components.schemas.Error.properties.error.properties.code.enum,

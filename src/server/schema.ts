@@ -2,6 +2,7 @@
 // value (bad input → CofferError EINVAL, an over-size bound → E2BIG, before any work is done) and
 // describes itself as JSON Schema, so /v1/openapi.json is generated from the very objects that
 // check requests and can never drift from them. Bytes travel as standard base64 (SPEC "Daemon API").
+import { b64 } from '../core/encoding.js';
 import { CofferError } from '../errors.js';
 
 export type JsonSchema = Record<string, unknown>;
@@ -46,9 +47,7 @@ export function decodeBase64(text: unknown, path: string, maxBytes: number): Uin
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-export function encodeBase64(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
-}
+export const encodeBase64: (bytes: Uint8Array) => string = b64.encode;
 
 export const s = {
   string(
