@@ -1,4 +1,4 @@
-// `coffer/client` (DESIGN §7): a typed client for the daemon's /v1 API with the same argument and
+// `coffer/client` (SPEC §10): a typed client for the daemon's /v1 API with the same argument and
 // result types as the Keystore methods of the same names, and the same CofferError codes (taken from
 // the daemon's `{ error: { code, message } }`). It uses only node:http / node:https — importing it
 // loads no native addon — and keeps connections alive (Unix socket or TCP/TLS).

@@ -8,6 +8,7 @@ import { asCofferError } from '../errors.js';
 import type { Context, Reply, Route } from './router.js';
 import { route } from './router.js';
 import { encodeBase64, type JsonSchema, type Schema, s } from './schema.js';
+import { runInSlices } from './slices.js';
 import type { TokenOp } from './tokens.js';
 
 const MiB = 1024 * 1024;
@@ -107,15 +108,19 @@ function batch<T>(
       },
     },
     async (ctx, id) => {
-      const results: ItemResult[] = [];
-      for (const [index, raw] of ctx.body.items.entries()) {
+      const items = ctx.body.items;
+      ctx.charge(items.length - 1);
+      // Enough items in flight to keep every pool worker fed, few enough that this batch holds only
+      // a handful of places in the pool's queue at any time (docs/daemon.md "Fairness").
+      const window = Math.max(2, 2 * ctx.daemon.poolSize);
+      const results = await runInSlices(items.length, window, async (index): Promise<ItemResult> => {
         try {
-          results.push({ ok: true, ...(await run(ctx, id, item.parse(raw, `items[${index}]`))) });
+          return { ok: true, ...(await run(ctx, id, item.parse(items[index], `items[${index}]`))) };
         } catch (caught) {
           const error = asCofferError(caught);
-          results.push({ ok: false, error: { code: error.code, message: error.message } });
+          return { ok: false, error: { code: error.code, message: error.message } };
         }
-      }
+      });
       ctx.note.items = results.length;
       return { json: { results } };
     },
