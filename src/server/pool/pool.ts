@@ -78,6 +78,7 @@ export class WorkerPool implements CryptoOffload {
   #flushScheduled = false;
   #closed = false;
   #closing: Promise<void> | undefined;
+  #stats = { jobs: 0, installs: 0, forgets: 0 };
 
   constructor(options: PoolOptions = {}) {
     const size = options.workers ?? Math.max(1, availableParallelism());
@@ -91,6 +92,11 @@ export class WorkerPool implements CryptoOffload {
   /** Thread ids of the live workers (tests check that close() ends them). */
   get threadIds(): number[] {
     return this.#slots.map((slot) => slot.worker.threadId);
+  }
+
+  /** Jobs sent to workers, key versions installed in a worker, and forget messages, since the start. */
+  get stats(): Readonly<{ jobs: number; installs: number; forgets: number }> {
+    return { ...this.#stats };
   }
 
   /** Jobs waiting for a worker plus jobs being worked on. */
@@ -199,6 +205,7 @@ export class WorkerPool implements CryptoOffload {
         chunkCost += job.cost;
       }
       slot.busy += chunkCost;
+      this.#stats.jobs += jobs.length;
       slot.worker.postMessage({ type: 'jobs', jobs } satisfies ToWorker, transfer);
     }
   }
@@ -222,6 +229,7 @@ export class WorkerPool implements CryptoOffload {
         secret.buffer,
       ]);
       slot.installed.add(handle.id);
+      this.#stats.installs++;
     }
     return handle.id;
   }
@@ -237,6 +245,7 @@ export class WorkerPool implements CryptoOffload {
       handle.dead = true;
       list.push(handle.id);
     }
+    this.#stats.forgets++;
     for (const slot of this.#slots) {
       for (const h of list) slot.installed.delete(h);
       slot.worker.postMessage({ type: 'forget', handles: list } satisfies ToWorker);
@@ -246,6 +255,7 @@ export class WorkerPool implements CryptoOffload {
   forgetAll(): void {
     for (const handles of this.#byKey.values()) for (const handle of handles) handle.dead = true;
     this.#byKey.clear();
+    this.#stats.forgets++;
     for (const slot of this.#slots) {
       slot.installed.clear();
       slot.worker.postMessage({ type: 'forgetAll' } satisfies ToWorker);
