@@ -1,7 +1,9 @@
-// Daemon throughput (brief J): requests over the Unix socket with keep-alive through coffer/client,
-// single and in batches of 100, for Ed25519 sign and 1 KiB seal, each as a ratio to the in-process
-// `ks.sign` / `ks.seal` measured in the same run, with p50/p99 latency per request. Goal: batched
-// daemon signing at ≥ 0.5× in-process throughput.
+// Daemon throughput and fairness (docs/daemon.md): requests over the Unix socket with keep-alive
+// through coffer/client, single and in batches of 100, for Ed25519 sign, ML-DSA-65 sign and 1 KiB
+// seal, each as a ratio to the in-process single-thread `ks.sign` / `ks.seal` measured in the same run,
+// with p50/p99 latency per request. Goals: batched Ed25519 signing at ≥ 0.5× in-process; batched
+// ML-DSA-65 signing at ≥ 1.5× in-process (the worker pool uses both cores); and /v1/health answering
+// with p99 ≤ 50 ms while two 1000-item ML-DSA-65 batches run (reported as 50 ms / p99, goal ≥ 1).
 import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -13,6 +15,9 @@ import { passphrase, tempDir } from '../testing/keystore.js';
 import type { BenchRow } from './harness.js';
 
 const BATCH = 100;
+/** The fairness scenario of the issue: two batches of this many ML-DSA-65 items at once. */
+const HEAVY_BATCH = 1000;
+const HEALTH_BUDGET_MS = 50;
 
 interface Measured {
   /** Items per second. */
@@ -55,6 +60,75 @@ async function best(
   return top;
 }
 
+/** Latency percentile of sorted samples, in ms with µs precision. */
+function percentile(sorted: number[], q: number): number {
+  return Math.round((sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0) * 1000) / 1000;
+}
+
+/**
+ * The issue's attack: two HEAVY_BATCH-item ML-DSA-65 sign-batches from one token, and meanwhile an
+ * unauthenticated client asking /v1/health back to back. Health latency idle is measured first, side by
+ * side; the row's ratio is HEALTH_BUDGET_MS / p99 under load (≥ 1: the goal is met).
+ */
+async function healthUnderLoad(
+  socket: string,
+  client: CofferClient,
+  keyId: string,
+  message: Uint8Array,
+): Promise<BenchRow> {
+  const probe = new CofferClient({ socket });
+  try {
+    const idle: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      const t = performance.now();
+      await probe.health();
+      idle.push(performance.now() - t);
+    }
+    const items = Array.from({ length: HEAVY_BATCH }, () => message);
+    const started = performance.now();
+    let running = true;
+    const batches = Promise.all([client.signBatch(keyId, items), client.signBatch(keyId, items)]).finally(
+      () => {
+        running = false;
+      },
+    );
+    const loaded: number[] = [];
+    await new Promise((r) => setTimeout(r, 50));
+    while (running) {
+      const t = performance.now();
+      await probe.health();
+      loaded.push(performance.now() - t);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const results = await batches;
+    const seconds = (performance.now() - started) / 1000;
+    const failed = results.flat().filter((r) => !r.ok).length;
+    idle.sort((a, b) => a - b);
+    loaded.sort((a, b) => a - b);
+    const p99 = percentile(loaded, 0.99);
+    return {
+      group: 'daemon',
+      name: `health p99 under 2 × ${HEAVY_BATCH} ml-dsa-65 batch items (goal ≤ ${HEALTH_BUDGET_MS} ms)`,
+      opsPerSec: Math.round(loaded.length / seconds),
+      baseline: `${HEALTH_BUDGET_MS} ms budget`,
+      ratio: HEALTH_BUDGET_MS / Math.max(p99, 0.001),
+      goal: 1,
+      extra: {
+        p50ms: percentile(loaded, 0.5),
+        p99ms: p99,
+        maxms: percentile(loaded, 1),
+        idleP99ms: percentile(idle, 0.99),
+        samples: loaded.length,
+        batchSeconds: Math.round(seconds * 100) / 100,
+        batchItemsPerSec: Math.round((2 * HEAVY_BATCH) / seconds),
+        failedItems: failed,
+      },
+    };
+  } finally {
+    probe.close();
+  }
+}
+
 export async function benchDaemon(options: { rounds?: number; ms?: number } = {}): Promise<BenchRow[]> {
   const rounds = options.rounds ?? 3;
   const ms = options.ms ?? 400;
@@ -65,6 +139,7 @@ export async function benchDaemon(options: { rounds?: number; ms?: number } = {}
   let ks = await Keystore.open({ store, protector: passphrase(), create: true });
   const { token } = await createToken(ks, { apps: ['*'], ops: ['*'], admin: true });
   const sigKey = await ks.createKey({ app: 'bench', purpose: 'sig', algorithm: 'ed25519' });
+  const pqKey = await ks.createKey({ app: 'bench', purpose: 'pq', algorithm: 'ml-dsa-65' });
   const aesKey = await ks.createKey({ app: 'bench', purpose: 'aes', algorithm: 'aes-256-gcm' });
   await ks.close();
   const server = await startServer({ store, socket, logger: false, handleSignals: false });
@@ -102,6 +177,15 @@ export async function benchDaemon(options: { rounds?: number; ms?: number } = {}
       'in-process ks.sign',
       0.5,
     );
+    const inPq = await best(() => ks.sign(pqKey.id, message), 1, rounds, Math.max(ms, 1000));
+    add(
+      `sign ml-dsa-65, batches of ${BATCH}`,
+      await best(() => client.signBatch(pqKey.id, messages), BATCH, rounds, Math.max(ms, 1500)),
+      inPq,
+      'in-process ks.sign (one thread)',
+      1.5,
+    );
+    rows.push(await healthUnderLoad(socket, client, pqKey.id, message));
     const inSeal = await best(() => ks.seal(aesKey.id, plaintext), 1, rounds, ms);
     add(
       'seal aes-256-gcm 1 KiB, one per request',
