@@ -130,6 +130,11 @@ export class Daemon {
     return new Daemon(storage, parseHeader(record.value), options);
   }
 
+  /** The worker pool, when the daemon has one (large JSON bodies and replies go through it too). */
+  get pool(): WorkerPool | undefined {
+    return this.#options.pool;
+  }
+
   /** Worker threads running this daemon's expensive crypto (0: all on the event loop). */
   get poolSize(): number {
     return this.#options.pool?.size ?? 0;

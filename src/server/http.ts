@@ -56,8 +56,9 @@ export function mediaType(req: IncomingMessage): string {
   return (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
 }
 
+/** Sends a JSON reply: a value, or JSON bytes already encoded (codec.ts). */
 export function sendJson(res: ServerResponse, status: number, value: unknown): void {
-  const body = Buffer.from(JSON.stringify(value));
+  const body = value instanceof Uint8Array ? value : Buffer.from(JSON.stringify(value));
   res.writeHead(status, {
     'content-type': `${JSON_TYPE}; charset=utf-8`,
     'content-length': body.length,

@@ -7,6 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { assertKeyId } from '../core/names.js';
 import { asCofferError, CofferError } from '../errors.js';
+import { encodeReply, LARGE_JSON, replyBytes } from './codec.js';
 import type { Daemon } from './daemon.js';
 import { mediaType, parseJsonBody, RAW_TYPE, readBody, sendError, sendJson, sendRaw } from './http.js';
 import type { TokenLimits } from './limits.js';
@@ -76,6 +77,11 @@ interface Compiled {
   route: Route;
   /** Per path segment: a literal to equal, or the name of a parameter (any non-empty segment). */
   segments: ({ literal: string } | { param: string })[];
+}
+
+/** Estimated µs to parse or write `bytes` of JSON with base64 in it (for the pool's queue). */
+function jsonCost(bytes: number): number {
+  return Math.ceil(bytes / 100);
 }
 
 /** The one answer for a key id the token may not see and for one that does not exist (SPEC §10.2). */
@@ -194,7 +200,12 @@ export class Router {
       } else if (r.body) {
         const data = await readBody(req, r.maxBody);
         bodyRead = true;
-        body = r.body.parse(parseJsonBody(data), '');
+        const pool = daemon.pool;
+        // A large JSON body is parsed, and its base64 decoded, off the event loop (codec.ts).
+        body =
+          pool && data.length >= LARGE_JSON
+            ? await pool.task('decodeBody', [meta.route, data], jsonCost(data.length), true)
+            : r.body.parse(parseJsonBody(data), '');
       } else if (r.method !== 'GET') {
         // Routes without a body still drain a small one, bounded, so keep-alive stays in step.
         await readBody(req, r.maxBody);
@@ -209,7 +220,15 @@ export class Router {
       const reply = await r.handler({ params, body, query, raw, token, daemon, version, note, charge });
       if ('stream' in reply) reply.stream(req, res);
       else if ('raw' in reply) sendRaw(res, reply.raw);
-      else sendJson(res, r.status ?? 200, reply.json);
+      else {
+        const pool = daemon.pool;
+        const size = pool ? replyBytes(reply.json) : 0;
+        const json =
+          pool && size >= LARGE_JSON
+            ? ((await pool.task('encodeReply', [reply.json], jsonCost(size))) as Uint8Array)
+            : encodeReply(reply.json);
+        sendJson(res, r.status ?? 200, json);
+      }
     } catch (caught) {
       const error = asCofferError(caught);
       meta.code = error.code;

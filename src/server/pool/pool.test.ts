@@ -9,6 +9,8 @@ import { KERNELS, kernelCost } from '../../core/kernels.js';
 import { Keystore } from '../../core/keystore.js';
 import * as sig from '../../crypto/sig.js';
 import { passphrase, tempDir } from '../../testing/keystore.js';
+import { encodeReply } from '../codec.js';
+import { opRoutes } from '../routes-ops.js';
 import { WorkerPool } from './pool.js';
 
 const te = new TextEncoder();
@@ -89,6 +91,42 @@ describe('WorkerPool', () => {
       KERNELS.mac(secret, data),
     );
     assert.equal(pool.stats.installs - before, installed + 2);
+  });
+
+  test('large JSON bodies and replies: the same result or error in a worker as inline', async () => {
+    const route = opRoutes.find((r) => r.path === '/v1/keys/{id}/seal') as (typeof opRoutes)[number];
+    const plaintext = new Uint8Array(600 * 1024).fill(42);
+    const body = Buffer.from(
+      JSON.stringify({ plaintext: Buffer.from(plaintext).toString('base64'), aad: 'YQ==' }),
+    );
+    const inline = route.body?.parse(JSON.parse(body.toString()), '');
+    assert.deepEqual(await pool.task('decodeBody', ['POST /v1/keys/{id}/seal', body], 1, true), inline);
+    for (const bad of ['{"plaintext":"not base64!"}', '{"plaintext":"YQ==","colour":1}', '{nope']) {
+      let expected: unknown;
+      try {
+        route.body?.parse(JSON.parse(bad), '');
+      } catch (error) {
+        expected = { code: (error as { code?: string }).code ?? 'EINVAL', message: (error as Error).message };
+      }
+      await assert.rejects(
+        pool.task('decodeBody', ['POST /v1/keys/{id}/seal', Buffer.from(bad)], 1, true),
+        (e: unknown) => {
+          const error = e as { code: string; message: string };
+          assert.equal(error.code, 'EINVAL');
+          if (bad !== '{nope') assert.deepEqual({ code: error.code, message: error.message }, expected);
+          return true;
+        },
+      );
+    }
+    const reply = {
+      results: [
+        { ok: true, sealed: plaintext, version: 1 },
+        { ok: false, error: { code: 'EINVAL', message: 'x' } },
+      ],
+    };
+    const encoded = (await pool.task('encodeReply', [reply], 1)) as Uint8Array;
+    assert.deepEqual(Buffer.from(encoded), encodeReply(reply));
+    assert.equal(plaintext.byteLength, 600 * 1024, 'a reply is copied, never moved');
   });
 
   test('cheap kernels are declined and run inline', async () => {

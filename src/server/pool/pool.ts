@@ -16,7 +16,9 @@ import { Worker } from 'node:worker_threads';
 import type { KernelName } from '../../core/kernels.js';
 import type { CryptoOffload, KernelArgs, KernelResult, SecretRef } from '../../core/offload.js';
 import { CofferError, isErrorCode } from '../../errors.js';
-import type { FromWorker, JobMessage, ToWorker } from './protocol.js';
+import { bytesIn, copyForTransfer } from '../codec.js';
+import { type FromWorker, type JobMessage, ownsBuffer, type ToWorker } from './protocol.js';
+import type { TaskName } from './tasks.js';
 
 export interface PoolOptions {
   /** Worker threads (default: one per available core; 0 is refused — use no pool instead). */
@@ -35,7 +37,7 @@ const CLOSE_GRACE_MS = 2_000;
 
 interface Pending {
   id: number;
-  name: KernelName;
+  name: KernelName | TaskName;
   args: unknown[];
   key: SecretRef | undefined;
   cost: number;
@@ -170,6 +172,38 @@ export class WorkerPool implements CryptoOffload {
         cost,
         transfer,
         resolve: resolve as (value: unknown) => void,
+        reject,
+      });
+      this.#scheduleFlush();
+    });
+  }
+
+  /**
+   * Runs server work (tasks.ts: a large body's decoding, a large reply's encoding) in a worker; `cost`
+   * is in µs as for kernels. With `move`, byte arguments that own their buffer are moved (the caller
+   * gives them up: a request body it has no further use for); otherwise everything is copied, so a
+   * buffer shared with a cache can never be detached under it.
+   */
+  task(name: TaskName, args: unknown[], cost: number, move = false): Promise<unknown> {
+    if (this.#closed) return Promise.reject(new CofferError('EUNAVAIL', 'the daemon is shutting down'));
+    const transfer: ArrayBuffer[] = [];
+    let sent = args;
+    if (move) {
+      for (const bytes of bytesIn(args))
+        if (ownsBuffer(bytes) && !transfer.includes(bytes.buffer as ArrayBuffer))
+          transfer.push(bytes.buffer as ArrayBuffer);
+    } else {
+      sent = copyForTransfer(args, transfer) as unknown[];
+    }
+    return new Promise((resolve, reject) => {
+      this.#queue.push({
+        id: this.#nextJob++,
+        name,
+        args: sent,
+        key: undefined,
+        cost,
+        transfer,
+        resolve,
         reject,
       });
       this.#scheduleFlush();

@@ -3,10 +3,11 @@
 // sending thread keeps no copy); a job on a secret kernel names the installed key by handle and carries
 // null in its place.
 import type { KernelName } from '../../core/kernels.js';
+import type { TaskName } from './tasks.js';
 
 export interface JobMessage {
   id: number;
-  name: KernelName;
+  name: KernelName | TaskName;
   args: unknown[];
   /** Handle of the installed key that replaces args[0] (secret kernels only). */
   key?: number;

@@ -7,10 +7,16 @@ import { KERNELS, type KernelName } from '../../core/kernels.js';
 import { clearCache as clearKemCache } from '../../crypto/kem.js';
 import { clearKeyCache } from '../../crypto/sig.js';
 import { asCofferError } from '../../errors.js';
+import { bytesIn } from '../codec.js';
 import { type FromWorker, type JobMessage, type JobResult, ownsBuffer, type ToWorker } from './protocol.js';
+import { TASKS } from './tasks.js';
 
 const port = parentPort;
 if (port === null) throw new Error('coffer pool worker: not started as a worker thread');
+
+// Every Buffer this thread makes owns its memory: results can then be moved back whole, and no answer
+// can carry a shared slab holding bytes of another job.
+Buffer.poolSize = 0;
 
 const keys = new Map<number, Uint8Array>();
 
@@ -19,14 +25,6 @@ function forgetAll(): void {
   keys.clear();
   clearKeyCache();
   clearKemCache();
-}
-
-/** The Uint8Arrays of a result (a byte string, or an object of them such as an encapsulation). */
-function bytesOf(value: unknown): Uint8Array[] {
-  if (value instanceof Uint8Array) return [value];
-  if (typeof value === 'object' && value !== null)
-    return Object.values(value).filter((v): v is Uint8Array => v instanceof Uint8Array);
-  return [];
 }
 
 function runJob(job: JobMessage): JobResult {
@@ -38,7 +36,9 @@ function runJob(job: JobMessage): JobResult {
         return { id: job.id, ok: false, code: 'EINTERNAL', message: 'key not installed' };
       args[0] = secret;
     }
-    const kernel = KERNELS[job.name as KernelName] as unknown as ((...a: unknown[]) => unknown) | undefined;
+    const kernel = (KERNELS[job.name as KernelName] ?? TASKS[job.name as keyof typeof TASKS]) as unknown as
+      | ((...a: unknown[]) => unknown)
+      | undefined;
     if (kernel === undefined) return { id: job.id, ok: false, code: 'EINTERNAL', message: 'unknown kernel' };
     return { id: job.id, ok: true, value: kernel(...args) };
   } catch (caught) {
@@ -83,7 +83,7 @@ port.on('message', (message: ToWorker) => {
       const copied: Uint8Array[] = [];
       for (const result of results) {
         if (!result.ok) continue;
-        for (const bytes of bytesOf(result.value)) {
+        for (const bytes of bytesIn(result.value)) {
           if (ownsBuffer(bytes) && !transfer.includes(bytes.buffer as ArrayBuffer))
             transfer.push(bytes.buffer as ArrayBuffer);
           else copied.push(bytes);
