@@ -28,6 +28,8 @@ export function argon2idInThread(input: Argon2ThreadInput): Promise<Uint8Array> 
   return new Promise((resolve, reject) => {
     let settled = false;
     const worker = new Worker(new URL('./argon2-worker.js', import.meta.url), {
+      // The parent's own flags (`--input-type`, `--eval …`) describe its entry point, not this one.
+      execArgv: [],
       workerData: {
         password,
         salt: input.salt,

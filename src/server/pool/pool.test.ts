@@ -4,6 +4,7 @@
 // turning while ML-DSA signatures run; close() fails queued work with EUNAVAIL, refuses new work and
 // ends every thread; and a Keystore given the pool behaves like one without it.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { after, describe, test } from 'node:test';
 import { KERNELS, kernelCost } from '../../core/kernels.js';
 import { Keystore } from '../../core/keystore.js';
@@ -171,6 +172,26 @@ describe('WorkerPool', () => {
     // Inline, the 12 signatures would run back to back on this thread and no timer could fire in between.
     assert.ok(ticksWhenDone >= 3, `the timer fired ${ticksWhenDone} times while the pool signed`);
   });
+});
+
+test('threads start in a process whose own flags name another entry point (node --input-type=module -e)', () => {
+  // Worker threads inherit the parent's execArgv by default, and --input-type refuses a file entry.
+  const root = new URL('../../../', import.meta.url).pathname;
+  const script = `
+    const { WorkerPool } = await import('./dist/server/pool/pool.js');
+    const { _argon2idNobleAsync } = await import('./dist/crypto/passphrase-kdf-engines.js');
+    const pool = new WorkerPool({ workers: 1, minCostUs: 0 });
+    const secret = new Uint8Array(32);
+    const mac = await pool.run('mac', [secret, new Uint8Array(4)], { keyId: 'k', version: 1, secret }, 1);
+    await pool.close();
+    const key = await _argon2idNobleAsync({ password: new Uint8Array(3), salt: new Uint8Array(16), memoryKiB: 64, iterations: 1, parallelism: 1, length: 16 });
+    console.log(mac.length, key.length);
+  `;
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: root,
+    encoding: 'utf8',
+  });
+  assert.equal(out.trim(), '32 16');
 });
 
 describe('WorkerPool close', () => {

@@ -107,7 +107,8 @@ export class WorkerPool implements CryptoOffload {
   }
 
   #spawn(): Slot {
-    const worker = new Worker(new URL('./worker.js', import.meta.url));
+    // The parent's own flags (`--input-type`, `--eval …`) describe its entry point, not this one.
+    const worker = new Worker(new URL('./worker.js', import.meta.url), { execArgv: [] });
     // The pool must not keep a process alive on its own: close() ends the workers explicitly.
     worker.unref();
     const slot: Slot = { worker, busy: 0, inflight: new Map(), installed: new Set() };
