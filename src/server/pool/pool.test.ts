@@ -130,6 +130,29 @@ describe('WorkerPool', () => {
     assert.equal(plaintext.byteLength, 600 * 1024, 'a reply is copied, never moved');
   });
 
+  test('jobs queued when the keystore locks or destroys the key are refused, never run with wiped bytes', async () => {
+    const pair = sig.keygen('ml-dsa-65');
+    const secret = pair.secretKey.slice();
+    const message = te.encode('m');
+    await pool.run('sign', [secret, 'ml-dsa-65', message, undefined], ref(secret, 'k_lock'), 7000);
+    const queued = Array.from({ length: 6 }, () =>
+      pool.run('sign', [secret, 'ml-dsa-65', message, undefined], ref(secret, 'k_lock'), 7000),
+    );
+    // What Session.lock does: forget, then wipe its copy.
+    pool.forgetAll();
+    secret.fill(0);
+    for (const outcome of await Promise.allSettled(queued as Promise<unknown>[])) {
+      assert.equal(outcome.status, 'rejected');
+      assert.equal((outcome.reason as { code: string }).code, 'ELOCKED');
+    }
+    const other = pair.secretKey.slice();
+    await pool.run('sign', [other, 'ml-dsa-65', message, undefined], ref(other, 'k_gone'), 7000);
+    const waiting = pool.run('sign', [other, 'ml-dsa-65', message, undefined], ref(other, 'k_gone'), 7000);
+    pool.forget('k_gone');
+    other.fill(0);
+    await assert.rejects(waiting as Promise<unknown>, { code: 'EKEYREVOKED' });
+  });
+
   test('cheap kernels are declined and run inline', async () => {
     const cheap = new WorkerPool({ workers: 1 });
     try {

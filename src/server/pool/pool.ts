@@ -40,6 +40,8 @@ interface Pending {
   name: KernelName | TaskName;
   args: unknown[];
   key: SecretRef | undefined;
+  /** The key's handle, taken when the job was queued (while its bytes were known to be live). */
+  handle: Handle | undefined;
   cost: number;
   transfer: ArrayBuffer[];
   resolve(value: unknown): void;
@@ -57,8 +59,12 @@ interface Slot {
 interface Handle {
   id: number;
   keyId: string;
-  /** Set by forget/forgetAll: the workers wiped it, so the next use installs a new handle. */
-  dead: boolean;
+  /**
+   * Set by forget (the key was destroyed) or forgetAll (the keystore locked or closed): the workers
+   * wiped their copies and so did the Keystore — a job still queued on this handle is refused, never
+   * installed again from bytes that are now zeros.
+   */
+  dead: undefined | 'destroyed' | 'locked';
 }
 
 /** A private copy of a byte argument in its own buffer, so it can be transferred (not cloned with its neighbours). */
@@ -170,6 +176,7 @@ export class WorkerPool implements CryptoOffload {
         name,
         args: sent,
         key,
+        handle: key === undefined ? undefined : this.#handleFor(key),
         cost,
         transfer,
         resolve: resolve as (value: unknown) => void,
@@ -202,6 +209,7 @@ export class WorkerPool implements CryptoOffload {
         name,
         args: sent,
         key: undefined,
+        handle: undefined,
         cost,
         transfer,
         resolve,
@@ -232,8 +240,17 @@ export class WorkerPool implements CryptoOffload {
       let chunkCost = 0;
       while (this.#queue.length > 0 && chunkCost < CHUNK_US && jobs.length < CHUNK_JOBS) {
         const job = this.#queue.shift() as Pending;
+        if (job.handle?.dead) {
+          job.reject(
+            job.handle.dead === 'locked'
+              ? new CofferError('ELOCKED', 'the keystore was locked while this operation waited')
+              : new CofferError('EKEYREVOKED', 'the key was destroyed while this operation waited'),
+          );
+          continue;
+        }
         const message: JobMessage = { id: job.id, name: job.name, args: job.args };
-        if (job.key !== undefined) message.key = this.#install(slot, job.key);
+        if (job.key !== undefined && job.handle !== undefined)
+          message.key = this.#install(slot, job.key, job.handle);
         jobs.push(message);
         transfer.push(...job.transfer);
         slot.inflight.set(job.id, job);
@@ -245,11 +262,11 @@ export class WorkerPool implements CryptoOffload {
     }
   }
 
-  /** The worker-side handle of a key version, sending the bytes first if this worker lacks them. */
-  #install(slot: Slot, key: SecretRef): number {
+  /** The handle of a live key version (a new one for bytes not seen, or seen before a forget). */
+  #handleFor(key: SecretRef): Handle {
     let handle = this.#handles.get(key.secret);
     if (handle === undefined || handle.dead) {
-      handle = { id: this.#nextHandle++, keyId: key.keyId, dead: false };
+      handle = { id: this.#nextHandle++, keyId: key.keyId, dead: undefined };
       this.#handles.set(key.secret, handle);
       let handles = this.#byKey.get(key.keyId);
       if (handles === undefined) {
@@ -258,6 +275,11 @@ export class WorkerPool implements CryptoOffload {
       }
       handles.add(handle);
     }
+    return handle;
+  }
+
+  /** Sends a key version's bytes to a worker that lacks them; its handle names them afterwards. */
+  #install(slot: Slot, key: SecretRef, handle: Handle): number {
     if (!slot.installed.has(handle.id)) {
       const secret = new Uint8Array(key.secret);
       slot.worker.postMessage({ type: 'install', handle: handle.id, secret } satisfies ToWorker, [
@@ -277,7 +299,7 @@ export class WorkerPool implements CryptoOffload {
     // instead of naming a key the workers wiped.
     const list: number[] = [];
     for (const handle of handles) {
-      handle.dead = true;
+      handle.dead = 'destroyed';
       list.push(handle.id);
     }
     this.#stats.forgets++;
@@ -288,7 +310,7 @@ export class WorkerPool implements CryptoOffload {
   }
 
   forgetAll(): void {
-    for (const handles of this.#byKey.values()) for (const handle of handles) handle.dead = true;
+    for (const handles of this.#byKey.values()) for (const handle of handles) handle.dead = 'locked';
     this.#byKey.clear();
     this.#stats.forgets++;
     for (const slot of this.#slots) {
@@ -304,7 +326,7 @@ export class WorkerPool implements CryptoOffload {
       const queued = this.#queue;
       this.#queue = [];
       for (const job of queued) job.reject(new CofferError('EUNAVAIL', 'the daemon is shutting down'));
-      for (const handles of this.#byKey.values()) for (const handle of handles) handle.dead = true;
+      for (const handles of this.#byKey.values()) for (const handle of handles) handle.dead = 'locked';
       this.#byKey.clear();
       const slots = [...this.#slots];
       // 'close' makes a worker wipe its keys and end on its own; terminate() is the fallback.
