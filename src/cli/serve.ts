@@ -36,7 +36,7 @@ export const serveCommand: Command = {
     ['--concurrency-limit N', 'requests one token may have in flight (default 16; 0: no limit)'],
     [
       '--rate-limit N',
-      'operations per second per token, a batch counting its items (default 10000; 0: none)',
+      'operations per second per token, a batch counting its items (default 20000; 0: none)',
     ],
     ['--rate-burst N', 'operations a token may start at once after a pause (default 2 × rate)'],
     ['--insecure-deterministic', 'TESTS ONLY: predictable keys, every key marked insecure forever'],

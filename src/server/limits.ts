@@ -9,7 +9,7 @@ import { CofferError } from '../errors.js';
 export interface LimitOptions {
   /** Requests one token may have in flight at once (default 16; 0: no limit). */
   concurrency?: number;
-  /** Operations per second one token may sustain, a batch counting its items (default 10 000; 0: no limit). */
+  /** Operations per second one token may sustain, a batch counting its items (default 20 000; 0: no limit). */
   rate?: number;
   /** Operations one token may start at once after a pause (default: twice the rate). */
   burst?: number;
@@ -17,8 +17,8 @@ export interface LimitOptions {
 
 export const DEFAULT_LIMITS: Readonly<Required<LimitOptions>> = Object.freeze({
   concurrency: 16,
-  rate: 10_000,
-  burst: 20_000,
+  rate: 20_000,
+  burst: 40_000,
 });
 
 /** ERATE with the seconds after which a retry can succeed (sent as the Retry-After header). */
