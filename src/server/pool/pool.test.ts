@@ -217,6 +217,40 @@ test('threads start in a process whose own flags name another entry point (node 
   assert.equal(out.trim(), '32 16');
 });
 
+test('a worker that dies fails its own jobs with EINTERNAL and is replaced', async () => {
+  const pool = new WorkerPool({ workers: 2, minCostUs: 0 });
+  try {
+    const pair = sig.keygen('ml-dsa-65');
+    const message = te.encode('m');
+    const before = pool.threadIds;
+    const jobs = Array.from({ length: 8 }, () =>
+      pool.run('sign', [pair.secretKey, 'ml-dsa-65', message, undefined], ref(pair.secretKey), 7000),
+    );
+    const settled = Promise.allSettled(jobs as Promise<unknown>[]);
+    await new Promise((r) => setTimeout(r, 10));
+    await pool._crashForTests(0);
+    const outcomes = await settled;
+    assert.ok(
+      outcomes.every((o) => o.status === 'fulfilled' || (o.reason as { code: string }).code === 'EINTERNAL'),
+    );
+    assert.ok(
+      outcomes.some((o) => o.status === 'rejected'),
+      'the crashed worker had jobs',
+    );
+    assert.equal(pool.threadIds.length, 2);
+    assert.notDeepEqual(pool.threadIds, before);
+    // The new worker has no keys: the next job installs it again and succeeds.
+    const signature = (await Promise.all(
+      Array.from({ length: 4 }, () =>
+        pool.run('sign', [pair.secretKey, 'ml-dsa-65', message, undefined], ref(pair.secretKey), 7000),
+      ),
+    )) as Uint8Array[];
+    assert.ok(signature.every((s) => sig.verify('ml-dsa-65', pair.publicKey, message, s)));
+  } finally {
+    await pool.close();
+  }
+});
+
 describe('WorkerPool close', () => {
   test('close fails queued jobs with EUNAVAIL, refuses new ones and ends every thread', async () => {
     const pool = new WorkerPool({ workers: 2, minCostUs: 0 });

@@ -107,6 +107,11 @@ export class WorkerPool implements CryptoOffload {
     return { ...this.#stats };
   }
 
+  /** For tests: ends worker `index` the way a crash would (its jobs fail, a new worker takes its place). */
+  async _crashForTests(index: number): Promise<void> {
+    await this.#slots[index]?.worker.terminate();
+  }
+
   /** Jobs waiting for a worker plus jobs being worked on. */
   get pending(): number {
     return this.#queue.length + this.#slots.reduce((n, slot) => n + slot.inflight.size, 0);
