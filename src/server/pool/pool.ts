@@ -112,11 +112,6 @@ export class WorkerPool implements CryptoOffload {
     await this.#slots[index]?.worker.terminate();
   }
 
-  /** Jobs waiting for a worker plus jobs being worked on. */
-  get pending(): number {
-    return this.#queue.length + this.#slots.reduce((n, slot) => n + slot.inflight.size, 0);
-  }
-
   #spawn(): Slot {
     // The parent's own flags (`--input-type`, `--eval …`) describe its entry point, not this one.
     const worker = new Worker(new URL('./worker.js', import.meta.url), { execArgv: [] });
