@@ -1,4 +1,4 @@
-// `coffer/client` (DESIGN §7): a typed client for the daemon's /v1 API with the same argument and
+// `coffer/client` (SPEC §10): a typed client for the daemon's /v1 API with the same argument and
 // result types as the Keystore methods of the same names, and the same CofferError codes (taken from
 // the daemon's `{ error: { code, message } }`). It uses only node:http / node:https — importing it
 // loads no native addon — and keeps connections alive (Unix socket or TCP/TLS).
@@ -49,6 +49,27 @@ export interface ClientTokenInfo {
 export type BatchError = { ok: false; error: { code: string; message: string } };
 export type BatchResult<T> = ({ ok: true } & T) | BatchError;
 export type Aad = Uint8Array | string;
+
+/**
+ * ERATE from the daemon (HTTP 429): this token is over its concurrency or rate limit. `retryAfterSeconds`
+ * is the daemon's Retry-After (seconds; undefined when it sent none): retrying sooner fails again.
+ */
+export class RateLimitedError extends CofferError {
+  readonly retryAfterSeconds: number | undefined;
+  constructor(message: string, retryAfterSeconds: number | undefined) {
+    super('ERATE', message);
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+/** Retry-After as seconds: delta-seconds, or an HTTP date (RFC 9110 §10.2.3); undefined if absent or bad. */
+export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
+  if (typeof value !== 'string') return undefined;
+  const text = value.trim();
+  if (/^\d{1,10}$/.test(text)) return Number(text);
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - now) / 1000));
+}
 
 /** Payloads at least this large go as raw octet-stream bodies (no base64) unless told otherwise. */
 const RAW_THRESHOLD = 64 * 1024;
@@ -176,6 +197,8 @@ export class CofferClient {
             } catch {
               // not a Coffer error body (a proxy?): keep the status in the message
             }
+            if (code === 'ERATE' || (status === 429 && code === undefined))
+              return fail(new RateLimitedError(message, parseRetryAfter(res.headers['retry-after'])));
             fail(new CofferError(isErrorCode(code) ? code : 'EINTERNAL', message));
           });
         },

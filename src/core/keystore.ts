@@ -54,6 +54,7 @@ import {
 import { MasterKeys } from './master-key.js';
 import { generateMaterial, hasPublicKey, wrapSecret } from './material.js';
 import { assertMetadataString, assertName, validateCreateSpec } from './names.js';
+import type { CryptoOffload } from './offload.js';
 import * as ops from './operations.js';
 import { type ProtectorConfig, validateProtectorConfig } from './protectors.js';
 import { exportPublicKey, type PublicKeyFormat } from './public-key.js';
@@ -92,6 +93,11 @@ export interface OpenOptions {
    * and the keystore is opened with a pkcs11 protector, that protector's token is used.
    */
   pkcs11?: Pkcs11TokenConfig;
+  /**
+   * Runs expensive crypto (ML-DSA, X-Wing, large payloads) off this thread: the daemon passes its
+   * worker pool (docs/daemon.md "Worker pool"). Absent: everything runs in the calling thread.
+   */
+  offload?: CryptoOffload;
 }
 
 /** A resident key's token pair made before the write that records it. */
@@ -156,6 +162,7 @@ export class Keystore {
         options.insecureDeterministic === true,
       );
       session.auditOperations = options.auditOperations === true;
+      session.offload = options.offload;
       const headerRecord = await storage.get(HEADER_KEY);
       if (!headerRecord) {
         if (!options.create)

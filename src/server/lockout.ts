@@ -1,4 +1,4 @@
-// Unlock attempt limiting (DESIGN §7, SPEC "Daemon API / unlock lockout"): 5 failed passphrase unlocks
+// Unlock attempt limiting (SPEC §10.4): 5 failed passphrase unlocks
 // lock unlocking out for 15 minutes, and the count survives a restart. The count lives in a small
 // plaintext record `daemon/unlock-attempts` written through the store itself: it must be readable while
 // the keystore is locked (a sealed record would need the very master key being guessed). It holds no

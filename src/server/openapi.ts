@@ -58,7 +58,11 @@ export function openApiDocument(routes: Route[], version: string): Record<string
     for (const status of statuses) {
       responses[String(status)] = { $ref: '#/components/responses/Error' };
     }
-    if (r.auth !== 'none') responses['401'] = { $ref: '#/components/responses/Error' };
+    if (r.auth !== 'none') {
+      responses['401'] = { $ref: '#/components/responses/Error' };
+      // Per-token limits (SPEC §10.5) apply to every authenticated route.
+      responses['429'] = { $ref: '#/components/responses/RateLimited' };
+    }
     const parameters = [...pathParameters(r), ...queryParameters(r)];
     if (r.raw) {
       parameters.push({
@@ -100,6 +104,17 @@ export function openApiDocument(routes: Route[], version: string): Record<string
       responses: {
         Error: {
           description: 'an error',
+          content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+        },
+        RateLimited: {
+          description:
+            'ERATE: the token has too many requests in flight or is over its operations per second',
+          headers: {
+            'Retry-After': {
+              description: 'seconds after which a retry can succeed',
+              schema: { type: 'integer', minimum: 1 },
+            },
+          },
           content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
         },
       },

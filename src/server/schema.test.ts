@@ -84,6 +84,9 @@ test('the OpenAPI document is generated from the validating schemas, for every r
     else assert.equal(body?.content['application/json'], undefined);
     if (r.raw) assert.ok(body?.content['application/octet-stream']);
     if (r.auth === 'none') assert.deepEqual(entry.security, []);
+    const documented = entry.responses as Record<string, { $ref?: string }>;
+    if (r.auth !== 'none')
+      assert.equal(documented['429']?.$ref, '#/components/responses/RateLimited', `${r.path} documents 429`);
     if (typeof entry['x-coffer-token-op'] === 'string') ops.add(entry['x-coffer-token-op']);
     const responses = entry.responses as Record<string, { content?: Record<string, { schema: unknown }> }>;
     const success = String(r.status ?? 200);

@@ -1,7 +1,9 @@
 // Token scope, the full app × operation matrix: for every token operation there is a token allowed only
 // that operation on app `a`; every route is called with every such token on a key of app `a` and of app
-// `b`. Exactly the (own operation, own app) pairs succeed; every other pair is 403 EPERM, before any
-// work. Admin routes refuse non-admin tokens even with every operation.
+// `b`. Exactly the (own operation, own app) pairs succeed. An operation outside the token is 403 EPERM;
+// the own operation on a key of another app is 404 ENOENT, exactly as for a key that does not exist
+// (SPEC §10.2: no existence oracle); create and list name the app themselves and answer EPERM. Admin
+// routes refuse non-admin tokens even with every operation.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { CofferClient } from '../client/index.js';
@@ -114,6 +116,8 @@ describe('token scope', () => {
       for (const [op, name, call] of CALLS) {
         for (const keys of [own, other]) {
           const expectAllowed = op === tokenOp && keys === own;
+          const namesApp = name === 'createKey' || name === 'listKeys(app)';
+          const expected = op === tokenOp && !namesApp ? 'ENOENT' : 'EPERM';
           let code = 'ok';
           try {
             await call(client, keys);
@@ -123,7 +127,7 @@ describe('token scope', () => {
           const label = `token ${tokenOp} → ${name} on app ${keys.app}`;
           outcomes.push(`${label}: ${code}`);
           if (expectAllowed) assert.equal(code, 'ok', label);
-          else assert.equal(code, 'EPERM', label);
+          else assert.equal(code, expected, label);
         }
       }
     }
@@ -145,6 +149,7 @@ describe('token scope', () => {
     const b = (await d.admin.listKeys({ app: 'b', purpose: 'sig' }))[0] as KeyInfo;
     assert.equal((await client.sign(b.id, data)).version, 1);
     await assert.rejects(client.getKey(b.id), { code: 'EPERM' });
+    await assert.rejects(client.getKey('k_aaaaaaaaaaaaaaaaaaaaaaaaaa'), { code: 'EPERM' });
   });
 
   test('admin routes refuse a non-admin token that has every operation', async () => {
