@@ -46,13 +46,18 @@ export function openApiDocument(routes: Route[], version: string): Record<string
       content['application/octet-stream'] = {
         schema: { type: 'string', format: 'binary', maxLength: r.raw.maxBytes },
       };
+    if (r.streamsBody) content['application/octet-stream'] = { schema: { type: 'string', format: 'binary' } };
     const responses: Record<string, unknown> = {
       [String(r.status ?? 200)]: {
         description: 'success',
-        content: {
-          'application/json': { schema: r.response },
-          ...(r.raw ? { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } : {}),
-        },
+        content: r.streamsBody
+          ? { 'application/octet-stream': { schema: r.response } }
+          : {
+              'application/json': { schema: r.response },
+              ...(r.raw
+                ? { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } }
+                : {}),
+            },
       },
     };
     for (const status of statuses) {
@@ -60,7 +65,7 @@ export function openApiDocument(routes: Route[], version: string): Record<string
     }
     if (r.auth !== 'none') responses['401'] = { $ref: '#/components/responses/Error' };
     const parameters = [...pathParameters(r), ...queryParameters(r)];
-    if (r.raw) {
+    if (r.raw || r.streamsBody) {
       parameters.push({
         name: 'Coffer-AAD',
         in: 'header',

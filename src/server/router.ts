@@ -53,6 +53,11 @@ export interface Route<B = unknown, Q = unknown> {
   maxBody: number;
   /** Accepts application/octet-stream (AAD in the Coffer-AAD header as base64). */
   raw?: { maxBytes: number };
+  /**
+   * The body is application/octet-stream of any length, left unread for the handler, which streams it
+   * through a `{ stream }` reply (sealed streams, SPEC §6.2); maxBody does not apply.
+   */
+  streamsBody?: true;
   /** Answered while locked without authenticating (only for routes that reveal and change nothing). */
   lockedNoop?: boolean;
   response: JsonSchema;
@@ -65,7 +70,7 @@ export function route<B = undefined, Q = undefined>(r: Route<B, Q>): Route {
 }
 
 /** Bound on the Coffer-AAD header (the core's AAD bound is 64 KiB; headers are bounded below it). */
-const MAX_HEADER_AAD = 12 * 1024;
+export const MAX_HEADER_AAD = 12 * 1024;
 
 interface Compiled {
   route: Route;
@@ -163,6 +168,9 @@ export class Router {
         const data = await readBody(req, r.maxBody);
         bodyRead = true;
         body = r.body.parse(parseJsonBody(data), '');
+      } else if (r.streamsBody) {
+        if (mediaType(req) !== RAW_TYPE)
+          throw new CofferError('EINVAL', `this route takes an ${RAW_TYPE} body`);
       } else if (r.method !== 'GET') {
         // Routes without a body still drain a small one, bounded, so keep-alive stays in step.
         await readBody(req, r.maxBody);
