@@ -51,8 +51,11 @@ export interface Route<B = unknown, Q = unknown> {
   status?: 201;
   /** Largest accepted body in bytes. */
   maxBody: number;
-  /** Accepts application/octet-stream (AAD in the Coffer-AAD header as base64). */
-  raw?: { maxBytes: number };
+  /**
+   * Accepts application/octet-stream (AAD in the Coffer-AAD header as base64); `tooLarge` replaces the
+   * generic E2BIG message for a body over maxBytes (e.g. to point at the streaming route).
+   */
+  raw?: { maxBytes: number; tooLarge?: string };
   /**
    * The body is application/octet-stream of any length, left unread for the handler, which streams it
    * through a `{ stream }` reply (sealed streams, SPEC §6.2); maxBody does not apply.
@@ -159,7 +162,12 @@ export class Router {
       let body: unknown;
       let raw: RawBody | undefined;
       if (r.raw && mediaType(req) === RAW_TYPE) {
-        const data = await readBody(req, r.raw.maxBytes);
+        const tooLarge = r.raw.tooLarge;
+        const data = await readBody(req, r.raw.maxBytes).catch((error: unknown) => {
+          throw tooLarge && error instanceof CofferError && error.code === 'E2BIG'
+            ? new CofferError('E2BIG', tooLarge)
+            : error;
+        });
         bodyRead = true;
         const aadHeader = req.headers['coffer-aad'];
         raw = { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };

@@ -276,6 +276,32 @@ describe('sealed streams through the daemon', () => {
     assert.deepEqual(concatBytes(...(await drain(await d.admin.unsealStream(key.id, again))).pieces), data);
   });
 
+  test('the one-shot raw routes refuse more than 16 MiB saying so in MiB and naming the stream routes', async () => {
+    const key = await d.admin.createKey({ app: 'streams', purpose: 'bound', algorithm: 'aes-256-gcm' });
+    const big = new Uint8Array(16 * 1024 * 1024 + 1);
+    await assert.rejects(d.admin.seal(key.id, big, { transport: 'raw' }), (error: CofferError) => {
+      assert.equal(error.code, 'E2BIG');
+      assert.match(
+        error.message,
+        /16 MiB: stream it \(POST \/v1\/keys\/\{id\}\/seal-stream; client\.sealStream\)/,
+      );
+      return true;
+    });
+    const huge = new Uint8Array(16 * 1024 * 1024 + 8193);
+    await assert.rejects(d.admin.unseal(key.id, huge, { transport: 'raw' }), (error: CofferError) => {
+      assert.equal(error.code, 'E2BIG');
+      assert.match(
+        error.message,
+        /16 MiB \+ 8 KiB: open it as a stream \(POST \/v1\/keys\/\{id\}\/unseal-stream/,
+      );
+      return true;
+    });
+    // The same input streams without a bound.
+    let total = 0;
+    for await (const piece of await d.admin.sealStream(key.id, big)) total += piece.length;
+    assert.equal(total, 84 + big.length + 16 * 257);
+  });
+
   test('OpenAPI declares both routes: octet-stream in and out, token ops, the Coffer-AAD header', async () => {
     const doc = (await d.client().openapi()) as {
       paths: Record<string, Record<string, Record<string, unknown>>>;
