@@ -481,6 +481,24 @@ export class CofferClient {
     return r.valid;
   }
 
+  #streamAgent: HttpAgent | undefined;
+
+  /**
+   * Streams get a connection of their own, never a pooled keep-alive one: a pooled socket may be the
+   * one the daemon is closing at that moment (its keep-alive timeout), and a stream cannot be retried
+   * once its upload has begun.
+   */
+  #freshConnections(): HttpAgent {
+    if (this.#streamAgent === undefined) {
+      const pooled = this.#agent;
+      this.#streamAgent =
+        pooled instanceof HttpsAgent
+          ? new HttpsAgent({ keepAlive: false, ...(pooled.options.ca ? { ca: pooled.options.ca } : {}) })
+          : new HttpAgent({ keepAlive: false });
+    }
+    return this.#streamAgent;
+  }
+
   /**
    * Streams `source` through `POST /v1/keys/{id}/<route>` (SPEC §6.2, §10.1): the upload runs while
    * the reply is read, both with backpressure, so memory stays bounded whatever the size.
@@ -502,7 +520,13 @@ export class CofferClient {
     if (this.#token !== undefined) headers.authorization = `Bearer ${this.#token}`;
     const path = `/v1${this.#key(id)}/${route}`;
     return new Promise((resolve, reject) => {
-      const req = this.#send({ ...this.#base, method: 'POST', path, headers });
+      const req = this.#send({
+        ...this.#base,
+        agent: this.#freshConnections(),
+        method: 'POST',
+        path,
+        headers,
+      });
       const reader = new ByteReader(source);
       let finished = false; // the reply ended, failed or was abandoned: stop uploading
       let sourceError: unknown;
