@@ -276,6 +276,21 @@ describe('sealed streams through the daemon', () => {
     assert.deepEqual(concatBytes(...(await drain(await d.admin.unsealStream(key.id, again))).pieces), data);
   });
 
+  test('a stream never rides a pooled connection the daemon is closing (keep-alive timeout race)', async () => {
+    const key = await d.admin.createKey({ app: 'streams', purpose: 'keep-alive', algorithm: 'aes-256-gcm' });
+    await d.admin.getKey(key.id); // leaves a pooled keep-alive connection
+    // Block this thread (daemon and client both) past the daemon's keep-alive timeout (5 s, closed after about 6 s) without
+    // spinning: when it resumes, the pooled socket is due to be closed by the daemon in this very tick.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 6500);
+    const data = pattern(100, 5);
+    const sealed = await drain(await d.admin.sealStream(key.id, data));
+    assert.equal(sealed.error, undefined);
+    assert.deepEqual(
+      concatBytes(...(await drain(await d.admin.unsealStream(key.id, sealed.pieces))).pieces),
+      data,
+    );
+  });
+
   test('the one-shot raw routes refuse more than 16 MiB saying so in MiB and naming the stream routes', async () => {
     const key = await d.admin.createKey({ app: 'streams', purpose: 'bound', algorithm: 'aes-256-gcm' });
     const big = new Uint8Array(16 * 1024 * 1024 + 1);
