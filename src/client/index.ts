@@ -515,6 +515,10 @@ export class CofferClient {
       accept: 'application/octet-stream',
       'content-type': 'application/octet-stream',
       te: 'trailers',
+      // Not `close` (what a non-pooling agent sends): on a failure mid-stream the daemon would then shut
+      // the socket on an unread upload, and the reset can destroy the reply's trailer before it is read.
+      // The socket is still never reused: the agent drops it once the reply ended.
+      connection: 'keep-alive',
       ...(aad ? { 'coffer-aad': b64(aad) } : {}),
     };
     if (this.#token !== undefined) headers.authorization = `Bearer ${this.#token}`;

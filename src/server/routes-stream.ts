@@ -23,7 +23,7 @@ export const VERSION_HEADER = 'coffer-key-version';
 type Open = (
   ks: Keystore,
   id: string,
-  body: IncomingMessage,
+  body: AsyncIterable<Uint8Array>,
   aad: Uint8Array | undefined,
 ) => Promise<ByteStream>;
 
@@ -37,6 +37,10 @@ function acceptsTrailers(req: IncomingMessage): boolean {
 /** Resolves when `res` can take more bytes; rejects when the client went away first. */
 function drained(res: ServerResponse): Promise<void> {
   return new Promise((resolve, reject) => {
+    if (res.destroyed) {
+      reject(new CofferError('EUNAVAIL', 'the client closed the connection during the stream'));
+      return;
+    }
     const onDrain = () => {
       res.off('close', onClose);
       resolve();
@@ -62,7 +66,10 @@ async function serve(
     const aadHeader = req.headers['coffer-aad'];
     const aad =
       typeof aadHeader === 'string' ? decodeBase64(aadHeader, 'Coffer-AAD', MAX_HEADER_AAD) : undefined;
-    stream = await open(ctx.daemon.keystore(), ctx.params.id ?? '', req, aad);
+    // Stopping early (a bad chunk, a lock) must not destroy the request: that would take the socket,
+    // and the reply's trailer with it. The unread rest goes when the connection closes.
+    const body = req.iterator({ destroyOnReturn: false }) as AsyncIterableIterator<Uint8Array>;
+    stream = await open(ctx.daemon.keystore(), ctx.params.id ?? '', body, aad);
   } catch (caught) {
     const error = asCofferError(caught);
     ctx.note.error = error.code;
@@ -92,6 +99,9 @@ async function serve(
     if (trailers) {
       res.addTrailers({ [STATUS_TRAILER]: error.code, [ERROR_TRAILER]: encodeURIComponent(error.message) });
       res.end();
+      // Discard the rest of the upload rather than leave it unread: closing a socket with unread data
+      // sends a reset, which can destroy the reply (and its trailer) before the client has read it.
+      req.resume();
     } else {
       res.destroy(); // no terminating chunk: the response is visibly incomplete to any HTTP client
     }
@@ -117,7 +127,11 @@ function streamRoute(name: string, op: TokenOp, summary: string, open: Open): Ro
       description:
         'The output stream (chunked). Header Coffer-Key-Version names the key version. With `TE: trailers` the reply ends with trailer Coffer-Status (`ok`, or the error code of a failure after the first byte, with Coffer-Error holding the percent-encoded message); without it such a failure cuts the connection before the terminating chunk.',
     },
-    handler: (ctx) => ({ stream: (req, res) => void serve(ctx, req, res, open) }),
+    handler: (ctx) => ({
+      stream: (req, res) => {
+        serve(ctx, req, res, open).catch(() => res.destroy()); // never an unhandled rejection
+      },
+    }),
   });
 }
 

@@ -156,6 +156,20 @@ describe('sealed streams through the daemon', () => {
         `${what}: authentic prefix`,
       );
     }
+    // A bad chunk while the upload is still going on: the trailer still reports EBADMSG (the daemon
+    // must not drop the connection, and the reply with it, when it stops reading).
+    const long = await seal();
+    const early = Uint8Array.from(long);
+    early[H + 10]! ^= 1;
+    const slow = (async function* () {
+      for (let at = 0; at < early.length; at += 16 * 1024) {
+        yield early.subarray(at, at + 16 * 1024);
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+    })();
+    const stopped = await drain(await d.admin.unsealStream(key.id, slow, { aad: AAD }));
+    assert.equal(stopped.error?.code, 'EBADMSG', stopped.error?.message);
+    assert.equal(stopped.pieces.length, 0);
     // Failures found in the header come before the stream, as ordinary error replies.
     await assert.rejects(d.admin.unsealStream(key.id, sealed, { aad: 'invoice=43' }), { code: 'EBADMSG' });
     await assert.rejects(d.admin.unsealStream(key.id, sealed.subarray(0, 50)), { code: 'EBADMSG' });
@@ -252,7 +266,7 @@ describe('sealed streams through the daemon', () => {
     assert.equal(first.done, false);
     await d.admin.lock();
     const rest = await drain(running);
-    assert.equal(rest.error?.code, 'ELOCKED');
+    assert.equal(rest.error?.code, 'ELOCKED', rest.error?.message);
     await assert.rejects(d.admin.sealStream(key.id, data), { code: 'ELOCKED' });
     await d.admin.unlock(PASSPHRASE);
   });
