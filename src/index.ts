@@ -22,6 +22,13 @@ export type {
 export type { PublicKeyFormat } from './core/public-key.js';
 export type { Pkcs11TokenConfig } from './core/resident.js';
 export {
+  type ByteSource,
+  ByteStream,
+  type SealStreamOptions,
+  sealStreamToPublicKey,
+  type UnsealStreamOptions,
+} from './core/stream-seal.js';
+export {
   ALGORITHM_USES,
   type CreateKeySpec,
   KEY_ALGORITHMS,

@@ -11,6 +11,7 @@ import { benchDaemon } from './daemon.js';
 import type { BenchRow } from './harness.js';
 import { benchKeystore } from './keystore.js';
 import { benchStorage } from './storage.js';
+import { benchStream } from './stream.js';
 import { benchUnlock } from './unlock.js';
 
 export const BENCH_GROUPS: Readonly<Record<string, () => Promise<BenchRow[]>>> = {
@@ -22,6 +23,7 @@ export const BENCH_GROUPS: Readonly<Record<string, () => Promise<BenchRow[]>>> =
   unlock: benchUnlock,
   daemon: benchDaemon,
   backup: benchBackup,
+  stream: benchStream,
 };
 
 function parseArgs(argv: string[]): { only: string | undefined } {

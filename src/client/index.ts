@@ -15,6 +15,9 @@ import type { ProtectorInfo } from '../core/keyslots.js';
 import type { CreateKeySpec, KeyInfo } from '../core/types.js';
 import { assertBytes } from '../crypto/bytes.js';
 import { CofferError, isErrorCode } from '../errors.js';
+import { assertByteSource, ByteReader, type ByteSource } from '../format/byte-reader.js';
+
+export type { ByteSource } from '../format/byte-reader.js';
 
 export interface ClientOptions {
   /** Unix socket path of the daemon. */
@@ -92,6 +95,70 @@ function decodeItem<T>(item: unknown, decode: (ok: Record<string, unknown>) => T
   const r = item as Record<string, unknown> & { ok?: boolean; error?: { code: string; message: string } };
   if (r.ok === true) return { ok: true, ...decode(r) };
   return { ok: false, error: { code: String(r.error?.code), message: String(r.error?.message) } };
+}
+
+/**
+ * What sealStream / unsealStream resolve to: the daemon's output as an async iterable of byte pieces,
+ * iterated once. It ends normally only when the daemon confirmed the whole stream (trailer
+ * `Coffer-Status: ok`); a failure after the first byte (EBADMSG for a tampered or truncated stream,
+ * EKEYREVOKED, …) is thrown at the end with the daemon's code, and a connection that broke off is
+ * EUNAVAIL. `return()` (a `break`) stops the upload and the download.
+ */
+export class ClientByteStream implements AsyncIterableIterator<Uint8Array> {
+  readonly keyId: string;
+  /** The key version that sealed (or had sealed) the stream (the Coffer-Key-Version header). */
+  readonly version: number;
+  readonly #inner: AsyncGenerator<Uint8Array>;
+  readonly #stop: () => void;
+
+  constructor(keyId: string, version: number, inner: AsyncGenerator<Uint8Array>, stop: () => void) {
+    this.keyId = keyId;
+    this.version = version;
+    this.#inner = inner;
+    this.#stop = stop;
+  }
+  next(): Promise<IteratorResult<Uint8Array>> {
+    return this.#inner.next();
+  }
+  async return(): Promise<IteratorResult<Uint8Array>> {
+    this.#stop();
+    return this.#inner.return(undefined);
+  }
+  async throw(error?: unknown): Promise<IteratorResult<Uint8Array>> {
+    this.#stop();
+    return this.#inner.throw(error);
+  }
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+}
+
+/** Reads a bounded error body of a failed streaming request into the daemon's CofferError. */
+function streamError(res: IncomingMessage): Promise<CofferError> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const finish = () => {
+      let code: unknown;
+      let message = `the daemon answered HTTP ${res.statusCode}`;
+      try {
+        const parsed = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+          error?: { code?: unknown; message?: unknown };
+        };
+        code = parsed.error?.code;
+        if (typeof parsed.error?.message === 'string') message = parsed.error.message;
+      } catch {
+        // not a Coffer error body (a proxy?): keep the status in the message
+      }
+      resolve(new CofferError(isErrorCode(code) ? code : 'EINTERNAL', message));
+    };
+    res.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= 64 * 1024) chunks.push(chunk);
+    });
+    res.on('end', finish);
+    res.on('error', finish);
+  });
 }
 
 interface Call {
@@ -435,6 +502,165 @@ export class CofferClient {
       json: { data: b64(data), mac: b64(mac), version: options.version },
     });
     return r.valid;
+  }
+
+  #streamAgent: HttpAgent | undefined;
+
+  /**
+   * Streams get a connection of their own, never a pooled keep-alive one: a pooled socket may be the
+   * one the daemon is closing at that moment (its keep-alive timeout), and a stream cannot be retried
+   * once its upload has begun.
+   */
+  #freshConnections(): HttpAgent {
+    if (this.#streamAgent === undefined) {
+      const pooled = this.#agent;
+      this.#streamAgent =
+        pooled instanceof HttpsAgent
+          ? new HttpsAgent({ keepAlive: false, ...(pooled.options.ca ? { ca: pooled.options.ca } : {}) })
+          : new HttpAgent({ keepAlive: false });
+    }
+    return this.#streamAgent;
+  }
+
+  /**
+   * Streams `source` through `POST /v1/keys/{id}/<route>` (SPEC §6.2, §10.1): the upload runs while
+   * the reply is read, both with backpressure, so memory stays bounded whatever the size.
+   */
+  #stream(
+    route: 'seal-stream' | 'unseal-stream',
+    id: string,
+    source: ByteSource,
+    options: { aad?: Aad },
+  ): Promise<ClientByteStream> {
+    assertByteSource('source', source);
+    const aad = aadBytes(options.aad);
+    const headers: Record<string, string> = {
+      accept: 'application/octet-stream',
+      'content-type': 'application/octet-stream',
+      te: 'trailers',
+      // Not `close` (what a non-pooling agent sends): on a failure mid-stream the daemon would then shut
+      // the socket on an unread upload, and the reset can destroy the reply's trailer before it is read.
+      // The socket is still never reused: the agent drops it once the reply ended.
+      connection: 'keep-alive',
+      ...(aad ? { 'coffer-aad': b64(aad) } : {}),
+    };
+    if (this.#token !== undefined) headers.authorization = `Bearer ${this.#token}`;
+    const path = `/v1${this.#key(id)}/${route}`;
+    return new Promise((resolve, reject) => {
+      const req = this.#send({
+        ...this.#base,
+        agent: this.#freshConnections(),
+        method: 'POST',
+        path,
+        headers,
+      });
+      const reader = new ByteReader(source);
+      let finished = false; // the reply ended, failed or was abandoned: stop uploading
+      let sourceError: unknown;
+      let responded = false;
+      const stop = () => {
+        finished = true;
+        req.destroy();
+      };
+      const pump = async () => {
+        try {
+          for await (const piece of reader.rest()) {
+            if (finished) return;
+            if (!req.write(piece))
+              await new Promise<void>((done) => {
+                const go = () => {
+                  req.off('drain', go);
+                  req.off('close', go);
+                  done();
+                };
+                req.on('drain', go);
+                req.on('close', go);
+              });
+          }
+          if (!finished) req.end();
+        } catch (error) {
+          // The source failed: the daemon must not see a clean end of an incomplete input.
+          sourceError = error;
+          finished = true;
+          req.destroy();
+          if (!responded) reject(error);
+        } finally {
+          await reader.close();
+        }
+      };
+      const where = this.#where;
+      req.setTimeout(this.#timeout, () => {
+        req.destroy(
+          new CofferError('EUNAVAIL', `the daemon at ${where} did not answer in ${this.#timeout} ms`),
+        );
+      });
+      req.on('error', (error: NodeJS.ErrnoException) => {
+        if (responded || sourceError !== undefined) return; // the reply (or the source) reports it
+        finished = true;
+        reject(
+          error instanceof CofferError
+            ? error
+            : new CofferError(
+                'EUNAVAIL',
+                `cannot reach the daemon at ${where} (${error.code ?? error.message}); is it running?`,
+              ),
+        );
+      });
+      req.on('response', (res: IncomingMessage) => {
+        responded = true;
+        if (res.statusCode !== 200) {
+          finished = true;
+          void streamError(res).then((error) => {
+            req.destroy();
+            reject(error);
+          });
+          return;
+        }
+        async function* body(): AsyncGenerator<Uint8Array> {
+          try {
+            try {
+              for await (const chunk of res as AsyncIterable<Buffer>)
+                yield new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+            } catch {
+              if (sourceError !== undefined) throw sourceError;
+              throw new CofferError(
+                'EUNAVAIL',
+                `the stream from the daemon at ${where} broke off before its end`,
+              );
+            }
+            if (sourceError !== undefined) throw sourceError;
+            const status = res.trailers['coffer-status'];
+            if (status === 'ok') return;
+            if (isErrorCode(status))
+              throw new CofferError(status, decodeURIComponent(res.trailers['coffer-error'] ?? status));
+            throw new CofferError(
+              'EUNAVAIL',
+              `the daemon at ${where} ended the stream without confirming it`,
+            );
+          } finally {
+            stop();
+          }
+        }
+        resolve(new ClientByteStream(id, Number(res.headers['coffer-key-version']), body(), stop));
+      });
+      req.flushHeaders();
+      void pump();
+    });
+  }
+  /**
+   * Seals an input of any size through the daemon (SPEC §6.2): resolves once the daemon accepted the
+   * request (key, scope and state checked), with the sealed stream as it is produced.
+   */
+  async sealStream(id: string, source: ByteSource, options: { aad?: Aad } = {}): Promise<ClientByteStream> {
+    return this.#stream('seal-stream', id, source, options);
+  }
+  /**
+   * Opens a sealed stream (or a one-shot blob) through the daemon, chunk by chunk. As with
+   * `Keystore.unsealStream`, plaintext is provisional until the iteration ends without an error: a
+   * truncated stream fails (EBADMSG) only at its end.
+   */
+  async unsealStream(id: string, source: ByteSource, options: { aad?: Aad } = {}): Promise<ClientByteStream> {
+    return this.#stream('unseal-stream', id, source, options);
   }
 
   // ---- batches: one result per item, in order ----

@@ -66,6 +66,7 @@ import {
   validateTokenConfig,
 } from './resident.js';
 import { idKey, metaKey, Session, type VersionRecord, versionKey } from './session.js';
+import * as streams from './stream-seal.js';
 import { type CreateKeySpec, type KeyInfo, type KeyResidency, LIMITS } from './types.js';
 
 export interface OpenOptions {
@@ -743,6 +744,40 @@ export class Keystore {
   }
   async rewrap(id: string, sealed: Uint8Array, options?: { aad?: Uint8Array | string }) {
     return ops.rewrap(this.#open(), id, sealed, options);
+  }
+
+  /**
+   * Seals an input of any size in constant memory (SPEC §6.2) under the primary version. Resolves once
+   * the key and its state are checked, with a pull-driven async iterable of sealed pieces (header,
+   * then one piece per chunk); `.version` is the version used.
+   */
+  async sealStream(
+    id: string,
+    source: streams.ByteSource,
+    options?: streams.SealStreamOptions,
+  ): Promise<streams.ByteStream> {
+    return streams.sealStream(this.#open(), id, source, options);
+  }
+  /**
+   * Opens a sealed stream (or a one-shot blob) in constant memory (SPEC §6.2). Resolves once the header
+   * is read and its data key unwrapped; each plaintext piece is released only after its chunk
+   * verified, and a truncated stream fails with EBADMSG at its end: treat output as provisional until
+   * the iteration finished without an error.
+   */
+  async unsealStream(
+    id: string,
+    sealed: streams.ByteSource,
+    options?: streams.UnsealStreamOptions,
+  ): Promise<streams.ByteStream> {
+    return streams.unsealStream(this.#open(), id, sealed, options);
+  }
+  /** A sealed stream with a new header for the primary version and the same body (SPEC §6.2.3). */
+  async rewrapStream(
+    id: string,
+    sealed: streams.ByteSource,
+    options?: streams.UnsealStreamOptions,
+  ): Promise<streams.ByteStream> {
+    return streams.rewrapStream(this.#open(), id, sealed, options);
   }
   async generateDataKey(id: string, options?: { aad?: Uint8Array | string; includePlaintext?: boolean }) {
     return ops.generateDataKey(this.#open(), id, options);

@@ -5,6 +5,7 @@ import { assertBytes, concatBytes, equalBytes, wipe } from '../crypto/bytes.js';
 import { CofferError } from '../errors.js';
 import { ecdsaSignatureFromDer, ecdsaSignatureToDer } from '../format/ecdsa-der.js';
 import { encodeSealedHeader, parseSealedHeader, type SealedAlgorithm } from '../format/sealed.js';
+import { isSealedStream } from '../format/sealed-stream.js';
 import { textEncoder } from './encoding.js';
 import { keyIdBytes } from './ids.js';
 import { KERNELS, XWING_CIPHERTEXT } from './kernels.js';
@@ -13,9 +14,11 @@ import { isSignatureAlgorithm } from './material.js';
 import { assertKeyId } from './names.js';
 import { perform } from './offload.js';
 import type { Session } from './session.js';
+import { unsealStreamInMemory } from './stream-seal.js';
 import { type KeyInfo, LIMITS } from './types.js';
 
 const MAX_AAD_BYTES = 64 * 1024;
+const MiB = 1024 * 1024;
 const NO_AAD = new Uint8Array(0);
 
 /**
@@ -56,7 +59,7 @@ function assertMessage(name: string, data: unknown, max: number): asserts data i
   if (data.length > max) throw new CofferError('E2BIG', `${name} is larger than ${max} bytes`);
 }
 
-function assertAad(aad: unknown): Uint8Array {
+export function assertAad(aad: unknown): Uint8Array {
   if (aad === undefined) return NO_AAD;
   if (typeof aad === 'string') aad = textEncoder.encode(aad);
   assertBytes('aad', aad);
@@ -129,7 +132,7 @@ export async function verify(
   return false;
 }
 
-function sealedAlgorithm(info: KeyInfo): SealedAlgorithm {
+export function sealedAlgorithm(info: KeyInfo): SealedAlgorithm {
   if (
     info.algorithm === 'aes-256-gcm' ||
     info.algorithm === 'xchacha20-poly1305' ||
@@ -176,7 +179,12 @@ export async function seal(
   plaintext: unknown,
   options: { aad?: Uint8Array | string } = {},
 ): Promise<Uint8Array> {
-  assertMessage('plaintext', plaintext, LIMITS.sealPayloadBytes);
+  assertBytes('plaintext', plaintext);
+  if (plaintext.length > LIMITS.sealPayloadBytes)
+    throw new CofferError(
+      'E2BIG',
+      `plaintext is larger than the one-shot seal limit of ${LIMITS.sealPayloadBytes / MiB} MiB: seal larger inputs as a stream (sealStream, SPEC §6.2)`,
+    );
   const aad = assertAad(options.aad);
   const { info } = await s.loadKey(id);
   const alg = sealedAlgorithm(info);
@@ -225,8 +233,13 @@ export async function unseal(
 ): Promise<Uint8Array> {
   assertKeyId(id);
   assertBytes('sealed', sealed);
+  // A sealed stream (SPEC §6.2.4) opens here too, all or nothing, when its plaintext fits the bound.
+  if (isSealedStream(sealed)) return unsealStreamInMemory(s, id, sealed, options);
   if (sealed.length > LIMITS.sealPayloadBytes + 4096)
-    throw new CofferError('E2BIG', 'sealed data is larger than the bound');
+    throw new CofferError(
+      'E2BIG',
+      `sealed data is larger than the one-shot unseal limit of ${LIMITS.sealPayloadBytes / MiB} MiB + 4 KiB: open larger data as a stream (unsealStream, SPEC §6.2)`,
+    );
   const aad = assertAad(options.aad);
   const { header, headerBytes, body } = parseSealedHeader(sealed);
   if (!samePublicBytes(header.keyId, idBytes(id)))

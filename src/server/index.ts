@@ -25,6 +25,7 @@ import { type RequestMeta, Router } from './router.js';
 import { adminRoutes } from './routes-admin.js';
 import { keyRoutes } from './routes-keys.js';
 import { opRoutes } from './routes-ops.js';
+import { streamRoutes } from './routes-stream.js';
 
 export type { TokenInfo, TokenOp } from './tokens.js';
 export {
@@ -263,6 +264,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       }),
       ...keyRoutes,
       ...opRoutes,
+      ...streamRoutes,
     ],
     new TokenLimits(options.limits),
   );

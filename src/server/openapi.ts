@@ -46,13 +46,18 @@ export function openApiDocument(routes: Route[], version: string): Record<string
       content['application/octet-stream'] = {
         schema: { type: 'string', format: 'binary', maxLength: r.raw.maxBytes },
       };
+    if (r.streamsBody) content['application/octet-stream'] = { schema: { type: 'string', format: 'binary' } };
     const responses: Record<string, unknown> = {
       [String(r.status ?? 200)]: {
         description: 'success',
-        content: {
-          'application/json': { schema: r.response },
-          ...(r.raw ? { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } : {}),
-        },
+        content: r.streamsBody
+          ? { 'application/octet-stream': { schema: r.response } }
+          : {
+              'application/json': { schema: r.response },
+              ...(r.raw
+                ? { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } }
+                : {}),
+            },
       },
     };
     for (const status of statuses) {
@@ -64,7 +69,7 @@ export function openApiDocument(routes: Route[], version: string): Record<string
       responses['429'] = { $ref: '#/components/responses/RateLimited' };
     }
     const parameters = [...pathParameters(r), ...queryParameters(r)];
-    if (r.raw) {
+    if (r.raw || r.streamsBody) {
       parameters.push({
         name: 'Coffer-AAD',
         in: 'header',

@@ -57,8 +57,16 @@ export interface Route<B = unknown, Q = unknown> {
   status?: 201;
   /** Largest accepted body in bytes. */
   maxBody: number;
-  /** Accepts application/octet-stream (AAD in the Coffer-AAD header as base64). */
-  raw?: { maxBytes: number };
+  /**
+   * Accepts application/octet-stream (AAD in the Coffer-AAD header as base64); `tooLarge` replaces the
+   * generic E2BIG message for a body over maxBytes (e.g. to point at the streaming route).
+   */
+  raw?: { maxBytes: number; tooLarge?: string };
+  /**
+   * The body is application/octet-stream of any length, left unread for the handler, which streams it
+   * through a `{ stream }` reply (sealed streams, SPEC §6.2); maxBody does not apply.
+   */
+  streamsBody?: true;
   /** Answered while locked without authenticating (only for routes that reveal and change nothing). */
   lockedNoop?: boolean;
   response: JsonSchema;
@@ -71,7 +79,7 @@ export function route<B = undefined, Q = undefined>(r: Route<B, Q>): Route {
 }
 
 /** Bound on the Coffer-AAD header (the core's AAD bound is 64 KiB; headers are bounded below it). */
-const MAX_HEADER_AAD = 12 * 1024;
+export const MAX_HEADER_AAD = 12 * 1024;
 
 interface Compiled {
   route: Route;
@@ -192,7 +200,12 @@ export class Router {
       let body: unknown;
       let raw: RawBody | undefined;
       if (r.raw && mediaType(req) === RAW_TYPE) {
-        const data = await readBody(req, r.raw.maxBytes);
+        const tooLarge = r.raw.tooLarge;
+        const data = await readBody(req, r.raw.maxBytes).catch((error: unknown) => {
+          throw tooLarge && error instanceof CofferError && error.code === 'E2BIG'
+            ? new CofferError('E2BIG', tooLarge)
+            : error;
+        });
         bodyRead = true;
         const aadHeader = req.headers['coffer-aad'];
         raw = { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
@@ -206,6 +219,9 @@ export class Router {
           pool && data.length >= LARGE_JSON
             ? await pool.task('decodeBody', [meta.route, data], jsonCost(data.length), true)
             : r.body.parse(parseJsonBody(data), '');
+      } else if (r.streamsBody) {
+        if (mediaType(req) !== RAW_TYPE)
+          throw new CofferError('EINVAL', `this route takes an ${RAW_TYPE} body`);
       } else if (r.method !== 'GET') {
         // Routes without a body still drain a small one, bounded, so keep-alive stays in step.
         await readBody(req, r.maxBody);

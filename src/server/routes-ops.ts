@@ -35,7 +35,7 @@ function op<B>(
   maxBody: number,
   response: JsonSchema,
   handler: (ctx: Context<B, undefined>, id: string) => Promise<Reply>,
-  raw?: { maxBytes: number },
+  raw?: Route['raw'],
 ): Route {
   return route<B, undefined>({
     method: 'POST',
@@ -177,7 +177,10 @@ export const opRoutes: Route[] = [
       if (raw) return { raw: await daemon.keystore().seal(id, raw.data, raw.aad ? { aad: raw.aad } : {}) };
       return { json: { sealed: await daemon.keystore().seal(id, body.plaintext, body) } };
     },
-    { maxBytes: LIMITS.sealPayloadBytes },
+    {
+      maxBytes: LIMITS.sealPayloadBytes,
+      tooLarge: `the plaintext is larger than the one-shot seal limit of ${LIMITS.sealPayloadBytes / MiB} MiB: stream it (POST /v1/keys/{id}/seal-stream; client.sealStream)`,
+    },
   ),
   op(
     'unseal',
@@ -190,7 +193,10 @@ export const opRoutes: Route[] = [
       if (raw) return { raw: await daemon.keystore().unseal(id, raw.data, raw.aad ? { aad: raw.aad } : {}) };
       return { json: { plaintext: await daemon.keystore().unseal(id, body.sealed, body) } };
     },
-    { maxBytes: SEALED_MAX },
+    {
+      maxBytes: SEALED_MAX,
+      tooLarge: `the sealed data is larger than the one-shot unseal limit of ${LIMITS.sealPayloadBytes / MiB} MiB + 8 KiB: open it as a stream (POST /v1/keys/{id}/unseal-stream; client.unsealStream)`,
+    },
   ),
   op(
     'rewrap',
