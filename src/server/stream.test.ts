@@ -225,7 +225,8 @@ describe('sealed streams through the daemon', () => {
     const otherApp = d.client((await d.admin.createToken({ apps: ['elsewhere'], ops: ['*'] })).token);
     await assert.rejects(sealOnly.unsealStream(key.id, sealed), { code: 'EPERM' });
     assert.equal((await drain(await sealOnly.sealStream(key.id, data))).error, undefined);
-    await assert.rejects(otherApp.sealStream(key.id, data), { code: 'EPERM' });
+    // Another app's key answers exactly like an unknown id (SPEC §10.2: no existence oracle).
+    await assert.rejects(otherApp.sealStream(key.id, data), { code: 'ENOENT' });
     await assert.rejects(d.client().sealStream(key.id, data), { code: 'EPERM' });
     await assert.rejects(d.admin.sealStream('k_aaaaaaaaaaaaaaaaaaaaaaaaaa', data), { code: 'ENOENT' });
     const path = `/v1/keys/${key.id}/seal-stream`;
