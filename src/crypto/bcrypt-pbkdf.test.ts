@@ -27,7 +27,10 @@ test('OpenBSD bcrypt_pbkdf regression vectors', () => {
     toHex(bcryptPbkdf(text('password'), text('salt'), 4, 32)),
     '5bbf0cc293587f1c3635555c27796598d47e579071bf427e9d8fbe842aba34d9',
   );
-  assert.equal(toHex(bcryptPbkdf(text('password'), fromHex('00'), 4, 16)), 'c12b566235eee04c212598970a579a67');
+  assert.equal(
+    toHex(bcryptPbkdf(text('password'), fromHex('00'), 4, 16)),
+    'c12b566235eee04c212598970a579a67',
+  );
   assert.equal(toHex(bcryptPbkdf(fromHex('00'), text('salt'), 4, 16)), '6051be18c2f4f82cbf0efee5471b4bb9');
 });
 

@@ -17,7 +17,11 @@ const message = new TextEncoder().encode('a large file, hashed by the caller');
 
 /** An OpenSSL key object for a 65-byte P-256 point (the form sig.keygen returns for P-256). */
 function nodeKey(publicKey: Uint8Array) {
-  return createPublicKey({ key: Buffer.concat([CURVES['ecdsa-p256'].spkiPrefix65, publicKey]), format: 'der', type: 'spki' });
+  return createPublicKey({
+    key: Buffer.concat([CURVES['ecdsa-p256'].spkiPrefix65, publicKey]),
+    format: 'der',
+    type: 'spki',
+  });
 }
 
 for (const alg of ['ecdsa-p256', 'secp256k1'] as const) {
@@ -39,7 +43,10 @@ test('P-256 with SHA-384 and SHA-512 digests: OpenSSL verifies the truncated-dig
   for (const hash of ['sha384', 'sha512'] as const) {
     const signature = signDigest('ecdsa-p256', secretKey, hash, digest(hash, message));
     assert.equal(nodeVerify(hash, message, { key, dsaEncoding: 'ieee-p1363' }, signature), true, hash);
-    assert.equal(nodeVerify(hash, concatBytes(message, Uint8Array.of(0)), { key, dsaEncoding: 'ieee-p1363' }, signature), false);
+    assert.equal(
+      nodeVerify(hash, concatBytes(message, Uint8Array.of(0)), { key, dsaEncoding: 'ieee-p1363' }, signature),
+      false,
+    );
     assert.equal(verifyDigest('ecdsa-p256', publicKey, hash, digest(hash, message), signature), true);
   }
 });
@@ -50,7 +57,10 @@ test('digest length must match the named hash', () => {
     const good = new Uint8Array(DIGEST_LENGTHS[hash]);
     assert.throws(() => signDigest('secp256k1', secretKey, hash, good.subarray(1)), einval);
     assert.throws(() => signDigest('secp256k1', secretKey, hash, concatBytes(good, good)), einval);
-    assert.throws(() => verifyDigest('secp256k1', publicKey, hash, good.subarray(1), new Uint8Array(64)), einval);
+    assert.throws(
+      () => verifyDigest('secp256k1', publicKey, hash, good.subarray(1), new Uint8Array(64)),
+      einval,
+    );
   }
   assert.throws(() => signDigest('secp256k1', secretKey, 'md5' as 'sha256', new Uint8Array(16)), einval);
 });
@@ -75,8 +85,14 @@ test('recoverable secp256k1: v recovers the signer for sha256 and keccak256; opt
     assert.equal(verifyDigest('secp256k1', publicKey, hash, d, signature.subarray(0, 64)), true);
   }
   const p = sig.keygen('ecdsa-p256');
-  assert.throws(() => signDigest('ecdsa-p256', p.secretKey, 'sha256', digest('sha256', message), { recoverable: true }), einval);
-  assert.throws(() => signDigest('secp256k1', secretKey, 'sha256', new Uint8Array(32), { recover: true } as never), einval);
+  assert.throws(
+    () => signDigest('ecdsa-p256', p.secretKey, 'sha256', digest('sha256', message), { recoverable: true }),
+    einval,
+  );
+  assert.throws(
+    () => signDigest('secp256k1', secretKey, 'sha256', new Uint8Array(32), { recover: true } as never),
+    einval,
+  );
 });
 
 test('secp256k1 digest verification refuses high-S (BIP-62), as sig.verify does', () => {
@@ -88,7 +104,10 @@ test('secp256k1 digest verification refuses high-S (BIP-62), as sig.verify does'
   high.set(Buffer.from((CURVES.secp256k1.order - s).toString(16).padStart(64, '0'), 'hex'), 32);
   assert.equal(verifyDigest('secp256k1', publicKey, 'sha256', d, high), false);
   const withV = concatBytes(high, Uint8Array.of(0));
-  assert.throws(() => recoverDigestPublicKey('secp256k1', 'sha256', d, withV), (e: unknown) => e instanceof CofferError && e.code === 'EBADMSG');
+  assert.throws(
+    () => recoverDigestPublicKey('secp256k1', 'sha256', d, withV),
+    (e: unknown) => e instanceof CofferError && e.code === 'EBADMSG',
+  );
 });
 
 test('property: random digests sign and verify; a flipped digest bit never verifies', () => {
@@ -108,7 +127,10 @@ test('property: random digests sign and verify; a flipped digest bit never verif
 
 test('Keccak-256 is the Ethereum hash, not SHA3-256', () => {
   // keccak256("") from the Ethereum yellow paper, and SHA3-256("") differs.
-  assert.equal(Buffer.from(digest('keccak256', new Uint8Array(0))).toString('hex'), 'c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470');
+  assert.equal(
+    Buffer.from(digest('keccak256', new Uint8Array(0))).toString('hex'),
+    'c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470',
+  );
   assert.notEqual(
     Buffer.from(digest('keccak256', new Uint8Array(0))).toString('hex'),
     createHash('sha3-256').update('').digest('hex'),

@@ -202,7 +202,11 @@ export function privateKeyFromEncryptedPem(
 }
 
 export interface EncryptPkcs8Options {
-  /** Default: scrypt N = 2^17, r = 8, p = 1 (kdf.ts's floor); PBKDF2-SHA256 600 000 is the alternative. */
+  /**
+   * Default PBKDF2-HMAC-SHA256 with 600 000 iterations (the OWASP floor of kdf.ts). scrypt at
+   * kdf.ts's floor (N = 2^17, r = 8) needs 128 MiB, over OpenSSL's default 32 MiB scrypt cap, so
+   * OpenSSL could not read it; N = 2^14 (what `openssl pkcs8 -scrypt` writes) can be asked for.
+   */
   kdf?: Pbes2Kdf;
   rng?: Rng;
 }
@@ -218,7 +222,7 @@ export function encryptPkcs8(
 ): Uint8Array {
   assertBytes('PKCS#8 DER', pkcs8);
   const rng = options.rng ?? systemRng;
-  const kdf: Pbes2Kdf = options.kdf ?? { type: 'scrypt', N: 1 << 17, r: 8, p: 1 };
+  const kdf: Pbes2Kdf = options.kdf ?? { type: 'pbkdf2', prf: 'sha256', iterations: 600_000 };
   const salt = rng.randomBytes(16);
   const iv = rng.randomBytes(16);
   const params: Pbes2Params = { kdf, salt, cipher: { keyLength: 32, mode: 'cbc', iv } };
