@@ -1,7 +1,7 @@
 // Helpers for tests that check Coffer's formats with the tools people already trust (openssl,
 // ssh-keygen, ssh-add, git, a Node 24 with OpenSSL 3.5): a private temporary directory per test
 // file, a runner that never throws on a non-zero exit, and the Node binary that has native ML-DSA.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -80,4 +80,33 @@ export function runNodeJson<T>(node: string, source: string, arg: unknown): T {
   const result = run(node, ['--no-warnings', '--input-type=module', '-e', source, JSON.stringify(arg)]);
   if (result.status !== 0) throw new Error(`node snippet failed: ${result.output}`);
   return JSON.parse(result.stdout) as T;
+}
+
+/**
+ * `run` without blocking the event loop: for tools that talk back to a server in this process
+ * (an ssh-agent under test), which spawnSync would deadlock.
+ */
+export function runAsync(
+  command: string,
+  args: string[],
+  options: { input?: string | Uint8Array; env?: NodeJS.ProcessEnv; cwd?: string; timeout?: number } = {},
+): Promise<ToolResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {
+      env: options.env ?? process.env,
+      cwd: options.cwd,
+      timeout: options.timeout ?? 60_000,
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr, output: `${stdout}${stderr}` }));
+    child.stdin.end(options.input ?? '');
+  });
 }
