@@ -74,7 +74,7 @@ function assertNamespace(namespace: unknown): asserts namespace is string {
       `namespace must be 1 to ${MAX_NAMESPACE} characters (e.g. "file", "git")`,
     );
   }
-  if (/[\x00-\x20\x7f]/.test(namespace))
+  if ([...namespace].some((c) => c.charCodeAt(0) <= 0x20 || c.charCodeAt(0) === 0x7f))
     throw new CofferError('EINVAL', 'namespace must not contain spaces or control characters');
 }
 
