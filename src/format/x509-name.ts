@@ -3,7 +3,8 @@
 // name (case-insensitive) or as a dotted OID; multi-valued RDNs with '+'; RFC 4514 §2.4 escapes
 // (`\` before , + " \ < > ; = # or a leading/trailing space, and `\XX` hex bytes forming UTF-8).
 // Not supported (EINVAL): '#'-prefixed BER values, unescaped special characters, spaces around
-// separators (RFC 2253 legacy leniency), empty values, duplicate types inside one RDN.
+// separators (RFC 2253 legacy leniency), empty values, control characters (even escaped),
+// duplicate types inside one RDN.
 //
 // RFC 4514 writes the *last* RDN of the sequence first ("CN=host,O=Org,C=DE" encodes C, O, CN in
 // that order), so the parsed list is reversed before encoding; `formatName` writes it back that way.
@@ -95,6 +96,8 @@ function readValue(dn: string, start: number): { value: string; end: number } {
     bytes.push(...enc.encode(c));
   }
   if (bytes.length === 0) fail('empty value');
+  // Control characters (also when hex-escaped) make names that display as something else.
+  if (bytes.some((b) => b < 0x20 || b === 0x7f)) fail('control characters in a value');
   // RFC 4514 §2.4: a leading or trailing space is part of the value only when escaped.
   if (dn[start] === ' ' || (dn[i - 1] === ' ' && !escapedTail)) fail('unescaped leading or trailing space');
   let value: string;
