@@ -29,11 +29,16 @@ export function pemLabel(text: string): string | undefined {
 /**
  * Exactly one PEM block whose label is one of `labels`; returns the label and the decoded bytes.
  * Body lines are 1 to `maxLineLength` characters; only the last may be shorter than the first.
+ * `maxLength` bounds the text (keys: MAX_PEM_LENGTH; armoured files pass their own bound).
  */
-export function decodePem(text: unknown, labels: readonly string[], maxLineLength = 76): PemBlock {
+export function decodePem(
+  text: unknown,
+  labels: readonly string[],
+  maxLineLength = 76,
+  maxLength = MAX_PEM_LENGTH,
+): PemBlock {
   if (typeof text !== 'string') throw new CofferError('EINVAL', 'PEM input must be a string');
-  if (text.length > MAX_PEM_LENGTH)
-    throw new CofferError('E2BIG', `PEM input over ${MAX_PEM_LENGTH} characters`);
+  if (text.length > maxLength) throw new CofferError('E2BIG', `PEM input over ${maxLength} characters`);
   const lines = text.trim().split(/\r?\n/);
   const begin = /^-----BEGIN ([A-Z0-9 ]+)-----$/.exec(lines[0] ?? '');
   const label = begin?.[1];
