@@ -233,10 +233,16 @@ test('wire level: answers in order, unknown keys and requests fail, oversized fr
 test('a socket path in a directory others can enter is refused', async () => {
   const open = join(tmp.dir, 'open');
   mkdirSync(open, { mode: 0o755 });
-  await assert.rejects(
-    startSshAgent({ path: join(open, 'agent.sock'), provider: provider().provider }),
-    (e: unknown) => e instanceof CofferError && e.code === 'EPERM',
-  );
+  // Written so that a regression fails the test instead of leaving a listening socket behind.
+  const attempt = await startSshAgent({
+    path: join(open, 'agent.sock'),
+    provider: provider().provider,
+  }).catch((e: unknown) => e);
+  if (!(attempt instanceof CofferError)) {
+    await (attempt as { close(): Promise<void> }).close();
+    assert.fail('an agent socket was created in a directory others can enter');
+  }
+  assert.equal(attempt.code, 'EPERM');
   const closed = join(tmp.dir, 'closed');
   mkdirSync(closed, { mode: 0o700 });
   const agent = await startSshAgent({ path: join(closed, 'agent.sock'), provider: provider().provider });
