@@ -230,9 +230,14 @@ export async function runScript(name: string, text: string, options: ScriptOptio
     LANG: 'C',
     NODE_NO_WARNINGS: '1',
     PORT: String(await freePort()),
+    // The per-user agent of each script lives in its own runtime directory, which goes away with
+    // $WORK (an agent exits when its socket is removed); scripts turn the agent on where they test it.
+    XDG_RUNTIME_DIR: join(work, 'run'),
+    COFFER_AGENT: '0',
     ...options.env,
   };
   mkdirSync(vars.HOME!, { mode: 0o700 });
+  mkdirSync(vars.XDG_RUNTIME_DIR!, { mode: 0o700 });
   let last: Result | undefined;
   let stdinFile: string | undefined;
   const timeoutMs = options.timeoutMs ?? 60_000;

@@ -1,7 +1,8 @@
-// `coffer/client` (DESIGN §7): a typed client for the daemon's /v1 API with the same argument and
-// result types as the Keystore methods of the same names, and the same CofferError codes (taken from
-// the daemon's `{ error: { code, message } }`). It uses only node:http / node:https — importing it
-// loads no native addon — and keeps connections alive (Unix socket or TCP/TLS).
+// `coffer/client` (DESIGN §7): a typed client for the daemon's /v1 API. It implements the operations
+// surface (client/surface.ts) — the same methods, arguments and results as a Keystore in this process,
+// plus the hd, backup, rotation and tokens namespaces — and throws CofferError with the daemon's codes
+// (from its `{ error: { code, message } }`). It uses only node:http / node:https and imports nothing of
+// core or crypto at run time, and keeps connections alive (Unix socket or TCP/TLS).
 import {
   Agent as HttpAgent,
   request as httpRequest,
@@ -10,11 +11,23 @@ import {
 } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { AuditEntry, AuditReport } from '../core/audit.js';
-import { b64 as base64 } from '../core/encoding.js';
 import type { ProtectorInfo } from '../core/keyslots.js';
+import type { Aad, KeyFilter, SignatureCheck, SignatureEncoding } from '../core/surface.js';
 import type { CreateKeySpec, KeyInfo } from '../core/types.js';
-import { assertBytes } from '../crypto/bytes.js';
 import { CofferError, isErrorCode } from '../errors.js';
+import { assertBytes, fromBase64, toBase64 } from './bytes.js';
+import { BackupClient, type Call, HdClient, keyPath, RotationClient, TokenClient } from './groups.js';
+import type { CofferOperations } from './surface.js';
+
+export type {
+  Aad,
+  KeyFilter,
+  SignatureCheck,
+  SignatureEncoding,
+  TokenInfo,
+  TokenSpec,
+} from '../core/surface.js';
+export { type CofferOperations, OPERATION_NAMES, type OperationName } from './surface.js';
 
 export interface ClientOptions {
   /** Unix socket path of the daemon. */
@@ -36,31 +49,21 @@ export interface DaemonStatus {
   version: string;
 }
 
-export interface ClientTokenInfo {
-  id: string;
-  name?: string;
-  apps: string[];
-  ops: string[];
-  admin: boolean;
-  createdAt: number;
-  lastUsedAt?: number;
+/** Unlock attempts and lockout (SPEC §10.4), readable without a token. */
+export interface UnlockAttempts {
+  failures: number;
+  maxFailures: number;
+  lockedOutUntil?: number;
 }
 
 export type BatchError = { ok: false; error: { code: string; message: string } };
 export type BatchResult<T> = ({ ok: true } & T) | BatchError;
-export type Aad = Uint8Array | string;
 
 /** Payloads at least this large go as raw octet-stream bodies (no base64) unless told otherwise. */
 const RAW_THRESHOLD = 64 * 1024;
 const encoder = new TextEncoder();
-
-const b64 = base64.encode;
-
-function unb64(text: unknown): Uint8Array {
-  if (typeof text !== 'string') throw new CofferError('EINTERNAL', 'the daemon sent a malformed byte field');
-  const bytes = Buffer.from(text, 'base64');
-  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
+const b64 = toBase64;
+const unb64 = fromBase64;
 
 function aadBytes(aad: Aad | undefined): Uint8Array | undefined {
   if (aad === undefined) return undefined;
@@ -73,14 +76,11 @@ function decodeItem<T>(item: unknown, decode: (ok: Record<string, unknown>) => T
   return { ok: false, error: { code: String(r.error?.code), message: String(r.error?.message) } };
 }
 
-interface Call {
-  json?: unknown;
-  raw?: Uint8Array;
-  headers?: Record<string, string>;
-  query?: Record<string, string | number | undefined>;
-}
-
-export class CofferClient {
+export class CofferClient implements CofferOperations {
+  readonly hd: HdClient;
+  readonly backup: BackupClient;
+  readonly rotation: RotationClient;
+  readonly tokens: TokenClient;
   readonly #base: RequestOptions;
   readonly #send: typeof httpRequest;
   readonly #agent: HttpAgent;
@@ -127,6 +127,11 @@ export class CofferClient {
       this.#send = https ? (httpsRequest as unknown as typeof httpRequest) : httpRequest;
       this.#where = parsed.origin;
     }
+    const json = <T>(method: string, path: string, call?: Call) => this.#json<T>(method, path, call);
+    this.hd = new HdClient(json);
+    this.backup = new BackupClient(json);
+    this.rotation = new RotationClient(json);
+    this.tokens = new TokenClient(json);
   }
 
   /** Closes idle keep-alive connections (the client can still be used afterwards). */
@@ -204,9 +209,7 @@ export class CofferClient {
   }
 
   #key(id: string): string {
-    if (typeof id !== 'string' || id.length === 0 || id.length > 128)
-      throw new CofferError('EINVAL', 'key id must be a non-empty string');
-    return `/keys/${encodeURIComponent(id)}`;
+    return keyPath(id);
   }
 
   // ---- daemon ----
@@ -225,6 +228,10 @@ export class CofferClient {
   async lock(): Promise<DaemonStatus> {
     return this.#json('POST', '/lock');
   }
+  /** Failed unlock attempts so far and the lockout end (no token needed). */
+  async unlockAttempts(): Promise<UnlockAttempts> {
+    return this.#json('GET', '/unlock/attempts');
+  }
   async openapi(): Promise<Record<string, unknown>> {
     return this.#json('GET', '/openapi.json');
   }
@@ -234,8 +241,13 @@ export class CofferClient {
   async createKey(spec: CreateKeySpec): Promise<KeyInfo> {
     return this.#json('POST', '/keys', { json: spec });
   }
-  async listKeys(filter: { app?: string; purpose?: string } = {}): Promise<KeyInfo[]> {
-    return (await this.#json<{ keys: KeyInfo[] }>('GET', '/keys', { query: filter })).keys;
+  /** Creates the keys in one durable batch on the daemon (at most 2000). */
+  async createKeys(specs: CreateKeySpec[]): Promise<KeyInfo[]> {
+    if (!Array.isArray(specs)) throw new CofferError('EINVAL', 'specs must be an array');
+    return (await this.#json<{ keys: KeyInfo[] }>('POST', '/keys/batch', { json: { specs } })).keys;
+  }
+  async listKeys(filter: KeyFilter = {}): Promise<KeyInfo[]> {
+    return (await this.#json<{ keys: KeyInfo[] }>('GET', '/keys', { query: { ...filter } })).keys;
   }
   async getKey(id: string): Promise<KeyInfo> {
     return this.#json('GET', this.#key(id));
@@ -254,16 +266,8 @@ export class CofferClient {
   async rotate(id: string, options: { reason?: string } = {}): Promise<KeyInfo> {
     return this.#json('POST', `${this.#key(id)}/rotate`, { json: options });
   }
-  /** Confirms a rotation the key's policy holds for confirmation; resolves with the `rotated` event. */
-  async confirmRotation(id: string): Promise<Record<string, unknown>> {
-    return this.#json('POST', `${this.#key(id)}/confirm-rotation`);
-  }
-  /** Rotates now and marks the old version compromised; resolves with the `alert` event. */
-  async emergencyRotate(
-    id: string,
-    incident: { id?: string; description: string },
-  ): Promise<Record<string, unknown>> {
-    return this.#json('POST', `${this.#key(id)}/emergency-rotate`, { json: { incident } });
+  async activate(id: string): Promise<KeyInfo> {
+    return this.#json('POST', `${this.#key(id)}/activate`);
   }
   async suspend(id: string, options: { reason?: string } = {}): Promise<KeyInfo> {
     return this.#json('POST', `${this.#key(id)}/suspend`, { json: options });
@@ -283,7 +287,7 @@ export class CofferClient {
   async sign(
     id: string,
     data: Uint8Array,
-    options: { encoding?: 'raw' | 'der'; context?: Uint8Array } = {},
+    options: { encoding?: SignatureEncoding; context?: Uint8Array } = {},
   ): Promise<{ signature: Uint8Array; version: number }> {
     assertBytes('data', data);
     const r = await this.#json<{ signature: string; version: number }>('POST', `${this.#key(id)}/sign`, {
@@ -295,11 +299,28 @@ export class CofferClient {
     id: string,
     data: Uint8Array,
     signature: Uint8Array,
-    options: { version?: number; encoding?: 'raw' | 'der'; context?: Uint8Array } = {},
+    options: { version?: number; encoding?: SignatureEncoding; context?: Uint8Array } = {},
   ): Promise<boolean> {
+    return (await this.#verifyLike<{ valid: boolean }>('verify', id, data, signature, options)).valid;
+  }
+  async checkSignature(
+    id: string,
+    data: Uint8Array,
+    signature: Uint8Array,
+    options: { version?: number; encoding?: SignatureEncoding; context?: Uint8Array } = {},
+  ): Promise<SignatureCheck> {
+    return this.#verifyLike<SignatureCheck>('check-signature', id, data, signature, options);
+  }
+  #verifyLike<T>(
+    route: 'verify' | 'check-signature',
+    id: string,
+    data: Uint8Array,
+    signature: Uint8Array,
+    options: { version?: number; encoding?: SignatureEncoding; context?: Uint8Array },
+  ): Promise<T> {
     assertBytes('data', data);
     assertBytes('signature', signature);
-    const r = await this.#json<{ valid: boolean }>('POST', `${this.#key(id)}/verify`, {
+    return this.#json<T>('POST', `${this.#key(id)}/${route}`, {
       json: {
         data: b64(data),
         signature: b64(signature),
@@ -308,7 +329,6 @@ export class CofferClient {
         context: options.context && b64(options.context),
       },
     });
-    return r.valid;
   }
 
   async #sealLike(
@@ -474,28 +494,12 @@ export class CofferClient {
     );
   }
 
-  // ---- tokens, audit, protectors (admin) ----
+  // ---- audit, protectors (admin) ----
 
-  async createToken(options: {
-    name?: string;
-    apps: string[];
-    ops: string[];
-    admin?: boolean;
-  }): Promise<{ id: string; token: string }> {
-    return this.#json('POST', '/tokens', { json: options });
-  }
-  async listTokens(): Promise<ClientTokenInfo[]> {
-    return (await this.#json<{ tokens: ClientTokenInfo[] }>('GET', '/tokens')).tokens;
-  }
-  async revokeToken(id: string): Promise<void> {
-    if (typeof id !== 'string' || id.length === 0)
-      throw new CofferError('EINVAL', 'token id must be a string');
-    await this.#json('DELETE', `/tokens/${encodeURIComponent(id)}`);
-  }
   async auditTail(count?: number): Promise<AuditEntry[]> {
     return (await this.#json<{ entries: AuditEntry[] }>('GET', '/audit', { query: { count } })).entries;
   }
-  async auditVerify(): Promise<AuditReport> {
+  async verifyAudit(): Promise<AuditReport> {
     return this.#json('GET', '/audit/verify');
   }
   async listProtectors(): Promise<ProtectorInfo[]> {

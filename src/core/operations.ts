@@ -11,10 +11,17 @@ import { ecdsaSignatureFromDer, ecdsaSignatureToDer } from '../format/ecdsa-der.
 import { encodeSealedHeader, parseSealedHeader, type SealedAlgorithm } from '../format/sealed.js';
 import { textEncoder } from './encoding.js';
 import { keyIdBytes } from './ids.js';
-import { processVersion, protectVersion, versionsToTry } from './lifecycle.js';
+import {
+  effectiveKey,
+  processVersion,
+  protectVersion,
+  publicVerifyVersions,
+  versionsToTry,
+} from './lifecycle.js';
 import { isSignatureAlgorithm } from './material.js';
 import { assertKeyId } from './names.js';
 import type { Session } from './session.js';
+import type { SignatureCheck } from './surface.js';
 import { type KeyInfo, LIMITS, type SealAlgorithm } from './types.js';
 
 const MAX_AAD_BYTES = 64 * 1024;
@@ -137,6 +144,73 @@ export async function verify(
       return true;
   }
   return false;
+}
+
+/** ECDSA signatures are 64 bytes raw (r ‖ s); anything else that parses as DER is read as DER. */
+function recogniseEncoding(info: KeyInfo, signature: Uint8Array, given: unknown): SignatureEncoding {
+  if (given !== undefined) return assertEncoding(info, given);
+  if (info.algorithm !== 'ecdsa-p256' && info.algorithm !== 'secp256k1') return 'raw';
+  if (signature.length === 64) return 'raw';
+  try {
+    ecdsaSignatureFromDer(signature);
+    return 'der';
+  } catch {
+    return 'raw';
+  }
+}
+
+/**
+ * Verification as a public operation (SPEC §2 "Public verification"): the same mathematics as
+ * `verify`, answered for compromised and destroyed versions too (their public keys are kept), with
+ * the key's and the verifying version's state so the caller can judge the answer. ECDSA signatures
+ * are recognised as raw or DER when no encoding is given.
+ */
+export async function checkSignature(
+  s: Session,
+  id: string,
+  data: unknown,
+  signature: unknown,
+  options: { version?: number; encoding?: SignatureEncoding; context?: Uint8Array } = {},
+): Promise<SignatureCheck> {
+  assertMessage('data', data, LIMITS.signMessageBytes);
+  assertBytes('signature', signature);
+  const { info } = await s.loadKey(id);
+  if (!isSignatureAlgorithm(info.algorithm)) {
+    throw new CofferError(
+      'EPERM',
+      info.algorithm === 'hmac-sha256'
+        ? `key ${id} is an HMAC key: check its tags with verify-mac`
+        : `key ${id} (${info.algorithm}) is not a signing key`,
+    );
+  }
+  const encoding = recogniseEncoding(info, signature, options.encoding);
+  const now = s.now();
+  const versions = publicVerifyVersions(info, options.version, now);
+  const keyState = effectiveKey(info, now).state;
+  let raw: Uint8Array | undefined = signature;
+  if (encoding === 'der') {
+    try {
+      raw = ecdsaSignatureFromDer(signature);
+    } catch {
+      raw = undefined; // a malformed signature is a wrong signature, never an exception
+    }
+  }
+  if (raw !== undefined) {
+    for (const v of versions) {
+      let publicKey: Uint8Array;
+      try {
+        publicKey = await s.publicKey(info, v.version);
+      } catch (error) {
+        // A version destroyed before public keys were kept has none left to verify with.
+        if (v.state === 'destroyed' && options.version === undefined) continue;
+        throw error;
+      }
+      const context = options.context ? { context: options.context } : undefined;
+      if (sig.verify(info.algorithm, publicKey, data, raw, context))
+        return { valid: true, version: v.version, encoding, keyState, versionState: v.state };
+    }
+  }
+  return { valid: false, encoding, keyState };
 }
 
 function sealedAlgorithm(info: KeyInfo): SealedAlgorithm {
@@ -275,20 +349,36 @@ export async function unseal(
     const key = hkdf('sha256', sharedSecret, headerBytes, SEAL_TO_INFO, 32);
     try {
       const nonce = body.subarray(XWING_CIPHERTEXT, XWING_CIPHERTEXT + 12);
-      return aead.decrypt('aes-256-gcm', key, nonce, body.subarray(XWING_CIPHERTEXT + 12), fullAad);
+      return explainOpenFailure(id, v.version, () =>
+        aead.decrypt('aes-256-gcm', key, nonce, body.subarray(XWING_CIPHERTEXT + 12), fullAad),
+      );
     } finally {
       wipe(key, sharedSecret);
     }
   }
   const nonceLength = aead.NONCE_LENGTH[header.algorithm];
   if (body.length < nonceLength + 16) throw new CofferError('EBADMSG', 'sealed data is too short');
-  return aead.decrypt(
-    header.algorithm,
-    secret,
-    body.subarray(0, nonceLength),
-    body.subarray(nonceLength),
-    fullAad,
+  const algorithm = header.algorithm;
+  return explainOpenFailure(id, v.version, () =>
+    aead.decrypt(algorithm, secret, body.subarray(0, nonceLength), body.subarray(nonceLength), fullAad),
   );
+}
+
+/**
+ * The AEAD's own message names its inner algorithm (X-Wing seals with AES-GCM inside); a caller of
+ * unseal needs the key and what to check instead.
+ */
+function explainOpenFailure(id: string, version: number, open: () => Uint8Array): Uint8Array {
+  try {
+    return open();
+  } catch (error) {
+    if (!(error instanceof CofferError && error.code === 'EBADMSG')) throw error;
+    throw new CofferError(
+      'EBADMSG',
+      `cannot unseal with key ${id} v${version}: the AAD differs from the one it was sealed with, or the data was altered`,
+      { cause: error },
+    );
+  }
 }
 
 export async function rewrap(

@@ -21,7 +21,11 @@ import { Daemon, type RotationOptions } from './daemon.js';
 import { openApiDocument } from './openapi.js';
 import { type RequestMeta, Router } from './router.js';
 import { adminRoutes } from './routes-admin.js';
+import { backupRoutes } from './routes-backup.js';
+import { hdRoutes } from './routes-hd.js';
 import { keyRoutes } from './routes-keys.js';
+import { keyExtraRoutes } from './routes-keys-extra.js';
+import { maintenanceRoutes } from './routes-maintenance.js';
 import { opRoutes } from './routes-ops.js';
 
 export type { TokenInfo, TokenOp } from './tokens.js';
@@ -243,7 +247,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       return document;
     }),
     ...keyRoutes,
+    ...keyExtraRoutes,
     ...opRoutes,
+    ...hdRoutes,
+    ...backupRoutes,
+    ...maintenanceRoutes,
   ]);
 
   let inFlight = 0;

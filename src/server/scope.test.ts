@@ -109,7 +109,7 @@ describe('token scope', () => {
     const other = await keysFor(d.admin, 'b');
     const outcomes: string[] = [];
     for (const tokenOp of TOKEN_OPS) {
-      const { token } = await d.admin.createToken({ name: `only-${tokenOp}`, apps: ['a'], ops: [tokenOp] });
+      const { token } = await d.admin.tokens.create({ name: `only-${tokenOp}`, apps: ['a'], ops: [tokenOp] });
       const client = d.client(token);
       for (const [op, name, call] of CALLS) {
         for (const keys of [own, other]) {
@@ -131,7 +131,7 @@ describe('token scope', () => {
   });
 
   test("a scoped token lists only its apps' keys; naming another app is EPERM", async () => {
-    const { token } = await d.admin.createToken({ apps: ['a'], ops: ['read'] });
+    const { token } = await d.admin.tokens.create({ apps: ['a'], ops: ['read'] });
     const client = d.client(token);
     const keys = await client.listKeys();
     assert.ok(keys.length > 0);
@@ -140,7 +140,7 @@ describe('token scope', () => {
   });
 
   test("a token with apps ['*'] reaches every app, still only for its operations", async () => {
-    const { token } = await d.admin.createToken({ apps: ['*'], ops: ['sign'] });
+    const { token } = await d.admin.tokens.create({ apps: ['*'], ops: ['sign'] });
     const client = d.client(token);
     const b = (await d.admin.listKeys({ app: 'b', purpose: 'sig' }))[0] as KeyInfo;
     assert.equal((await client.sign(b.id, data)).version, 1);
@@ -148,14 +148,14 @@ describe('token scope', () => {
   });
 
   test('admin routes refuse a non-admin token that has every operation', async () => {
-    const { token, id } = await d.admin.createToken({ apps: ['*'], ops: ['*'] });
+    const { token, id } = await d.admin.tokens.create({ apps: ['*'], ops: ['*'] });
     const client = d.client(token);
     for (const call of [
-      () => client.createToken({ apps: ['a'], ops: ['sign'] }),
-      () => client.listTokens(),
-      () => client.revokeToken(id),
+      () => client.tokens.create({ apps: ['a'], ops: ['sign'] }),
+      () => client.tokens.list(),
+      () => client.tokens.revoke(id),
       () => client.auditTail(),
-      () => client.auditVerify(),
+      () => client.verifyAudit(),
       () => client.listProtectors(),
       () => client.lock(),
     ]) {

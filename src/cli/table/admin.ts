@@ -1,0 +1,243 @@
+// Keystore administration and the tool itself: init, status / unlock / lock, the per-user agent,
+// tokens, the audit log, keyslots, the daemon, doctor, shell completion and the version.
+import type { CommandSpec, RunName } from '../spec.js';
+import { PROTECTOR_TYPES } from './global.js';
+
+const admin = (name: RunName<typeof import('../commands/admin.js')>) => async () =>
+  (await import('../commands/admin.js'))[name];
+const agent = (name: RunName<typeof import('../commands/agent.js')>) => async () =>
+  (await import('../commands/agent.js'))[name];
+const kdf = {
+  type: 'string',
+  value: 'SPEC',
+  help: 'passphrase KDF: argon2id (default, 64 MiB, t=3), or e.g. argon2id,memoryKiB=19456,iterations=2',
+} as const;
+
+export const SHELLS = ['bash', 'zsh', 'fish'] as const;
+
+export const adminTable: CommandSpec[] = [
+  {
+    path: ['init'],
+    summary: 'create a keystore with its first protector, and an admin token for the daemon',
+    usage: '[--store URL] [--protector passphrase|keyring|tpm2|pkcs11] [--kdf SPEC]',
+    options: { kdf },
+    notes: ['The admin token is printed once and stored only as a hash: keep it (e.g. in COFFER_TOKEN).'],
+    examples: [
+      'coffer init',
+      'COFFER_PASSPHRASE=… coffer init --store sqlite:/var/lib/coffer/keystore.db --json',
+      'coffer init --store dir:./keys --protector tpm2',
+    ],
+    load: admin('init'),
+  },
+  {
+    path: ['status'],
+    summary: 'show the keystore, the agent or daemon, and failed unlock attempts and lockout',
+    usage: '',
+    examples: ['coffer status', 'COFFER_SOCKET=/run/coffer/coffer.sock coffer status --json'],
+    load: admin('status'),
+  },
+  {
+    path: ['unlock'],
+    summary: 'unlock: the daemon, or (direct mode) start the per-user agent so later commands skip the KDF',
+    usage: '',
+    notes: [
+      '5 wrong passphrases lock a daemon (and the agent start) out for 15 minutes (exit 8), even across restarts.',
+      'With --no-agent (or COFFER_AGENT=0) it only checks that the passphrase opens the store.',
+    ],
+    examples: [
+      'coffer unlock            # prompts on a terminal',
+      'COFFER_PASSPHRASE_FILE=/run/secrets/coffer coffer unlock',
+    ],
+    load: admin('unlock'),
+  },
+  {
+    path: ['lock'],
+    summary: 'lock: the daemon forgets the master key; in direct mode the agent locks and exits',
+    usage: '',
+    examples: ['coffer lock'],
+    load: admin('lock'),
+  },
+  {
+    path: ['agent', 'start'],
+    summary: 'unlock the store and start the per-user agent (commands then skip the KDF)',
+    usage: '[--agent-idle DUR]',
+    notes: [
+      'The agent listens on a 0600 socket in a 0700 directory of $XDG_RUNTIME_DIR (or /tmp/coffer-UID), serves',
+      'only the store it was started for, and locks and exits after --agent-idle (default 15m) unused.',
+    ],
+    examples: ['coffer agent start', 'coffer agent start --agent-idle 2h'],
+    load: agent('start'),
+  },
+  {
+    path: ['agent', 'stop'],
+    summary: 'lock the agent of this store and end it (same as `coffer lock` in direct mode)',
+    usage: '',
+    examples: ['coffer agent stop'],
+    load: agent('stop'),
+  },
+  {
+    path: ['agent', 'status'],
+    summary: 'show whether an agent serves this store, since when and until when',
+    usage: '',
+    examples: ['coffer agent status --json'],
+    load: agent('status'),
+  },
+  {
+    path: ['agent', 'run'],
+    summary: 'the agent process itself (started by the CLI; reads its protector on stdin)',
+    usage: '',
+    hidden: true,
+    examples: [],
+    load: agent('run'),
+  },
+  {
+    path: ['token', 'create'],
+    summary: 'create a daemon bearer token for apps and operations (shown once)',
+    usage: '--app APP[,APP] --ops OP[,OP] [--name NAME] [--admin]',
+    options: {
+      app: {
+        type: 'string',
+        multiple: true,
+        value: 'APP',
+        help: "apps the token may use keys of (repeatable or comma-separated; '*' = all)",
+      },
+      ops: { type: 'string', value: 'OPS', help: "operations, e.g. sign,verify or seal,unseal ('*' = all)" },
+      name: { type: 'string', value: 'NAME', help: 'a name to recognise it by' },
+      admin: { type: 'boolean', help: 'may also manage tokens, the audit log, backups and keyslots' },
+    },
+    examples: [
+      'coffer token create --app billing --ops sign,verify --json',
+      "coffer token create --name ops --app '*' --ops '*' --admin",
+    ],
+    load: admin('tokenCreate'),
+  },
+  {
+    path: ['token', 'list'],
+    summary: 'list tokens (never their secrets)',
+    usage: '',
+    examples: ['coffer token list --json'],
+    load: admin('tokenList'),
+  },
+  {
+    path: ['token', 'revoke'],
+    summary: 'revoke a token by id',
+    usage: 'TOKEN_ID',
+    args: [{ name: 'TOKEN_ID' }],
+    examples: ['coffer token revoke tok_abc…'],
+    load: admin('tokenRevoke'),
+  },
+  {
+    path: ['audit', 'tail'],
+    summary: 'show the newest audit entries',
+    usage: '[-n N]',
+    options: { count: { type: 'string', short: 'n', value: 'N', help: 'how many (default 20, max 10000)' } },
+    examples: ['coffer audit tail -n 50', 'coffer audit tail --json'],
+    load: admin('auditTail'),
+  },
+  {
+    path: ['audit', 'verify'],
+    summary: 'check the hash chain and MACs of the whole audit log (a broken log exits 7)',
+    usage: '',
+    examples: ['coffer audit verify'],
+    load: admin('auditVerify'),
+  },
+  {
+    path: ['protector', 'add'],
+    summary: 'add a keyslot: passphrase, keyring, tpm2 or pkcs11 (direct mode: the platform is here)',
+    usage:
+      'TYPE [--keyring-service S --keyring-account A | --tcti T --pcrs P | --pkcs11-module M --pkcs11-token L --pkcs11-key K] [--kdf SPEC]',
+    args: [{ name: 'TYPE', choices: PROTECTOR_TYPES }],
+    options: { kdf },
+    notes: [
+      'A new passphrase comes from COFFER_NEW_PASSPHRASE (or a prompt); a PKCS#11 PIN from COFFER_PKCS11_PIN.',
+      'The store is opened with the current protector (--protector, default passphrase from COFFER_PASSPHRASE).',
+    ],
+    examples: [
+      'COFFER_NEW_PASSPHRASE=… coffer protector add passphrase',
+      'coffer protector add tpm2 --tcti device:/dev/tpmrm0',
+    ],
+    load: admin('protectorAdd'),
+  },
+  {
+    path: ['protector', 'remove'],
+    summary: 'remove a keyslot (the last one is refused: the store could never be opened again)',
+    usage: 'SLOT_ID --yes [--keep-platform-key]',
+    args: [{ name: 'SLOT_ID' }],
+    options: {
+      yes: { type: 'boolean', help: 'confirm: a removed keyslot cannot be restored' },
+      'keep-platform-key': {
+        type: 'boolean',
+        help: 'leave the keyring entry / token key in place (by default it is deleted; a pkcs11 slot then needs --pkcs11-* and COFFER_PKCS11_PIN)',
+      },
+    },
+    examples: [
+      'coffer protector remove s_abcdefghijklmnop --yes',
+      'COFFER_PKCS11_PIN=… coffer protector remove s_abcdefghijklmnop --yes --pkcs11-module /usr/lib/softhsm/libsofthsm2.so --pkcs11-token coffer',
+    ],
+    load: admin('protectorRemove'),
+  },
+  {
+    path: ['protector', 'list'],
+    summary: 'list the keyslots (any one of them opens the keystore)',
+    usage: '',
+    examples: ['coffer protector list'],
+    load: admin('protectorList'),
+  },
+  {
+    path: ['serve'],
+    summary: 'run the daemon on a Unix socket and/or loopback TCP',
+    usage:
+      '[--store URL] [--socket PATH] [--listen HOST:PORT [--tls-cert PEM --tls-key PEM]] [--protector TYPE]',
+    options: {
+      listen: {
+        type: 'string',
+        value: 'HOST:PORT',
+        help: 'TCP on loopback, e.g. 127.0.0.1:7878; --tls-cert/--tls-key for HTTPS',
+      },
+      'tls-cert': { type: 'string', value: 'PEM', help: 'certificate for HTTPS', complete: 'file' },
+      'tls-key': { type: 'string', value: 'PEM', help: 'private key for HTTPS', complete: 'file' },
+      'insecure-deterministic': {
+        type: 'boolean',
+        help: 'TESTS ONLY: predictable keys, every key marked insecure forever',
+      },
+    },
+    notes: [
+      '--socket: 0600, in a 0700 directory; default $COFFER_HOME/coffer.sock without --listen.',
+      'keyring, tpm2 and pkcs11 protectors unlock at start; passphrase (default) waits for `coffer unlock`.',
+    ],
+    examples: [
+      'coffer serve --socket /run/coffer/coffer.sock',
+      'coffer serve --listen 127.0.0.1:7878 --tls-cert cert.pem --tls-key key.pem',
+      'COFFER_SOCKET=/run/coffer/coffer.sock COFFER_TOKEN=… coffer key list   # from another shell',
+    ],
+    load: async () => (await import('../commands/serve.js')).serve,
+  },
+  {
+    path: ['doctor'],
+    summary: 'report the Node version, native vs pure-JS crypto, and which protectors work here and why not',
+    usage: '',
+    examples: ['coffer doctor', 'coffer doctor --json'],
+    load: async () => (await import('../commands/doctor.js')).doctor,
+  },
+  {
+    path: ['completion'],
+    summary: 'print a shell completion script: bash, zsh or fish',
+    usage: 'bash|zsh|fish',
+    args: [{ name: 'SHELL', choices: SHELLS }],
+    notes: ['Generated from the same command table as --help, so it always matches this version.'],
+    examples: [
+      'source <(coffer completion bash)          # in ~/.bashrc',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell expression shown to the user.
+      'coffer completion zsh > "${fpath[1]}/_coffer"',
+      'coffer completion fish > ~/.config/fish/completions/coffer.fish',
+    ],
+    load: async () => (await import('../completion.js')).completionCommand,
+  },
+  {
+    path: ['version'],
+    summary: 'print the version of coffer (and of Node with --json)',
+    usage: '',
+    examples: ['coffer version', 'coffer -V'],
+    load: async () => (await import('../version.js')).versionCommand,
+  },
+];
