@@ -20,13 +20,7 @@ import { openStorage } from '../storage/open.js';
 import { Daemon, type RotationOptions } from './daemon.js';
 import { openApiDocument } from './openapi.js';
 import { type RequestMeta, Router } from './router.js';
-import { adminRoutes } from './routes-admin.js';
-import { backupRoutes } from './routes-backup.js';
-import { hdRoutes } from './routes-hd.js';
-import { keyRoutes } from './routes-keys.js';
-import { keyExtraRoutes } from './routes-keys-extra.js';
-import { maintenanceRoutes } from './routes-maintenance.js';
-import { opRoutes } from './routes-ops.js';
+import { allRoutes } from './routes.js';
 
 export type { TokenInfo, TokenOp } from './tokens.js';
 export {
@@ -241,18 +235,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   const version = packageVersion();
   let document: unknown;
-  const router: Router = new Router([
-    ...adminRoutes(() => {
+  const router: Router = new Router(
+    allRoutes(() => {
       document ??= openApiDocument(router.routes, version);
       return document;
     }),
-    ...keyRoutes,
-    ...keyExtraRoutes,
-    ...opRoutes,
-    ...hdRoutes,
-    ...backupRoutes,
-    ...maintenanceRoutes,
-  ]);
+  );
 
   let inFlight = 0;
   let closing = false;

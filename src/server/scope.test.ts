@@ -22,6 +22,10 @@ interface AppKeys {
   life: KeyInfo;
   revoke: KeyInfo;
   destroy: KeyInfo;
+  /** Pre-active: the activate route's key. */
+  pre: KeyInfo;
+  /** An HD seed of the app: its routes check the seed's app like key routes check the key's. */
+  seed: string;
   signature: Uint8Array;
   sealed: Uint8Array;
   ciphertext: Uint8Array;
@@ -59,12 +63,22 @@ const CALLS: Call[] = [
   ['decapsulate', 'decapsulate', (c, k) => c.decapsulate(k.kem.id, k.ciphertext)],
   ['mac', 'mac', (c, k) => c.mac(k.hmac.id, data)],
   ['verify-mac', 'verifyMac', (c, k) => c.verifyMac(k.hmac.id, data, k.mac)],
+  ['activate', 'activate', (c, k) => c.activate(k.pre.id)],
+  ['verify', 'checkSignature', (c, k) => c.checkSignature(k.sig.id, data, k.signature)],
+  [
+    'create',
+    'createKeys',
+    (c, k) => c.createKeys([{ app: k.app, purpose: `batch${created++}`, algorithm: 'ed25519' }]),
+  ],
+  ['read', 'hd.getSeed', (c, k) => c.hd.getSeed(k.seed)],
+  ['read', 'hd.xpub', (c, k) => c.hd.xpub(k.seed, "m/0'")],
+  ['create', 'hd.deriveKey', (c, k) => c.hd.deriveKey(k.seed, { path: "m/0'/1" })],
 ];
 
 async function keysFor(admin: CofferClient, app: string): Promise<AppKeys> {
   const make = (purpose: string, algorithm: KeyInfo['algorithm']) =>
     admin.createKey({ app, purpose, algorithm });
-  const [sig, aes, kem, hmac, rot, life, revoke, destroy] = await Promise.all([
+  const [sig, aes, kem, hmac, rot, life, revoke, destroy, pre] = await Promise.all([
     make('sig', 'ed25519'),
     make('aes', 'aes-256-gcm'),
     make('kem', 'x-wing'),
@@ -73,7 +87,9 @@ async function keysFor(admin: CofferClient, app: string): Promise<AppKeys> {
     make('life', 'ed25519'),
     make('revoke', 'ed25519'),
     make('destroy', 'ed25519'),
+    admin.createKey({ app, purpose: 'pre', algorithm: 'ed25519', preActive: true }),
   ]);
+  const { seed } = await admin.hd.createSeed({ app, purpose: 'hd', words: 12 });
   return {
     app,
     sig,
@@ -84,6 +100,8 @@ async function keysFor(admin: CofferClient, app: string): Promise<AppKeys> {
     life,
     revoke,
     destroy,
+    pre: pre!,
+    seed: seed.id,
     signature: (await admin.sign(sig.id, data)).signature,
     sealed: await admin.seal(aes.id, data),
     ciphertext: (await admin.encapsulate(kem.id)).ciphertext,
