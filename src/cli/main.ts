@@ -146,6 +146,8 @@ export async function runCli(
   const wantsJson = argv.includes('--json');
   let command: CommandSpec | undefined;
   let connection: import('./connect.js').Connection | undefined;
+  /** Whether a daemon is configured: commands like unlock talk to it without the connection. */
+  let daemonConfigured = false;
   try {
     const words = commandWords(argv);
     const help = argv.includes('--help') || argv.includes('-h');
@@ -215,6 +217,11 @@ export async function runCli(
     checkChoices(command, parsed.values, args);
     const [{ Config }, { Connection }] = await Promise.all([import('./config.js'), import('./connect.js')]);
     const config = new Config(parsed.values, env, streams);
+    try {
+      daemonConfigured = config.daemon !== undefined;
+    } catch {
+      // a bad daemon setting fails the command where it is used, with its own message
+    }
     const open = new Connection(config);
     connection = open;
     const ctx: Context = {
@@ -232,7 +239,13 @@ export async function runCli(
     return 0;
   } catch (error) {
     const e = asCofferError(error);
-    reportError(streams, wantsJson, e, command, connection?.mode);
+    reportError(
+      streams,
+      wantsJson,
+      e,
+      command,
+      connection?.mode ?? (daemonConfigured ? 'daemon' : undefined),
+    );
     // Stack traces only on request: they can name paths but never carry key material.
     if (env.COFFER_DEBUG === '1' && error instanceof Error) streams.stderr.write(`${error.stack}\n`);
     return e.exitCode;
