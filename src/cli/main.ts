@@ -6,7 +6,7 @@
 // version load nothing but the table.
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { type ParseArgsConfig, parseArgs } from 'node:util';
+import type { ParseArgsConfig } from 'node:util';
 import { asCofferError, CofferError, type ErrorCode } from '../errors.js';
 import type { Env } from './config.js';
 import type { Context, Mode, Values } from './context.js';
@@ -15,6 +15,9 @@ import { argumentCount, type CommandSpec, type OptionSpec } from './spec.js';
 import { processStreams, type Streams } from './streams.js';
 import { GLOBAL_OPTIONS } from './table/global.js';
 import { COMMANDS, findCommand, isGroup } from './table/index.js';
+
+// Static imports are the table and the help renderer only: everything a command needs (settings,
+// connections, node:util's parser, the implementation) is imported when a command runs.
 
 /** Flags that take a value, so the value is never mistaken for a command word. */
 function valueTaking(): Set<string> {
@@ -194,6 +197,7 @@ export async function runCli(
       streams.stdout.write(`${commandHelp(command)}\n`);
       return 0;
     }
+    const { parseArgs } = await import('node:util');
     let parsed: { values: Values; positionals: string[] };
     try {
       parsed = parseArgs({
@@ -258,7 +262,8 @@ function isMain(): boolean {
   const entry = process.argv[1];
   if (entry === undefined) return false;
   try {
-    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
+    // Node runs the real path of its entry (npm's bin symlink resolved), which is import.meta.url.
+    return realpathSync(entry) === fileURLToPath(import.meta.url);
   } catch {
     return false;
   }
