@@ -21,6 +21,13 @@ export type {
 } from './core/protectors.js';
 export type { PublicKeyFormat } from './core/public-key.js';
 export type { Pkcs11TokenConfig } from './core/resident.js';
+export type {
+  KeyOperations,
+  SignatureCheck,
+  SignatureEncoding,
+  TokenInfo,
+  TokenSpec,
+} from './core/surface.js';
 export {
   ALGORITHM_USES,
   type CreateKeySpec,

@@ -38,13 +38,17 @@ export async function findAgent(config: Config): Promise<AgentConnection | undef
 
 /** Starts the agent of the configured store (asking for its secret here) and connects to it. */
 export async function startAgent(config: Config): Promise<AgentConnection> {
-  const [{ openExistingStorage, cliActor }, { spawnAgent }, { ensureRuntimeDir }, { withSpinner }] =
-    await Promise.all([
-      import('./local.js'),
-      import('./agent/start.js'),
-      import('./agent/paths.js'),
-      import('./progress.js'),
-    ]);
+  const [
+    { openExistingStorage, cliActor },
+    { spawnAgent },
+    { ensureRuntimeDir, storeIdentity },
+    { withSpinner },
+  ] = await Promise.all([
+    import('./local.js'),
+    import('./agent/start.js'),
+    import('./agent/paths.js'),
+    import('./progress.js'),
+  ]);
   ensureRuntimeDir(config.env);
   // "No keystore here" before any passphrase prompt.
   await (await openExistingStorage(config.store, config.storeIsDefault)).close();
@@ -54,7 +58,13 @@ export async function startAgent(config: Config): Promise<AgentConnection> {
     await withSpinner(
       config.streams,
       'Unlocking the keystore…',
-      spawnAgent(config.env, { store: config.store, protector, idleMs, actor: cliActor('agent') }),
+      // The agent runs in / : a relative store path is made absolute first.
+      spawnAgent(config.env, {
+        store: storeIdentity(config.store),
+        protector,
+        idleMs,
+        actor: cliActor('agent'),
+      }),
     );
   } catch (error) {
     // Another command started one meanwhile: use it.

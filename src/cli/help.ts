@@ -1,7 +1,7 @@
 // Help text from the command table (docs/cli.md): an overview of every command, per group and per
 // command its usage, options, notes and examples, so `coffer <command> --help` is enough to use it.
 // Loads nothing but the table.
-import { argumentCount, type CommandSpec, type OptionSpec } from './spec.js';
+import type { CommandSpec, OptionSpec } from './spec.js';
 import { GLOBAL_OPTIONS } from './table/global.js';
 import { BACKUP_LIMIT, formatSize, SEAL_LIMIT, SIGN_LIMIT } from './table/limits.js';
 
@@ -106,5 +106,3 @@ export function commandHelp(command: CommandSpec): string {
 export function usageLine(command: CommandSpec): string {
   return `usage: coffer ${command.path.join(' ')} ${command.usage}`.trimEnd();
 }
-
-export { argumentCount };
