@@ -6,7 +6,6 @@ import type { KeyInfo } from '../core/types.js';
 import { CofferError } from '../errors.js';
 import { type Config, parseDuration } from './config.js';
 import { encodeBase64, type Streams, writeText } from './io.js';
-import type { CommandSpec } from './spec.js';
 
 export type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
 
@@ -14,7 +13,6 @@ export type Values = Record<string, string | boolean | (string | boolean)[] | un
 export type Mode = 'daemon' | 'agent' | 'direct';
 
 export interface Context {
-  command: CommandSpec;
   config: Config;
   streams: Streams;
   /** Positional arguments after the command words. */
@@ -22,8 +20,6 @@ export interface Context {
   values: Values;
   /** The operations surface, opened once (connect.ts); main closes it after the command. */
   ops(): Promise<CofferOperations>;
-  /** Where ops() went (undefined before the first call). */
-  mode(): Mode | undefined;
   /** The store opened in this process, bypassing daemon and agent (keyslot commands, which need the platform here). */
   keystore(): Promise<Keystore>;
 }

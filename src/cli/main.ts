@@ -98,7 +98,7 @@ function explain(
     EINTERNAL: 'this is a bug in coffer: please report it with the command you ran (never include secrets)',
   };
   if (error.code === 'ELOCKED') {
-    if (UNLOCKING.has(name) || (name === 'status' && mode !== 'daemon')) {
+    if (UNLOCKING.has(name)) {
       return {
         message: error.message,
         ...(mode === 'daemon'
@@ -229,13 +229,11 @@ export async function runCli(
     const open = new Connection(config);
     connection = open;
     const ctx: Context = {
-      command,
       config,
       streams,
       args,
       values: parsed.values,
       ops: () => open.ops(),
-      mode: () => open.mode,
       keystore: () => open.keystore(),
     };
     const run = await command.load();
