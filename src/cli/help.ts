@@ -2,8 +2,7 @@
 // command its usage, options, notes and examples, so `coffer <command> --help` is enough to use it.
 // Loads nothing but the table.
 import type { CommandSpec, OptionSpec } from './spec.js';
-import { GLOBAL_OPTIONS } from './table/global.js';
-import { BACKUP_LIMIT, formatSize, SEAL_LIMIT, SIGN_LIMIT } from './table/limits.js';
+import { BACKUP_LIMIT, formatSize, GLOBAL_OPTIONS, SEAL_LIMIT, SIGN_LIMIT } from './table/global.js';
 
 function table(rows: [string, string][], indent = '  '): string[] {
   const width = Math.min(28, Math.max(...rows.map(([a]) => a.length)));

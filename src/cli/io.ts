@@ -16,9 +16,9 @@ import { basename, dirname, join } from 'node:path';
 import { LIMITS } from '../core/types.js';
 import { CofferError } from '../errors.js';
 import type { Streams } from './streams.js';
-import { formatSize } from './table/limits.js';
+import { formatSize } from './table/global.js';
 
-export { processStreams, type Streams } from './streams.js';
+export type { Streams } from './streams.js';
 
 /** What a command may read at most: sealed payloads are the largest thing the API accepts. */
 export const MAX_INPUT_BYTES = LIMITS.sealPayloadBytes + 64 * 1024;

@@ -4,20 +4,46 @@
 // the per-user agent or the store itself, and maps every failure to the exit code of its CofferError
 // code (README "Errors") with a message on stderr that says what to do. Help, completion and the
 // version load nothing but the table.
-import { realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import type * as Fs from 'node:fs';
 import type { ParseArgsConfig } from 'node:util';
-import { asCofferError, CofferError, type ErrorCode } from '../errors.js';
+import type { CofferError, ErrorCode } from '../errors.js';
 import type { Env } from './config.js';
 import type { Context, Mode, Values } from './context.js';
 import { commandHelp, groupHelp, overview, usageLine } from './help.js';
-import { argumentCount, type CommandSpec, type OptionSpec } from './spec.js';
-import { processStreams, type Streams } from './streams.js';
+import type { CommandSpec, OptionSpec } from './spec.js';
+import type { Streams } from './streams.js';
 import { GLOBAL_OPTIONS } from './table/global.js';
 import { COMMANDS, findCommand, isGroup } from './table/index.js';
 
 // Static imports are the table and the help renderer only: everything a command needs (settings,
 // connections, node:util's parser, the implementation) is imported when a command runs.
+
+/**
+ * node:fs without building its ES module namespace (a measurable part of `--help`'s budget):
+ * process.getBuiltinModule where Node has it (≥ 20.16), an import otherwise.
+ */
+async function fs(): Promise<typeof Fs> {
+  return process.getBuiltinModule?.('node:fs') ?? (await import('node:fs'));
+}
+
+/** The process's streams, each created on first use: `--help` never sets up stdin. */
+const processStreams: Streams = {
+  get stdin() {
+    return process.stdin;
+  },
+  get stdout() {
+    return process.stdout;
+  },
+  get stderr() {
+    return process.stderr;
+  },
+};
+
+/**
+ * A usage error found before any command runs; it becomes CofferError EINVAL where errors are
+ * reported, so the errors module is loaded only when there is an error to report.
+ */
+class UsageError extends Error {}
 
 /** Flags that take a value, so the value is never mistaken for a command word. */
 function valueTaking(): Set<string> {
@@ -70,18 +96,40 @@ function checkChoices(command: CommandSpec, values: Values, args: string[]): voi
   for (const [name, spec] of Object.entries(command.options ?? {})) {
     const value = values[name];
     const elsewhere = typeof value === 'string' ? spec.elsewhere?.[value] : undefined;
-    if (elsewhere !== undefined) throw new CofferError('EINVAL', `--${name} ${value}: ${elsewhere}`);
+    if (elsewhere !== undefined) throw new UsageError(`--${name} ${value}: ${elsewhere}`);
     if (spec.choices && typeof value === 'string' && !spec.choices.includes(value))
-      throw new CofferError('EINVAL', `unknown --${name} ${value}: use one of ${spec.choices.join(', ')}`);
+      throw new UsageError(`unknown --${name} ${value}: use one of ${spec.choices.join(', ')}`);
   }
   (command.args ?? []).forEach((arg, i) => {
     const value = args[i];
     if (arg.choices && value !== undefined && !arg.choices.includes(value))
-      throw new CofferError('EINVAL', `unknown ${arg.name} ${value}: use one of ${arg.choices.join(', ')}`);
+      throw new UsageError(`unknown ${arg.name} ${value}: use one of ${arg.choices.join(', ')}`);
   });
 }
 
 const UNLOCKING = new Set(['unlock', 'agent start']);
+
+/**
+ * Help text to stdout or stderr. The process's own streams get a plain write(2): setting up Node's
+ * stream machinery would cost `--help` as much CPU as the rest of it.
+ */
+async function say(streams: Streams, to: 'stdout' | 'stderr', text: string): Promise<void> {
+  if (streams === processStreams) {
+    const { writeSync } = await fs();
+    const fd = to === 'stdout' ? 1 : 2;
+    const bytes = Buffer.from(`${text}\n`);
+    for (let at = 0; at < bytes.length; ) {
+      try {
+        at += writeSync(fd, bytes, at);
+      } catch (error) {
+        // A full non-blocking pipe: wait for the reader; a closed one: nobody is reading.
+        if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') return;
+      }
+    }
+    return;
+  }
+  streams[to].write(`${text}\n`);
+}
 
 /** What to add to an error so it says what to do, given the command and where it ran. */
 function explain(
@@ -155,23 +203,32 @@ export async function runCli(
     const words = commandWords(argv);
     const help = argv.includes('--help') || argv.includes('-h');
     // `--version` alone is the global flag; after a command word it is that command's --version N.
-    if (words.length === 0 && (argv.includes('--version') || argv.includes('-V')))
-      command = findCommand(['version']);
-    else if (words[0] === 'help') {
+    if (words.length === 0 && (argv.includes('--version') || argv.includes('-V'))) {
+      const { packageVersion } = await import('./version.js');
+      const version = await packageVersion();
+      await say(
+        streams,
+        'stdout',
+        wantsJson ? JSON.stringify({ version, node: process.versions.node }, null, 2) : `coffer ${version}`,
+      );
+      return 0;
+    }
+    if (words[0] === 'help') {
       const rest = argv.filter((a) => !a.startsWith('-')).slice(1);
       const target = findCommand(rest);
       if (target === undefined && rest.length > 0 && !isGroup(rest[0]))
-        throw new CofferError(
-          'EINVAL',
+        throw new UsageError(
           `unknown command ${JSON.stringify(rest.join(' '))}: run \`coffer --help\` for the list`,
         );
-      streams.stdout.write(
-        `${target ? commandHelp(target) : rest[0] ? groupHelp(COMMANDS, rest[0]) : overview(COMMANDS)}\n`,
+      await say(
+        streams,
+        'stdout',
+        target ? commandHelp(target) : rest[0] ? groupHelp(COMMANDS, rest[0]) : overview(COMMANDS),
       );
       return 0;
     } else if (words.length === 0) {
       // `coffer` alone is a usage error: the overview goes where errors go.
-      (help ? streams.stdout : streams.stderr).write(`${overview(COMMANDS)}\n`);
+      await say(streams, help ? 'stdout' : 'stderr', overview(COMMANDS));
       return help ? 0 : 2;
     } else {
       command = findCommand(words);
@@ -179,22 +236,18 @@ export async function runCli(
     if (command === undefined) {
       if (isGroup(words[0])) {
         if (help && words.length === 1) {
-          streams.stdout.write(`${groupHelp(COMMANDS, words[0]!)}\n`);
+          await say(streams, 'stdout', groupHelp(COMMANDS, words[0]!));
           return 0;
         }
-        streams.stderr.write(`${groupHelp(COMMANDS, words[0]!)}\n`);
-        throw new CofferError(
-          'EINVAL',
+        await say(streams, 'stderr', groupHelp(COMMANDS, words[0]!));
+        throw new UsageError(
           words[1] ? `unknown subcommand: ${words.join(' ')}` : `${words[0]} needs a subcommand`,
         );
       }
-      throw new CofferError(
-        'EINVAL',
-        `unknown command ${JSON.stringify(words[0])}: run \`coffer --help\` for the list`,
-      );
+      throw new UsageError(`unknown command ${JSON.stringify(words[0])}: run \`coffer --help\` for the list`);
     }
     if (help) {
-      streams.stdout.write(`${commandHelp(command)}\n`);
+      await say(streams, 'stdout', commandHelp(command));
       return 0;
     }
     const { parseArgs } = await import('node:util');
@@ -208,13 +261,13 @@ export async function runCli(
       });
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      throw new CofferError('EINVAL', `${message} — see \`coffer ${command.path.join(' ')} --help\``);
+      throw new UsageError(`${message} — see \`coffer ${command.path.join(' ')} --help\``);
     }
     const args = parsed.positionals.slice(command.path.length);
-    const [min, max] = argumentCount(command);
+    const args0 = command.args ?? [];
+    const [min, max] = [args0.filter((a) => !a.optional).length, args0.length];
     if (args.length < min || args.length > max) {
-      throw new CofferError(
-        'EINVAL',
+      throw new UsageError(
         usageLine(command) + (args.length > max ? ` (unexpected ${JSON.stringify(args[max])})` : ''),
       );
     }
@@ -240,7 +293,8 @@ export async function runCli(
     await run(ctx);
     return 0;
   } catch (error) {
-    const e = asCofferError(error);
+    const { asCofferError, CofferError } = await import('../errors.js');
+    const e = error instanceof UsageError ? new CofferError('EINVAL', error.message) : asCofferError(error);
     reportError(
       streams,
       wantsJson,
@@ -256,18 +310,18 @@ export async function runCli(
   }
 }
 
-function isMain(): boolean {
+async function isMain(): Promise<boolean> {
   const entry = process.argv[1];
   if (entry === undefined) return false;
   try {
     // Node runs the real path of its entry (npm's bin symlink resolved), which is import.meta.url.
-    return realpathSync(entry) === fileURLToPath(import.meta.url);
+    return (await fs()).realpathSync(entry) === decodeURIComponent(new URL(import.meta.url).pathname);
   } catch {
     return false;
   }
 }
 
-if (isMain()) {
+if (await isMain()) {
   // A closed pipe (`coffer key list | head -1`) is not an error worth a stack trace.
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code === 'EPIPE') process.exit(0);

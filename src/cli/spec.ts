@@ -55,9 +55,3 @@ export interface GlobalOptionSpec extends OptionSpec {
   /** Settable in the config file under the option's own name. */
   config?: boolean;
 }
-
-/** [min, max] positional arguments of a command. */
-export function argumentCount(spec: CommandSpec): [number, number] {
-  const args = spec.args ?? [];
-  return [args.filter((a) => !a.optional).length, args.length];
-}

@@ -15,11 +15,10 @@ import { CofferError } from '../errors.js';
 import { CONFIG_KEYS } from './config.js';
 import { parseConfig } from './config-file.js';
 import { commandHelp } from './help.js';
-import { GLOBAL_OPTIONS, PROTECTOR_TYPES } from './table/global.js';
+import { BACKUP_LIMIT, GLOBAL_OPTIONS, PROTECTOR_TYPES } from './table/global.js';
 import { BIP39_LANGUAGE_NAMES } from './table/hd.js';
 import { COMMANDS } from './table/index.js';
 import { CLI_PUBLIC_FORMATS } from './table/keys.js';
-import { BACKUP_LIMIT } from './table/limits.js';
 
 test('every command has a summary, usage, examples and help; no two share a path', () => {
   const paths = new Set<string>();

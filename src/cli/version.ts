@@ -1,9 +1,11 @@
 // `coffer version`, `coffer --version`, `coffer -V`: the package version (exit 0).
-import { readFileSync } from 'node:fs';
 import type { CommandRun } from './spec.js';
 
-export function packageVersion(): string {
+export async function packageVersion(): Promise<string> {
   try {
+    // process.getBuiltinModule where Node has it (≥ 20.16): an ES import of node:fs builds a module
+    // namespace that costs `--version` more than everything else it does.
+    const { readFileSync } = process.getBuiltinModule?.('node:fs') ?? (await import('node:fs'));
     const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
       version?: string;
     };
@@ -14,7 +16,7 @@ export function packageVersion(): string {
 }
 
 export const versionCommand: CommandRun = async (ctx) => {
-  const version = packageVersion();
+  const version = await packageVersion();
   ctx.streams.stdout.write(
     ctx.values.json === true
       ? `${JSON.stringify({ version, node: process.versions.node }, null, 2)}\n`

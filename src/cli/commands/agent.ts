@@ -105,7 +105,7 @@ export const run: CommandRun = async (ctx) => {
       store: paths.storeIdentity(handover.store),
       socket,
       idleMs: handover.idleMs,
-      version: packageVersion(),
+      version: await packageVersion(),
     });
   } catch (error) {
     const e =

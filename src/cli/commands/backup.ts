@@ -12,7 +12,7 @@ import { readFileArg, writeFileAtomic } from '../io.js';
 import { withSpinner } from '../progress.js';
 import { canPrompt, promptHidden } from '../prompt.js';
 import type { CommandRun } from '../spec.js';
-import { BACKUP_LIMIT } from '../table/limits.js';
+import { BACKUP_LIMIT } from '../table/global.js';
 
 async function backupPassphrase(ctx: Context, confirm: boolean): Promise<string> {
   const fromEnv = ctx.config.env.COFFER_BACKUP_PASSPHRASE;

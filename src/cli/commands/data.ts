@@ -18,7 +18,7 @@ import {
   writeText,
 } from '../io.js';
 import type { CommandRun } from '../spec.js';
-import { MAC_LIMIT, SEAL_LIMIT, SIGN_LIMIT } from '../table/limits.js';
+import { MAC_LIMIT, SEAL_LIMIT, SIGN_LIMIT } from '../table/global.js';
 
 const textEncoder = new TextEncoder();
 

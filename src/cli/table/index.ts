@@ -2,11 +2,9 @@
 // Loading it loads no command implementation and nothing of the keystore: help, completion and the
 // version stay as cheap as starting Node.
 import type { CommandSpec } from '../spec.js';
-import { adminTable } from './admin.js';
-import { dataTable } from './data.js';
+import { adminTable, maintenanceTable } from './admin.js';
 import { hdTable } from './hd.js';
-import { keyTable } from './keys.js';
-import { maintenanceTable } from './maintenance.js';
+import { dataTable, keyTable } from './keys.js';
 
 const first = ['init', 'status', 'unlock', 'lock'];
 
