@@ -1,4 +1,4 @@
-// `coffer backup create|restore|inspect` (table/maintenance.ts, SPEC §11): parse → one call of the
+// `coffer backup create|restore|inspect` (table/admin.ts, SPEC §11): parse → one call of the
 // surface's backup namespace → format, in the same way and with the same errors as every other
 // command, directly, through the agent or through a daemon. The backup file is written here
 // (atomically, 0600) and read here; the passphrase comes from COFFER_BACKUP_PASSPHRASE or a hidden

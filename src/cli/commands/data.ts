@@ -1,4 +1,4 @@
-// Data commands (table/data.ts): sign / verify (raw standard signatures; ECDSA DER recognised or on
+// Data commands (table/keys.ts): sign / verify (raw standard signatures; ECDSA DER recognised or on
 // request; verification as a public operation that reports compromised keys), seal / unseal (SPEC §6
 // sealed blobs), encrypt / decrypt to an X-Wing public-key string (SPEC §6.1, no keystore needed on the
 // sending side), and HMAC tags (mac / verify-mac). Inputs are bounded with messages that say the limit.

@@ -1,4 +1,4 @@
-// Rotation commands (table/maintenance.ts, SPEC §13): `rotate due` runs one scheduler tick (cron; a
+// Rotation commands (table/admin.ts, SPEC §13): `rotate due` runs one scheduler tick (cron; a
 // daemon's own scheduler when there is a daemon), `rotate confirm` confirms a held rotation, and
 // `rotate emergency` rotates now and marks the old version compromised with an incident record.
 
