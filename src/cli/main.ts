@@ -122,8 +122,9 @@ async function say(streams: Streams, to: 'stdout' | 'stderr', text: string): Pro
       try {
         at += writeSync(fd, bytes, at);
       } catch (error) {
-        // A full non-blocking pipe: wait for the reader; a closed one: nobody is reading.
-        if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') return;
+        // A full non-blocking pipe: the stream waits for the reader; a closed one has no reader.
+        if ((error as NodeJS.ErrnoException).code === 'EAGAIN') streams[to].write(bytes.subarray(at));
+        return;
       }
     }
     return;
