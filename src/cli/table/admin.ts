@@ -42,7 +42,7 @@ export const adminTable: CommandSpec[] = [
     summary: 'unlock: the daemon, or (direct mode) start the per-user agent so later commands skip the KDF',
     usage: '',
     notes: [
-      '5 wrong passphrases lock a daemon (and the agent start) out for 15 minutes (exit 8), even across restarts.',
+      'Through a daemon, 5 wrong passphrases in a row lock unlocking out for 15 minutes (exit 8), even across restarts.',
       'With --no-agent (or COFFER_AGENT=0) it only checks that the passphrase opens the store.',
     ],
     examples: [
