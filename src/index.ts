@@ -28,6 +28,13 @@ export {
   sealStreamToPublicKey,
   type UnsealStreamOptions,
 } from './core/stream-seal.js';
+export type {
+  KeyOperations,
+  SignatureCheck,
+  SignatureEncoding,
+  TokenInfo,
+  TokenSpec,
+} from './core/surface.js';
 export {
   ALGORITHM_USES,
   type CreateKeySpec,

@@ -4,6 +4,7 @@
 // command: timings on shared machines are noisy, and the numbers are for people to read.
 import { pathToFileURL } from 'node:url';
 import { benchBackup } from './backup.js';
+import { benchCli } from './cli.js';
 import { benchKem } from './crypto-kem.js';
 import { benchSig } from './crypto-sig.js';
 import { benchSymmetric } from './crypto-symmetric.js';
@@ -24,6 +25,7 @@ export const BENCH_GROUPS: Readonly<Record<string, () => Promise<BenchRow[]>>> =
   daemon: benchDaemon,
   backup: benchBackup,
   stream: benchStream,
+  cli: benchCli,
 };
 
 function parseArgs(argv: string[]): { only: string | undefined } {

@@ -1,7 +1,8 @@
-// `coffer/client` (SPEC §10): a typed client for the daemon's /v1 API with the same argument and
-// result types as the Keystore methods of the same names, and the same CofferError codes (taken from
-// the daemon's `{ error: { code, message } }`). It uses only node:http / node:https — importing it
-// loads no native addon — and keeps connections alive (Unix socket or TCP/TLS).
+// `coffer/client` (SPEC §10): a typed client for the daemon's /v1 API. It implements the operations
+// surface (client/surface.ts) — the same methods, arguments and results as a Keystore in this process,
+// plus the hd, backup, rotation and tokens namespaces — and throws CofferError with the daemon's codes
+// (from its `{ error: { code, message } }`). It uses only node:http / node:https and imports nothing of
+// core or crypto at run time, and keeps connections alive (Unix socket or TCP/TLS).
 import {
   Agent as HttpAgent,
   request as httpRequest,
@@ -10,14 +11,27 @@ import {
 } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { AuditEntry, AuditReport } from '../core/audit.js';
-import { b64 as base64 } from '../core/encoding.js';
 import type { ProtectorInfo } from '../core/keyslots.js';
+import type { Aad, KeyFilter, SignatureCheck, SignatureEncoding } from '../core/surface.js';
 import type { CreateKeySpec, KeyInfo } from '../core/types.js';
-import { assertBytes } from '../crypto/bytes.js';
 import { CofferError, isErrorCode } from '../errors.js';
 import { assertByteSource, ByteReader, type ByteSource } from '../format/byte-reader.js';
 
 export type { ByteSource } from '../format/byte-reader.js';
+
+import { assertBytes, fromBase64, toBase64 } from './bytes.js';
+import { BackupClient, type Call, HdClient, keyPath, RotationClient, TokenClient } from './groups.js';
+import type { CofferOperations } from './surface.js';
+
+export type {
+  Aad,
+  KeyFilter,
+  SignatureCheck,
+  SignatureEncoding,
+  TokenInfo,
+  TokenSpec,
+} from '../core/surface.js';
+export { type CofferOperations, OPERATION_NAMES, type OperationName } from './surface.js';
 
 export interface ClientOptions {
   /** Unix socket path of the daemon. */
@@ -39,19 +53,15 @@ export interface DaemonStatus {
   version: string;
 }
 
-export interface ClientTokenInfo {
-  id: string;
-  name?: string;
-  apps: string[];
-  ops: string[];
-  admin: boolean;
-  createdAt: number;
-  lastUsedAt?: number;
+/** Unlock attempts and lockout (SPEC §10.4), readable without a token. */
+export interface UnlockAttempts {
+  failures: number;
+  maxFailures: number;
+  lockedOutUntil?: number;
 }
 
 export type BatchError = { ok: false; error: { code: string; message: string } };
 export type BatchResult<T> = ({ ok: true } & T) | BatchError;
-export type Aad = Uint8Array | string;
 
 /**
  * ERATE from the daemon (HTTP 429): this token is over its concurrency or rate limit. `retryAfterSeconds`
@@ -77,14 +87,8 @@ export function parseRetryAfter(value: string | string[] | undefined, now = Date
 /** Payloads at least this large go as raw octet-stream bodies (no base64) unless told otherwise. */
 const RAW_THRESHOLD = 64 * 1024;
 const encoder = new TextEncoder();
-
-const b64 = base64.encode;
-
-function unb64(text: unknown): Uint8Array {
-  if (typeof text !== 'string') throw new CofferError('EINTERNAL', 'the daemon sent a malformed byte field');
-  const bytes = Buffer.from(text, 'base64');
-  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
+const b64 = toBase64;
+const unb64 = fromBase64;
 
 function aadBytes(aad: Aad | undefined): Uint8Array | undefined {
   if (aad === undefined) return undefined;
@@ -161,14 +165,11 @@ function streamError(res: IncomingMessage): Promise<CofferError> {
   });
 }
 
-interface Call {
-  json?: unknown;
-  raw?: Uint8Array;
-  headers?: Record<string, string>;
-  query?: Record<string, string | number | undefined>;
-}
-
-export class CofferClient {
+export class CofferClient implements CofferOperations {
+  readonly hd: HdClient;
+  readonly backup: BackupClient;
+  readonly rotation: RotationClient;
+  readonly tokens: TokenClient;
   readonly #base: RequestOptions;
   readonly #send: typeof httpRequest;
   readonly #agent: HttpAgent;
@@ -215,6 +216,11 @@ export class CofferClient {
       this.#send = https ? (httpsRequest as unknown as typeof httpRequest) : httpRequest;
       this.#where = parsed.origin;
     }
+    const json = <T>(method: string, path: string, call?: Call) => this.#json<T>(method, path, call);
+    this.hd = new HdClient(json);
+    this.backup = new BackupClient(json);
+    this.rotation = new RotationClient(json);
+    this.tokens = new TokenClient(json);
   }
 
   /** Closes idle keep-alive connections (the client can still be used afterwards). */
@@ -291,217 +297,6 @@ export class CofferClient {
   async #json<T>(method: string, path: string, call?: Call): Promise<T> {
     const { body } = await this.#request(method, path, call);
     return JSON.parse(body.toString('utf8')) as T;
-  }
-
-  #key(id: string): string {
-    if (typeof id !== 'string' || id.length === 0 || id.length > 128)
-      throw new CofferError('EINVAL', 'key id must be a non-empty string');
-    return `/keys/${encodeURIComponent(id)}`;
-  }
-
-  // ---- daemon ----
-
-  async health(): Promise<{ ok: boolean }> {
-    return this.#json('GET', '/health');
-  }
-  async status(): Promise<DaemonStatus> {
-    return this.#json('GET', '/status');
-  }
-  async unlock(passphrase: string): Promise<DaemonStatus> {
-    if (typeof passphrase !== 'string' || passphrase.length === 0)
-      throw new CofferError('EINVAL', 'passphrase must be a non-empty string');
-    return this.#json('POST', '/unlock', { json: { passphrase } });
-  }
-  async lock(): Promise<DaemonStatus> {
-    return this.#json('POST', '/lock');
-  }
-  async openapi(): Promise<Record<string, unknown>> {
-    return this.#json('GET', '/openapi.json');
-  }
-
-  // ---- keys ----
-
-  async createKey(spec: CreateKeySpec): Promise<KeyInfo> {
-    return this.#json('POST', '/keys', { json: spec });
-  }
-  async listKeys(filter: { app?: string; purpose?: string } = {}): Promise<KeyInfo[]> {
-    return (await this.#json<{ keys: KeyInfo[] }>('GET', '/keys', { query: filter })).keys;
-  }
-  async getKey(id: string): Promise<KeyInfo> {
-    return this.#json('GET', this.#key(id));
-  }
-  async publicKey(
-    id: string,
-    format = 'raw',
-    options: { version?: number } = {},
-  ): Promise<Uint8Array | string | object> {
-    const r = await this.#json<{ encoding: string; publicKey: unknown }>('GET', `${this.#key(id)}/public`, {
-      query: { format, version: options.version },
-    });
-    if (r.encoding === 'base64') return unb64(r.publicKey);
-    return r.publicKey as string | object;
-  }
-  async rotate(id: string, options: { reason?: string } = {}): Promise<KeyInfo> {
-    return this.#json('POST', `${this.#key(id)}/rotate`, { json: options });
-  }
-  /** Confirms a rotation the key's policy holds for confirmation; resolves with the `rotated` event. */
-  async confirmRotation(id: string): Promise<Record<string, unknown>> {
-    return this.#json('POST', `${this.#key(id)}/confirm-rotation`);
-  }
-  /** Rotates now and marks the old version compromised; resolves with the `alert` event. */
-  async emergencyRotate(
-    id: string,
-    incident: { id?: string; description: string },
-  ): Promise<Record<string, unknown>> {
-    return this.#json('POST', `${this.#key(id)}/emergency-rotate`, { json: { incident } });
-  }
-  async suspend(id: string, options: { reason?: string } = {}): Promise<KeyInfo> {
-    return this.#json('POST', `${this.#key(id)}/suspend`, { json: options });
-  }
-  async resume(id: string): Promise<KeyInfo> {
-    return this.#json('POST', `${this.#key(id)}/resume`);
-  }
-  async revoke(id: string, reason: string, options: { version?: number } = {}): Promise<KeyInfo> {
-    return this.#json('POST', `${this.#key(id)}/revoke`, { json: { reason, ...options } });
-  }
-  async destroy(id: string, options: { version?: number; reason?: string } = {}): Promise<KeyInfo> {
-    return this.#json('POST', `${this.#key(id)}/destroy`, { json: options });
-  }
-
-  // ---- operations ----
-
-  async sign(
-    id: string,
-    data: Uint8Array,
-    options: { encoding?: 'raw' | 'der'; context?: Uint8Array } = {},
-  ): Promise<{ signature: Uint8Array; version: number }> {
-    assertBytes('data', data);
-    const r = await this.#json<{ signature: string; version: number }>('POST', `${this.#key(id)}/sign`, {
-      json: { data: b64(data), encoding: options.encoding, context: options.context && b64(options.context) },
-    });
-    return { signature: unb64(r.signature), version: r.version };
-  }
-  async verify(
-    id: string,
-    data: Uint8Array,
-    signature: Uint8Array,
-    options: { version?: number; encoding?: 'raw' | 'der'; context?: Uint8Array } = {},
-  ): Promise<boolean> {
-    assertBytes('data', data);
-    assertBytes('signature', signature);
-    const r = await this.#json<{ valid: boolean }>('POST', `${this.#key(id)}/verify`, {
-      json: {
-        data: b64(data),
-        signature: b64(signature),
-        version: options.version,
-        encoding: options.encoding,
-        context: options.context && b64(options.context),
-      },
-    });
-    return r.valid;
-  }
-
-  async #sealLike(
-    route: 'seal' | 'unseal',
-    field: 'plaintext' | 'sealed',
-    out: 'sealed' | 'plaintext',
-    id: string,
-    input: Uint8Array,
-    options: { aad?: Aad; transport?: 'json' | 'raw' },
-  ): Promise<Uint8Array> {
-    assertBytes(field, input);
-    const aad = aadBytes(options.aad);
-    const path = `${this.#key(id)}/${route}`;
-    if ((options.transport ?? (input.length >= RAW_THRESHOLD ? 'raw' : 'json')) === 'raw') {
-      const { body } = await this.#request('POST', path, {
-        raw: input,
-        headers: { accept: 'application/octet-stream', ...(aad ? { 'coffer-aad': b64(aad) } : {}) },
-      });
-      return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
-    }
-    const r = await this.#json<Record<string, string>>('POST', path, {
-      json: { [field]: b64(input), ...(aad ? { aad: b64(aad) } : {}) },
-    });
-    return unb64(r[out]);
-  }
-  /** Large payloads (≥ 64 KiB) travel as raw octet-stream; `transport` forces one way. */
-  async seal(
-    id: string,
-    plaintext: Uint8Array,
-    options: { aad?: Aad; transport?: 'json' | 'raw' } = {},
-  ): Promise<Uint8Array> {
-    return this.#sealLike('seal', 'plaintext', 'sealed', id, plaintext, options);
-  }
-  async unseal(
-    id: string,
-    sealed: Uint8Array,
-    options: { aad?: Aad; transport?: 'json' | 'raw' } = {},
-  ): Promise<Uint8Array> {
-    return this.#sealLike('unseal', 'sealed', 'plaintext', id, sealed, options);
-  }
-  async rewrap(id: string, sealed: Uint8Array, options: { aad?: Aad } = {}): Promise<Uint8Array> {
-    assertBytes('sealed', sealed);
-    const aad = aadBytes(options.aad);
-    const r = await this.#json<{ sealed: string }>('POST', `${this.#key(id)}/rewrap`, {
-      json: { sealed: b64(sealed), ...(aad ? { aad: b64(aad) } : {}) },
-    });
-    return unb64(r.sealed);
-  }
-  async generateDataKey(
-    id: string,
-    options: { aad?: Aad; includePlaintext?: boolean } = {},
-  ): Promise<{ wrapped: Uint8Array; plaintext?: Uint8Array; version: number }> {
-    const aad = aadBytes(options.aad);
-    const r = await this.#json<{ wrapped: string; plaintext?: string; version: number }>(
-      'POST',
-      `${this.#key(id)}/data-key`,
-      { json: { ...(aad ? { aad: b64(aad) } : {}), includePlaintext: options.includePlaintext } },
-    );
-    return {
-      wrapped: unb64(r.wrapped),
-      ...(r.plaintext !== undefined ? { plaintext: unb64(r.plaintext) } : {}),
-      version: r.version,
-    };
-  }
-  async encapsulate(
-    id: string,
-  ): Promise<{ ciphertext: Uint8Array; sharedSecret: Uint8Array; version: number }> {
-    const r = await this.#json<{ ciphertext: string; sharedSecret: string; version: number }>(
-      'POST',
-      `${this.#key(id)}/encapsulate`,
-    );
-    return { ciphertext: unb64(r.ciphertext), sharedSecret: unb64(r.sharedSecret), version: r.version };
-  }
-  async decapsulate(
-    id: string,
-    ciphertext: Uint8Array,
-    options: { version?: number } = {},
-  ): Promise<Uint8Array> {
-    assertBytes('ciphertext', ciphertext);
-    const r = await this.#json<{ sharedSecret: string }>('POST', `${this.#key(id)}/decapsulate`, {
-      json: { ciphertext: b64(ciphertext), version: options.version },
-    });
-    return unb64(r.sharedSecret);
-  }
-  async mac(id: string, data: Uint8Array): Promise<{ mac: Uint8Array; version: number }> {
-    assertBytes('data', data);
-    const r = await this.#json<{ mac: string; version: number }>('POST', `${this.#key(id)}/mac`, {
-      json: { data: b64(data) },
-    });
-    return { mac: unb64(r.mac), version: r.version };
-  }
-  async verifyMac(
-    id: string,
-    data: Uint8Array,
-    mac: Uint8Array,
-    options: { version?: number } = {},
-  ): Promise<boolean> {
-    assertBytes('data', data);
-    assertBytes('mac', mac);
-    const r = await this.#json<{ valid: boolean }>('POST', `${this.#key(id)}/verify-mac`, {
-      json: { data: b64(data), mac: b64(mac), version: options.version },
-    });
-    return r.valid;
   }
 
   #streamAgent: HttpAgent | undefined;
@@ -663,6 +458,232 @@ export class CofferClient {
     return this.#stream('unseal-stream', id, source, options);
   }
 
+  #key(id: string): string {
+    return keyPath(id);
+  }
+
+  // ---- daemon ----
+
+  async health(): Promise<{ ok: boolean }> {
+    return this.#json('GET', '/health');
+  }
+  async status(): Promise<DaemonStatus> {
+    return this.#json('GET', '/status');
+  }
+  async unlock(passphrase: string): Promise<DaemonStatus> {
+    if (typeof passphrase !== 'string' || passphrase.length === 0)
+      throw new CofferError('EINVAL', 'passphrase must be a non-empty string');
+    return this.#json('POST', '/unlock', { json: { passphrase } });
+  }
+  async lock(): Promise<DaemonStatus> {
+    return this.#json('POST', '/lock');
+  }
+  /** Failed unlock attempts so far and the lockout end (no token needed). */
+  async unlockAttempts(): Promise<UnlockAttempts> {
+    return this.#json('GET', '/unlock/attempts');
+  }
+  async openapi(): Promise<Record<string, unknown>> {
+    return this.#json('GET', '/openapi.json');
+  }
+
+  // ---- keys ----
+
+  async createKey(spec: CreateKeySpec): Promise<KeyInfo> {
+    return this.#json('POST', '/keys', { json: spec });
+  }
+  /** Creates the keys in one durable batch on the daemon (at most 2000). */
+  async createKeys(specs: CreateKeySpec[]): Promise<KeyInfo[]> {
+    if (!Array.isArray(specs)) throw new CofferError('EINVAL', 'specs must be an array');
+    return (await this.#json<{ keys: KeyInfo[] }>('POST', '/keys/batch', { json: { specs } })).keys;
+  }
+  async listKeys(filter: KeyFilter = {}): Promise<KeyInfo[]> {
+    return (await this.#json<{ keys: KeyInfo[] }>('GET', '/keys', { query: { ...filter } })).keys;
+  }
+  async getKey(id: string): Promise<KeyInfo> {
+    return this.#json('GET', this.#key(id));
+  }
+  async publicKey(
+    id: string,
+    format = 'raw',
+    options: { version?: number } = {},
+  ): Promise<Uint8Array | string | object> {
+    const r = await this.#json<{ encoding: string; publicKey: unknown }>('GET', `${this.#key(id)}/public`, {
+      query: { format, version: options.version },
+    });
+    if (r.encoding === 'base64') return unb64(r.publicKey);
+    return r.publicKey as string | object;
+  }
+  async rotate(id: string, options: { reason?: string } = {}): Promise<KeyInfo> {
+    return this.#json('POST', `${this.#key(id)}/rotate`, { json: options });
+  }
+  async activate(id: string): Promise<KeyInfo> {
+    return this.#json('POST', `${this.#key(id)}/activate`);
+  }
+  async suspend(id: string, options: { reason?: string } = {}): Promise<KeyInfo> {
+    return this.#json('POST', `${this.#key(id)}/suspend`, { json: options });
+  }
+  async resume(id: string): Promise<KeyInfo> {
+    return this.#json('POST', `${this.#key(id)}/resume`);
+  }
+  async revoke(id: string, reason: string, options: { version?: number } = {}): Promise<KeyInfo> {
+    return this.#json('POST', `${this.#key(id)}/revoke`, { json: { reason, ...options } });
+  }
+  async destroy(id: string, options: { version?: number; reason?: string } = {}): Promise<KeyInfo> {
+    return this.#json('POST', `${this.#key(id)}/destroy`, { json: options });
+  }
+
+  // ---- operations ----
+
+  async sign(
+    id: string,
+    data: Uint8Array,
+    options: { encoding?: SignatureEncoding; context?: Uint8Array } = {},
+  ): Promise<{ signature: Uint8Array; version: number }> {
+    assertBytes('data', data);
+    const r = await this.#json<{ signature: string; version: number }>('POST', `${this.#key(id)}/sign`, {
+      json: { data: b64(data), encoding: options.encoding, context: options.context && b64(options.context) },
+    });
+    return { signature: unb64(r.signature), version: r.version };
+  }
+  async verify(
+    id: string,
+    data: Uint8Array,
+    signature: Uint8Array,
+    options: { version?: number; encoding?: SignatureEncoding; context?: Uint8Array } = {},
+  ): Promise<boolean> {
+    return (await this.#verifyLike<{ valid: boolean }>('verify', id, data, signature, options)).valid;
+  }
+  async checkSignature(
+    id: string,
+    data: Uint8Array,
+    signature: Uint8Array,
+    options: { version?: number; encoding?: SignatureEncoding; context?: Uint8Array } = {},
+  ): Promise<SignatureCheck> {
+    return this.#verifyLike<SignatureCheck>('check-signature', id, data, signature, options);
+  }
+  #verifyLike<T>(
+    route: 'verify' | 'check-signature',
+    id: string,
+    data: Uint8Array,
+    signature: Uint8Array,
+    options: { version?: number; encoding?: SignatureEncoding; context?: Uint8Array },
+  ): Promise<T> {
+    assertBytes('data', data);
+    assertBytes('signature', signature);
+    return this.#json<T>('POST', `${this.#key(id)}/${route}`, {
+      json: {
+        data: b64(data),
+        signature: b64(signature),
+        version: options.version,
+        encoding: options.encoding,
+        context: options.context && b64(options.context),
+      },
+    });
+  }
+
+  async #sealLike(
+    route: 'seal' | 'unseal',
+    field: 'plaintext' | 'sealed',
+    out: 'sealed' | 'plaintext',
+    id: string,
+    input: Uint8Array,
+    options: { aad?: Aad; transport?: 'json' | 'raw' },
+  ): Promise<Uint8Array> {
+    assertBytes(field, input);
+    const aad = aadBytes(options.aad);
+    const path = `${this.#key(id)}/${route}`;
+    if ((options.transport ?? (input.length >= RAW_THRESHOLD ? 'raw' : 'json')) === 'raw') {
+      const { body } = await this.#request('POST', path, {
+        raw: input,
+        headers: { accept: 'application/octet-stream', ...(aad ? { 'coffer-aad': b64(aad) } : {}) },
+      });
+      return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+    }
+    const r = await this.#json<Record<string, string>>('POST', path, {
+      json: { [field]: b64(input), ...(aad ? { aad: b64(aad) } : {}) },
+    });
+    return unb64(r[out]);
+  }
+  /** Large payloads (≥ 64 KiB) travel as raw octet-stream; `transport` forces one way. */
+  async seal(
+    id: string,
+    plaintext: Uint8Array,
+    options: { aad?: Aad; transport?: 'json' | 'raw' } = {},
+  ): Promise<Uint8Array> {
+    return this.#sealLike('seal', 'plaintext', 'sealed', id, plaintext, options);
+  }
+  async unseal(
+    id: string,
+    sealed: Uint8Array,
+    options: { aad?: Aad; transport?: 'json' | 'raw' } = {},
+  ): Promise<Uint8Array> {
+    return this.#sealLike('unseal', 'sealed', 'plaintext', id, sealed, options);
+  }
+  async rewrap(id: string, sealed: Uint8Array, options: { aad?: Aad } = {}): Promise<Uint8Array> {
+    assertBytes('sealed', sealed);
+    const aad = aadBytes(options.aad);
+    const r = await this.#json<{ sealed: string }>('POST', `${this.#key(id)}/rewrap`, {
+      json: { sealed: b64(sealed), ...(aad ? { aad: b64(aad) } : {}) },
+    });
+    return unb64(r.sealed);
+  }
+  async generateDataKey(
+    id: string,
+    options: { aad?: Aad; includePlaintext?: boolean } = {},
+  ): Promise<{ wrapped: Uint8Array; plaintext?: Uint8Array; version: number }> {
+    const aad = aadBytes(options.aad);
+    const r = await this.#json<{ wrapped: string; plaintext?: string; version: number }>(
+      'POST',
+      `${this.#key(id)}/data-key`,
+      { json: { ...(aad ? { aad: b64(aad) } : {}), includePlaintext: options.includePlaintext } },
+    );
+    return {
+      wrapped: unb64(r.wrapped),
+      ...(r.plaintext !== undefined ? { plaintext: unb64(r.plaintext) } : {}),
+      version: r.version,
+    };
+  }
+  async encapsulate(
+    id: string,
+  ): Promise<{ ciphertext: Uint8Array; sharedSecret: Uint8Array; version: number }> {
+    const r = await this.#json<{ ciphertext: string; sharedSecret: string; version: number }>(
+      'POST',
+      `${this.#key(id)}/encapsulate`,
+    );
+    return { ciphertext: unb64(r.ciphertext), sharedSecret: unb64(r.sharedSecret), version: r.version };
+  }
+  async decapsulate(
+    id: string,
+    ciphertext: Uint8Array,
+    options: { version?: number } = {},
+  ): Promise<Uint8Array> {
+    assertBytes('ciphertext', ciphertext);
+    const r = await this.#json<{ sharedSecret: string }>('POST', `${this.#key(id)}/decapsulate`, {
+      json: { ciphertext: b64(ciphertext), version: options.version },
+    });
+    return unb64(r.sharedSecret);
+  }
+  async mac(id: string, data: Uint8Array): Promise<{ mac: Uint8Array; version: number }> {
+    assertBytes('data', data);
+    const r = await this.#json<{ mac: string; version: number }>('POST', `${this.#key(id)}/mac`, {
+      json: { data: b64(data) },
+    });
+    return { mac: unb64(r.mac), version: r.version };
+  }
+  async verifyMac(
+    id: string,
+    data: Uint8Array,
+    mac: Uint8Array,
+    options: { version?: number } = {},
+  ): Promise<boolean> {
+    assertBytes('data', data);
+    assertBytes('mac', mac);
+    const r = await this.#json<{ valid: boolean }>('POST', `${this.#key(id)}/verify-mac`, {
+      json: { data: b64(data), mac: b64(mac), version: options.version },
+    });
+    return r.valid;
+  }
+
   // ---- batches: one result per item, in order ----
 
   async #batch<T>(id: string, route: string, items: unknown[], decode: (r: Record<string, unknown>) => T) {
@@ -723,28 +744,12 @@ export class CofferClient {
     );
   }
 
-  // ---- tokens, audit, protectors (admin) ----
+  // ---- audit, protectors (admin) ----
 
-  async createToken(options: {
-    name?: string;
-    apps: string[];
-    ops: string[];
-    admin?: boolean;
-  }): Promise<{ id: string; token: string }> {
-    return this.#json('POST', '/tokens', { json: options });
-  }
-  async listTokens(): Promise<ClientTokenInfo[]> {
-    return (await this.#json<{ tokens: ClientTokenInfo[] }>('GET', '/tokens')).tokens;
-  }
-  async revokeToken(id: string): Promise<void> {
-    if (typeof id !== 'string' || id.length === 0)
-      throw new CofferError('EINVAL', 'token id must be a string');
-    await this.#json('DELETE', `/tokens/${encodeURIComponent(id)}`);
-  }
   async auditTail(count?: number): Promise<AuditEntry[]> {
     return (await this.#json<{ entries: AuditEntry[] }>('GET', '/audit', { query: { count } })).entries;
   }
-  async auditVerify(): Promise<AuditReport> {
+  async verifyAudit(): Promise<AuditReport> {
     return this.#json('GET', '/audit/verify');
   }
   async listProtectors(): Promise<ProtectorInfo[]> {

@@ -67,6 +67,7 @@ import {
 } from './resident.js';
 import { idKey, metaKey, Session, type VersionRecord, versionKey } from './session.js';
 import * as streams from './stream-seal.js';
+import type { KeyOperations, SignatureCheck } from './surface.js';
 import { type CreateKeySpec, type KeyInfo, type KeyResidency, LIMITS } from './types.js';
 
 export interface OpenOptions {
@@ -123,7 +124,8 @@ function validateOpenOptions(options: OpenOptions): void {
   if (options.actor !== undefined) assertMetadataString('actor', options.actor);
 }
 
-export class Keystore {
+/** The keystore in this process; its operations are the shared surface of core/surface.ts. */
+export class Keystore implements KeyOperations {
   #session: Session;
   #header: StoreHeader;
   #resident: ResidentKeys;
@@ -735,6 +737,15 @@ export class Keystore {
     options?: { version?: number; encoding?: ops.SignatureEncoding; context?: Uint8Array },
   ) {
     return ops.verify(this.#open(), id, data, signature, options);
+  }
+  /** Verification as a public operation: compromised keys answer too, with their state (SPEC §2). */
+  async checkSignature(
+    id: string,
+    data: Uint8Array,
+    signature: Uint8Array,
+    options?: { version?: number; encoding?: ops.SignatureEncoding; context?: Uint8Array },
+  ): Promise<SignatureCheck> {
+    return ops.checkSignature(this.#open(), id, data, signature, options);
   }
   async seal(id: string, plaintext: Uint8Array, options?: { aad?: Uint8Array | string }) {
     return ops.seal(this.#open(), id, plaintext, options);

@@ -9,12 +9,19 @@ import { isSealedStream } from '../format/sealed-stream.js';
 import { textEncoder } from './encoding.js';
 import { keyIdBytes } from './ids.js';
 import { KERNELS, XWING_CIPHERTEXT } from './kernels.js';
-import { processVersion, protectVersion, versionsToTry } from './lifecycle.js';
+import {
+  effectiveKey,
+  processVersion,
+  protectVersion,
+  publicVerifyVersions,
+  versionsToTry,
+} from './lifecycle.js';
 import { isSignatureAlgorithm } from './material.js';
 import { assertKeyId } from './names.js';
 import { perform } from './offload.js';
 import type { Session } from './session.js';
 import { unsealStreamInMemory } from './stream-seal.js';
+import type { SignatureCheck } from './surface.js';
 import { type KeyInfo, LIMITS } from './types.js';
 
 const MAX_AAD_BYTES = 64 * 1024;
@@ -130,6 +137,73 @@ export async function verify(
     if (await perform(s.offload, 'verify', info.algorithm, data.length, undefined, [...args])) return true;
   }
   return false;
+}
+
+/** ECDSA signatures are 64 bytes raw (r ‖ s); anything else that parses as DER is read as DER. */
+function recogniseEncoding(info: KeyInfo, signature: Uint8Array, given: unknown): SignatureEncoding {
+  if (given !== undefined) return assertEncoding(info, given);
+  if (info.algorithm !== 'ecdsa-p256' && info.algorithm !== 'secp256k1') return 'raw';
+  if (signature.length === 64) return 'raw';
+  try {
+    ecdsaSignatureFromDer(signature);
+    return 'der';
+  } catch {
+    return 'raw';
+  }
+}
+
+/**
+ * Verification as a public operation (SPEC §2 "Public verification"): the same mathematics as
+ * `verify`, answered for compromised and destroyed versions too (their public keys are kept), with
+ * the key's and the verifying version's state so the caller can judge the answer. ECDSA signatures
+ * are recognised as raw or DER when no encoding is given.
+ */
+export async function checkSignature(
+  s: Session,
+  id: string,
+  data: unknown,
+  signature: unknown,
+  options: { version?: number; encoding?: SignatureEncoding; context?: Uint8Array } = {},
+): Promise<SignatureCheck> {
+  assertMessage('data', data, LIMITS.signMessageBytes);
+  assertBytes('signature', signature);
+  const { info } = await s.loadKey(id);
+  if (!isSignatureAlgorithm(info.algorithm)) {
+    throw new CofferError(
+      'EPERM',
+      info.algorithm === 'hmac-sha256'
+        ? `key ${id} is an HMAC key: check its tags with verify-mac`
+        : `key ${id} (${info.algorithm}) is not a signing key`,
+    );
+  }
+  const encoding = recogniseEncoding(info, signature, options.encoding);
+  const now = s.now();
+  const versions = publicVerifyVersions(info, options.version, now);
+  const keyState = effectiveKey(info, now).state;
+  let raw: Uint8Array | undefined = signature;
+  if (encoding === 'der') {
+    try {
+      raw = ecdsaSignatureFromDer(signature);
+    } catch {
+      raw = undefined; // a malformed signature is a wrong signature, never an exception
+    }
+  }
+  if (raw !== undefined) {
+    for (const v of versions) {
+      let publicKey: Uint8Array;
+      try {
+        publicKey = await s.publicKey(info, v.version);
+      } catch (error) {
+        // A version destroyed before public keys were kept has none left to verify with.
+        if (v.state === 'destroyed' && options.version === undefined) continue;
+        throw error;
+      }
+      const args = [info.algorithm, publicKey, data, raw, options.context] as const;
+      if (await perform(s.offload, 'verify', info.algorithm, data.length, undefined, [...args]))
+        return { valid: true, version: v.version, encoding, keyState, versionState: v.state };
+    }
+  }
+  return { valid: false, encoding, keyState };
 }
 
 export function sealedAlgorithm(info: KeyInfo): SealedAlgorithm {
@@ -255,16 +329,37 @@ export async function unseal(
   if (header.algorithm === 'x-wing') {
     if (body.length < XWING_CIPHERTEXT + 12 + 16)
       throw new CofferError('EBADMSG', 'sealed data is too short');
-    return perform(s.offload, 'openXWing', 'x-wing', body.length, ref, [secret, headerBytes, body, fullAad]);
+    return explainOpenFailure(id, v.version, () =>
+      perform(s.offload, 'openXWing', 'x-wing', body.length, ref, [secret, headerBytes, body, fullAad]),
+    );
   }
   const nonceLength = aead.NONCE_LENGTH[header.algorithm];
   if (body.length < nonceLength + 16) throw new CofferError('EBADMSG', 'sealed data is too short');
-  return perform(s.offload, 'openSymmetric', header.algorithm, body.length, ref, [
-    secret,
-    header.algorithm,
-    body,
-    fullAad,
-  ]);
+  const algorithm = header.algorithm;
+  return explainOpenFailure(id, v.version, () =>
+    perform(s.offload, 'openSymmetric', algorithm, body.length, ref, [secret, algorithm, body, fullAad]),
+  );
+}
+
+/**
+ * The AEAD's own message names its inner algorithm (X-Wing seals with AES-GCM inside); a caller of
+ * unseal needs the key and what to check instead.
+ */
+async function explainOpenFailure(
+  id: string,
+  version: number,
+  open: () => Uint8Array | Promise<Uint8Array>,
+): Promise<Uint8Array> {
+  try {
+    return await open();
+  } catch (error) {
+    if (!(error instanceof CofferError && error.code === 'EBADMSG')) throw error;
+    throw new CofferError(
+      'EBADMSG',
+      `cannot unseal with key ${id} v${version}: the AAD differs from the one it was sealed with, or the data was altered`,
+      { cause: error },
+    );
+  }
 }
 
 export async function rewrap(

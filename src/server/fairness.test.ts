@@ -21,8 +21,8 @@ describe('fairness under a heavy batch', () => {
     d = await startDaemon();
     keyA = await d.admin.createKey({ app: 'a', purpose: 'pq', algorithm: 'ml-dsa-65' });
     keyB = await d.admin.createKey({ app: 'b', purpose: 'pq', algorithm: 'ml-dsa-65' });
-    a = d.client((await d.admin.createToken({ apps: ['a'], ops: ['sign'] })).token);
-    b = d.client((await d.admin.createToken({ apps: ['b'], ops: ['sign'] })).token);
+    a = d.client((await d.admin.tokens.create({ apps: ['a'], ops: ['sign'] })).token);
+    b = d.client((await d.admin.tokens.create({ apps: ['b'], ops: ['sign'] })).token);
     await a.sign(keyA.id, te.encode('warm'));
     await b.sign(keyB.id, te.encode('warm'));
   });

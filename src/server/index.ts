@@ -22,10 +22,7 @@ import { type LimitOptions, resolveLimits, TokenLimits } from './limits.js';
 import { openApiDocument } from './openapi.js';
 import { WorkerPool } from './pool/pool.js';
 import { type RequestMeta, Router } from './router.js';
-import { adminRoutes } from './routes-admin.js';
-import { keyRoutes } from './routes-keys.js';
-import { opRoutes } from './routes-ops.js';
-import { streamRoutes } from './routes-stream.js';
+import { allRoutes } from './routes.js';
 
 export type { TokenInfo, TokenOp } from './tokens.js';
 export {
@@ -257,15 +254,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const version = packageVersion();
   let document: unknown;
   const router: Router = new Router(
-    [
-      ...adminRoutes(() => {
-        document ??= openApiDocument(router.routes, version);
-        return document;
-      }),
-      ...keyRoutes,
-      ...opRoutes,
-      ...streamRoutes,
-    ],
+    allRoutes(() => {
+      document ??= openApiDocument(router.routes, version);
+      return document;
+    }),
     new TokenLimits(options.limits),
   );
 

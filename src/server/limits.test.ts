@@ -124,7 +124,7 @@ describe('limits in the daemon', () => {
   });
 
   test('a second request in flight is 429 ERATE with Retry-After; the client says when to retry', async () => {
-    const { token } = await d.admin.createToken({ apps: ['a'], ops: ['sign'] });
+    const { token } = await d.admin.tokens.create({ apps: ['a'], ops: ['sign'] });
     const client = d.client(token);
     const slow = client.signBatch(
       pq.id,
@@ -142,7 +142,7 @@ describe('limits in the daemon', () => {
       return true;
     });
     // Another token and the health route are not held back by this one.
-    const { token: other } = await d.admin.createToken({ apps: ['a'], ops: ['sign'] });
+    const { token: other } = await d.admin.tokens.create({ apps: ['a'], ops: ['sign'] });
     assert.equal((await d.client(other).sign(key.id, te.encode('y'))).version, 1);
     assert.deepEqual(await d.client().health(), { ok: true });
     assert.ok((await slow).every((r) => r.ok));
@@ -150,7 +150,7 @@ describe('limits in the daemon', () => {
   });
 
   test("over the rate: 429 with Retry-After, a batch's items count", async () => {
-    const { token } = await d.admin.createToken({ apps: ['a'], ops: ['sign'] });
+    const { token } = await d.admin.tokens.create({ apps: ['a'], ops: ['sign'] });
     const client = d.client(token);
     const results = await client.signBatch(
       key.id,

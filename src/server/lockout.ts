@@ -46,6 +46,27 @@ function until(lockedUntil: number): string {
     : `until ${at.toISOString()}; wait and try again`;
 }
 
+/** What `coffer status` shows: failures in the current window and, while locked out, until when. */
+export interface UnlockAttempts {
+  failures: number;
+  maxFailures: number;
+  lockedOutUntil?: number;
+}
+
+/** Reads the count without counting anything; an unreadable record reads as locked out (fail closed). */
+export async function readUnlockAttempts(storage: Storage, now: number): Promise<UnlockAttempts> {
+  const stored = await storage.get(LOCKOUT_RECORD);
+  const record: AttemptsRecord = stored ? parse(stored.value) : { v: 1, failures: 0 };
+  const lockedOut = record.lockedUntil !== undefined && now < record.lockedUntil;
+  // A lockout that has run out starts a fresh window: its failures no longer count.
+  const failures = record.lockedUntil !== undefined && !lockedOut ? 0 : record.failures;
+  return {
+    failures,
+    maxFailures: MAX_FAILURES,
+    ...(lockedOut ? { lockedOutUntil: record.lockedUntil } : {}),
+  };
+}
+
 export class UnlockGate {
   readonly #storage: Storage;
   readonly #clock: () => number;

@@ -57,7 +57,7 @@ describe('router: what a tenant with a valid token can make it do', () => {
     d = await startDaemon();
     keyA = await d.admin.createKey({ app: 'a', purpose: 'sig', algorithm: 'ed25519' });
     keyB = await d.admin.createKey({ app: 'b', purpose: 'sig', algorithm: 'ed25519' });
-    ({ token: tokenA } = await d.admin.createToken({ apps: ['a'], ops: ['*'] }));
+    ({ token: tokenA } = await d.admin.tokens.create({ apps: ['a'], ops: ['*'] }));
   });
   after(async () => {
     await d?.cleanup();
@@ -132,7 +132,7 @@ describe('router: what a tenant with a valid token can make it do', () => {
   });
 
   test('an operation outside the token is still 403 (it does not depend on the key)', async () => {
-    const { token } = await d.admin.createToken({ apps: ['a'], ops: ['verify'] });
+    const { token } = await d.admin.tokens.create({ apps: ['a'], ops: ['verify'] });
     for (const id of [keyA.id, keyB.id, UNKNOWN_ID]) {
       const answer = await raw(d.socket, 'POST', `/v1/keys/${id}/sign`, {
         authorization: `Bearer ${token}`,

@@ -70,6 +70,16 @@ export interface Route<B = unknown, Q = unknown> {
   /** Answered while locked without authenticating (only for routes that reveal and change nothing). */
   lockedNoop?: boolean;
   response: JsonSchema;
+  /**
+   * For routes on a resource other than a key (e.g. an HD seed): the path parameter naming it and
+   * how to find its app, checked like a key's app — before the body, and a resource of another app
+   * answers exactly like one that does not exist (SPEC §10.2).
+   */
+  owner?: {
+    param: string;
+    app(daemon: Daemon, value: string): Promise<string | undefined>;
+    notFound(value: string): CofferError;
+  };
   handler(ctx: Context<B, Q>): Promise<Reply> | Reply;
 }
 
@@ -196,6 +206,12 @@ export class Router {
             throw noSuchKey(params.id);
           }
         }
+      }
+      const owner = r.owner;
+      if (owner && token && !token.apps.includes('*')) {
+        const value = params[owner.param] ?? '';
+        const app = await owner.app(daemon, value);
+        if (app === undefined || !allowsApp(token, app)) throw owner.notFound(value);
       }
       let body: unknown;
       let raw: RawBody | undefined;

@@ -221,8 +221,8 @@ describe('sealed streams through the daemon', () => {
     const key = await d.admin.createKey({ app: 'streams', purpose: 'scope', algorithm: 'aes-256-gcm' });
     const data = pattern(1000, 2);
     const sealed = concatBytes(...(await drain(await d.admin.sealStream(key.id, data))).pieces);
-    const sealOnly = d.client((await d.admin.createToken({ apps: ['streams'], ops: ['seal'] })).token);
-    const otherApp = d.client((await d.admin.createToken({ apps: ['elsewhere'], ops: ['*'] })).token);
+    const sealOnly = d.client((await d.admin.tokens.create({ apps: ['streams'], ops: ['seal'] })).token);
+    const otherApp = d.client((await d.admin.tokens.create({ apps: ['elsewhere'], ops: ['*'] })).token);
     await assert.rejects(sealOnly.unsealStream(key.id, sealed), { code: 'EPERM' });
     assert.equal((await drain(await sealOnly.sealStream(key.id, data))).error, undefined);
     // Another app's key answers exactly like an unknown id (SPEC §10.2: no existence oracle).

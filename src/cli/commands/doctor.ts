@@ -5,9 +5,10 @@
 import { execFile } from 'node:child_process';
 import { accessSync, constants, existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { cryptoImplementations, nativeSupport } from '../crypto/features.js';
-import { type Command, emit } from './command.js';
-import type { Config } from './config.js';
+import { cryptoImplementations, nativeSupport } from '../../crypto/features.js';
+import type { Config } from '../config.js';
+import { emit } from '../context.js';
+import type { CommandRun } from '../spec.js';
 
 export interface ProbeReport {
   usable: boolean;
@@ -96,7 +97,7 @@ export async function probePkcs11(env: Config['env']): Promise<ProbeReport & { m
     (p, i, all): p is string => p !== undefined && p !== '' && all.indexOf(p) === i && existsSync(p),
   );
   try {
-    const { loadBinding } = await import('../protect/pkcs11/module.js');
+    const { loadBinding } = await import('../../protect/pkcs11/module.js');
     loadBinding();
   } catch (error) {
     return { usable: false, modules, detail: error instanceof Error ? error.message : String(error) };
@@ -118,7 +119,7 @@ export async function probePkcs11(env: Config['env']): Promise<ProbeReport & { m
 }
 
 export async function probeKeyring(env: Config['env']): Promise<ProbeReport> {
-  const { keyringPlatform, probeBusName } = await import('../protect/keyring/index.js');
+  const { keyringPlatform, probeBusName } = await import('../../protect/keyring/index.js');
   const platform = keyringPlatform();
   if (platform === undefined)
     return { usable: false, detail: `no OS keyring support on ${process.platform}` };
@@ -150,39 +151,32 @@ export async function probeKeyring(env: Config['env']): Promise<ProbeReport> {
   }
 }
 
-export const doctorCommand: Command = {
-  path: ['doctor'],
-  summary: 'report the Node version, native vs pure-JS crypto, and which protectors work here and why not',
-  usage: '',
-  examples: ['coffer doctor', 'coffer doctor --json'],
-  positionals: 0,
-  async run(ctx) {
-    const env = ctx.config.env;
-    const implementations = cryptoImplementations();
-    const [tpm2, pkcs11, keyring] = await Promise.all([probeTpm2(env), probePkcs11(env), probeKeyring(env)]);
-    const passphrase: ProbeReport = {
-      usable: true,
-      detail: `Argon2id through ${nativeSupport.argon2 ? 'node:crypto (native)' : '@noble/hashes (pure JS: slower unlock; Node ≥ 24.7 is native)'}`,
-    };
-    const report = {
-      node: {
-        version: process.versions.node,
-        openssl: process.versions.openssl,
-        platform: `${process.platform}-${process.arch}`,
-      },
-      crypto: implementations,
-      protectors: { passphrase, keyring, tpm2, pkcs11 },
-    };
-    const mark = (p: ProbeReport) => (p.usable ? 'ok ' : 'no ');
-    const nativeCount = Object.values(implementations).filter((i) => i === 'node:crypto').length;
-    return emit(ctx, report, [
-      `Node ${report.node.version} (OpenSSL ${report.node.openssl}) on ${report.node.platform}`,
-      '',
-      `Crypto: ${nativeCount} of ${Object.keys(implementations).length} primitives fully native`,
-      ...Object.entries(implementations).map(([name, impl]) => `  ${name.padEnd(20)} ${impl}`),
-      '',
-      'Protectors:',
-      ...Object.entries(report.protectors).map(([name, p]) => `  ${mark(p)} ${name.padEnd(11)} ${p.detail}`),
-    ]);
-  },
+export const doctor: CommandRun = async (ctx) => {
+  const env = ctx.config.env;
+  const implementations = cryptoImplementations();
+  const [tpm2, pkcs11, keyring] = await Promise.all([probeTpm2(env), probePkcs11(env), probeKeyring(env)]);
+  const passphrase: ProbeReport = {
+    usable: true,
+    detail: `Argon2id through ${nativeSupport.argon2 ? 'node:crypto (native)' : '@noble/hashes (pure JS: slower unlock; Node ≥ 24.7 is native)'}`,
+  };
+  const report = {
+    node: {
+      version: process.versions.node,
+      openssl: process.versions.openssl,
+      platform: `${process.platform}-${process.arch}`,
+    },
+    crypto: implementations,
+    protectors: { passphrase, keyring, tpm2, pkcs11 },
+  };
+  const mark = (p: ProbeReport) => (p.usable ? 'ok ' : 'no ');
+  const nativeCount = Object.values(implementations).filter((i) => i === 'node:crypto').length;
+  return emit(ctx, report, [
+    `Node ${report.node.version} (OpenSSL ${report.node.openssl}) on ${report.node.platform}`,
+    '',
+    `Crypto: ${nativeCount} of ${Object.keys(implementations).length} primitives fully native`,
+    ...Object.entries(implementations).map(([name, impl]) => `  ${name.padEnd(20)} ${impl}`),
+    '',
+    'Protectors:',
+    ...Object.entries(report.protectors).map(([name, p]) => `  ${mark(p)} ${name.padEnd(11)} ${p.detail}`),
+  ]);
 };

@@ -1,38 +1,27 @@
-// The shape of a CLI command and the helpers commands share: argument checks that fail with EINVAL
-// before any work, JSON-or-text output, and human formatting of keys.
-import type { ParseArgsConfig } from 'node:util';
+// What a command implementation gets (spec.ts `CommandRun`), and the helpers commands share:
+// argument checks that fail with EINVAL before any work, JSON-or-text output, human formatting of keys.
+import type { CofferOperations } from '../client/surface.js';
+import type { Keystore } from '../core/keystore.js';
 import type { KeyInfo } from '../core/types.js';
 import { CofferError } from '../errors.js';
-import type { Backend } from './backend.js';
-import type { Config } from './config.js';
-import { encodeBase64, writeText } from './io.js';
+import { type Config, parseDuration } from './config.js';
+import { encodeBase64, type Streams, writeText } from './io.js';
 
-export type OptionTable = NonNullable<ParseArgsConfig['options']>;
 export type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
+
+/** Where the operations run: a daemon, the per-user agent, or the store opened in this process. */
+export type Mode = 'daemon' | 'agent' | 'direct';
 
 export interface Context {
   config: Config;
+  streams: Streams;
   /** Positional arguments after the command words. */
   args: string[];
   values: Values;
-  /** Opens the direct or daemon backend once; main closes it after the command. */
-  backend(): Promise<Backend>;
-}
-
-export interface Command {
-  /** Command words, e.g. ['key', 'create']. */
-  path: string[];
-  summary: string;
-  /** Usage after `coffer <path>`, e.g. 'ID [--in FILE] [--out FILE]'. */
-  usage: string;
-  options?: OptionTable;
-  /** One line per option: [flag, description]. */
-  optionHelp?: [string, string][];
-  examples: string[];
-  notes?: string[];
-  /** Exact number of positional arguments, or [min, max]. */
-  positionals?: number | [number, number];
-  run(ctx: Context): Promise<void>;
+  /** The operations surface, opened once (connect.ts); main closes it after the command. */
+  ops(): Promise<CofferOperations>;
+  /** The store opened in this process, bypassing daemon and agent (keyslot commands, which need the platform here). */
+  keystore(): Promise<Keystore>;
 }
 
 export function str(values: Values, name: string): string | undefined {
@@ -76,15 +65,10 @@ export function int(values: Values, name: string, min: number, max: number): num
   return value;
 }
 
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
 /** Durations like 90d, 12h, 30m, 45s, 500ms. */
 export function duration(values: Values, name: string): number | undefined {
   const text = str(values, name);
-  if (text === undefined) return undefined;
-  const match = /^([1-9][0-9]{0,9})(ms|s|m|h|d)$/.exec(text);
-  if (!match) throw new CofferError('EINVAL', `--${name} must be a duration like 90d, 12h, 30m or 45s`);
-  return Number(match[1]) * UNITS[match[2]!]!;
+  return text === undefined ? undefined : parseDuration(text, `--${name}`);
 }
 
 /** Replaces byte arrays by base64 strings so results print as JSON. */
@@ -99,14 +83,19 @@ export function jsonSafe(value: unknown): unknown {
 
 /** Prints `json` with --json, else `text` (a string or lines). */
 export async function emit(ctx: Context, json: unknown, text: string | string[]): Promise<void> {
-  if (ctx.config.json) return writeText(ctx.config.streams, JSON.stringify(jsonSafe(json), null, 2));
+  if (ctx.config.json) return writeText(ctx.streams, JSON.stringify(jsonSafe(json), null, 2));
   const out = Array.isArray(text) ? text.join('\n') : text;
-  if (out.length > 0) await writeText(ctx.config.streams, out);
+  if (out.length > 0) await writeText(ctx.streams, out);
 }
 
 /** A note for people (stderr), suppressed under --json so machine output stays clean. */
 export function note(ctx: Context, text: string): void {
-  if (!ctx.config.json) ctx.config.streams.stderr.write(`${text}\n`);
+  if (!ctx.config.json) ctx.streams.stderr.write(`${text}\n`);
+}
+
+/** A store URL safe to print: postgres URLs may carry a password. */
+export function displayStore(url: string): string {
+  return /^postgres(ql)?:/i.test(url) ? url.replace(/\/\/[^@/]*@/, '//…@') : url;
 }
 
 export function iso(ms: number | undefined): string {
