@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { hasBuiltinSqlite } from '../testing/other-node.js';
 import { exerciseStorage, expectCode } from './conformance.js';
 import { openStorage } from './open.js';
 import { exerciseReliability } from './reliability.js';
@@ -28,11 +29,7 @@ function raw(path: string, readOnly = true): SqliteConnection {
 }
 
 /** Node ≥ 22.13 (and 23.4+) has node:sqlite without a flag; older Nodes need better-sqlite3. */
-function expectedDriver(): string {
-  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
-  const builtIn = major > 23 || (major === 23 && minor >= 4) || (major === 22 && minor >= 13);
-  return builtIn ? 'node:sqlite' : 'better-sqlite3';
-}
+const expectedDriver = () => (hasBuiltinSqlite(process.versions.node) ? 'node:sqlite' : 'better-sqlite3');
 
 test(`sqlite: Node ${process.versions.node} serves the store through ${expectedDriver()}, WAL, synchronous=FULL`, async () => {
   assert.equal(sqliteDriver().name, expectedDriver());
