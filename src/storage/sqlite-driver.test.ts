@@ -85,7 +85,7 @@ test('doctor report names the driver and the SQLite library version', () => {
   assert.equal(report.usable, true, report.detail);
   assert.equal(report.driver, thisDriver);
   assert.match(report.sqliteVersion ?? '', /^3\.\d+\.\d+$/);
-  assert.ok(report.detail.startsWith(`${thisDriver} (`), report.detail);
+  assert.ok(report.detail.startsWith(`${thisDriver} `), report.detail);
   assert.match(report.detail, thisDriver === 'node:sqlite' ? /nothing compiled/ : /compiled addon/);
 });
 

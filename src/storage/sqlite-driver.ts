@@ -226,7 +226,7 @@ export function sqliteDriver(): SqliteDriver {
 
 export interface SqliteDriverReport {
   usable: boolean;
-  /** e.g. "node:sqlite (built into Node 24.21.0), SQLite 3.50.4". */
+  /** e.g. "node:sqlite (built into Node 24.21.0, nothing compiled), SQLite 3.50.4". */
   detail: string;
   driver?: SqliteDriverName;
   sqliteVersion?: string;
@@ -258,14 +258,9 @@ export function describeSqliteDriver(): SqliteDriverReport {
   }
   const origin =
     driver.name === 'node:sqlite'
-      ? `built into Node ${process.versions.node}, nothing compiled`
-      : `${driver.version}, a compiled addon (Node ≥ 22.13 needs none)`;
-  return {
-    usable: true,
-    driver: driver.name,
-    sqliteVersion,
-    detail: `${driver.name} (${origin}), SQLite ${sqliteVersion}`,
-  };
+      ? `node:sqlite (built into Node ${process.versions.node}, nothing compiled)`
+      : `better-sqlite3 ${driver.version} (compiled addon; Node ≥ 22.13 needs none)`;
+  return { usable: true, driver: driver.name, sqliteVersion, detail: `${origin}, SQLite ${sqliteVersion}` };
 }
 
 // --- errors --------------------------------------------------------------------------------------
