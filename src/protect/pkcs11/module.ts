@@ -9,7 +9,7 @@ import { realpathSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { isAbsolute } from 'node:path';
 import { CofferError } from '../../errors.js';
-import type { Handle, Pkcs11Binding, Pkcs11Lib } from './binding.js';
+import type { Pkcs11Binding, Pkcs11Lib } from './binding.js';
 import { ckrName } from './ckr.js';
 import { CKF_OS_LOCKING_OK } from './constants.js';
 
