@@ -335,6 +335,8 @@ export async function openSqliteStorage(
   migrations: ReadonlyArray<(db: Db) => void> = SQLITE_MIGRATIONS,
 ): Promise<Storage> {
   const create = options.create === true;
+  // First, so a Node without any SQLite driver gets EUNAVAIL (naming what to install) and no file.
+  const driver = sqliteDriver();
   if (!existsSync(path)) {
     if (!create) {
       throw new CofferError('ENOENT', `no sqlite store at ${path} (pass create to make one)`);
@@ -354,8 +356,6 @@ export async function openSqliteStorage(
       }
     }
   }
-  // Throws EUNAVAIL naming what to install when this Node has no SQLite driver.
-  const driver = sqliteDriver();
   let db: Db;
   try {
     db = driver.open(path, { busyTimeoutMs: BUSY_TIMEOUT_MS });
