@@ -5,7 +5,7 @@
 // file; the PKCS#11 protector is EUNAVAIL naming pkcs11js and its install command, changing nothing.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -213,5 +213,29 @@ test('the daemon serves, unlocks and signs with no addon installed', async () =>
   } finally {
     daemon.kill('SIGTERM');
     await new Promise((resolve) => daemon.once('exit', resolve));
+  }
+});
+
+test('the pinned addon versions satisfy the peer ranges, and the error messages name those pins', async () => {
+  const repo = new URL('../', import.meta.url);
+  const read = (path: string) => JSON.parse(readFileSync(new URL(path, repo), 'utf8'));
+  const pkg = read('package.json');
+  const { BETTER_SQLITE3_PACKAGE } = await import('./storage/sqlite-driver.js');
+  const { PKCS11JS_PACKAGE } = await import('./protect/pkcs11/module.js');
+  for (const [name, message] of [
+    ['better-sqlite3', BETTER_SQLITE3_PACKAGE],
+    ['pkcs11js', PKCS11JS_PACKAGE],
+  ] as const) {
+    assert.equal(pkg.peerDependenciesMeta[name].optional, true, `${name} is an optional peer`);
+    assert.equal(pkg.dependencies[name], undefined, `${name} is not a plain dependency`);
+    const pinned = read(`scripts/addons/${name}/package.json`).dependencies[name] as string;
+    assert.equal(message, `${name}@${pinned}`);
+    // Caret range: same major, at least the range's version.
+    const [major, ...rest] = (pkg.peerDependencies[name] as string).replace(/^\^/, '').split('.').map(Number);
+    const [pMajor, ...pRest] = pinned.split('.').map(Number);
+    assert.equal(pMajor, major, `${name} ${pinned} is outside ${pkg.peerDependencies[name]}`);
+    assert.ok(pRest[0]! > rest[0]! || (pRest[0] === rest[0] && pRest[1]! >= rest[1]!));
+    const lock = read(`scripts/addons/${name}/package-lock.json`);
+    assert.equal(lock.packages[`node_modules/${name}`].version, pinned, `${name} lockfile matches its pin`);
   }
 });
