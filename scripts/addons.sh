@@ -67,8 +67,10 @@ install_addon() {
       ! node -e "$check" "$root/$dir/node_modules/$name" >>"$dir/build.log" 2>&1; then
       echo "addons: building $name failed. It needs python3, make, g++ and the Node $node_version headers" >&2
       [ -z "$absent" ] || echo "addons: missing here: $absent" >&2
-      echo "addons: last lines of $dir/build.log:" >&2
-      grep -v '^\s*$' "$dir/build.log" | tail -n 8 | sed 's/^/  /' >&2
+      # The lines that name the cause, not node-gyp's wall of output (all of it is in the log).
+      echo "addons: the build says (full log: $dir/build.log):" >&2
+      sed 's/^npm error //' "$dir/build.log" | grep -E 'error:|Error:|[*]{3}|not found|No such file|fatal|Warning:' |
+        grep -v 'gyp ERR! stack *at ' | head -n 6 | sed 's/^/  /' >&2 || true
       exit 1
     fi
     echo "$stamp" >"$dir/.installed"
