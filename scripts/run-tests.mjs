@@ -3,22 +3,31 @@
 // better-sqlite3) and Node 24 (native ML-KEM / ML-DSA / Argon2, node:sqlite) — and end with one line
 // `N passed, N failed` covering both, so a run that executed nothing is visible.
 //
-// The two runs overlap by default: much of the suite waits on fsync, child processes and real
-// daemons (PostgreSQL, swtpm, SoftHSM, D-Bus) rather than on the CPU, and every test uses its own
-// temp directories and OS-chosen ports, so they do not collide. The first run streams live; the
-// second is held back and printed when the first ends. `--sequential` (or COFFER_TEST_SEQUENTIAL=1)
-// runs them one after the other. Each run's full output is also kept in .cache/test-logs/.
+// The two runs overlap when the CPUs are free: much of the suite waits on fsync, child processes
+// and real daemons (PostgreSQL, swtpm, SoftHSM, D-Bus) rather than on the CPU, and every test uses
+// its own temp directories and OS-chosen ports, so they do not collide. On a machine already busy
+// with other work (measured: CPU idle below half over two seconds before the runs), overlapping
+// starves the CPU-heavy files (rotation/year, core/tamper) into their 15-minute timeout, so the runs
+// go one after the other instead. `--overlap` / `--sequential` force either. The first run streams
+// live; an overlapping second one is held back and printed when the first ends. Each run's full
+// output is also kept in .cache/test-logs/.
 //
-// Usage: node scripts/run-tests.mjs [--no-static] [--sequential] [--only DIR] [WORD…]
+// Usage: node scripts/run-tests.mjs [--no-static] [--overlap | --sequential] [--only DIR] [WORD…]
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join, relative } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const root = new URL('..', import.meta.url).pathname;
 const args = process.argv.slice(2);
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
 const skipStatic = args.includes('--no-static');
-const sequential = args.includes('--sequential') || process.env.COFFER_TEST_SEQUENTIAL === '1';
+const forced = args.includes('--sequential')
+  ? 'sequential'
+  : args.includes('--overlap')
+    ? 'overlap'
+    : undefined;
 const filter = args.filter((a, i) => !a.startsWith('--') && args[i - 1] !== '--only');
 
 function step(name, command, commandArgs) {
@@ -38,6 +47,22 @@ function testFiles(dir) {
     else if (entry.name.endsWith('.test.js')) out.push(path);
   }
   return out.sort();
+}
+
+/** Fraction of all CPU time spent idle over `ms` (0 … 1), from the kernel's per-CPU counters. */
+async function idleFraction(ms) {
+  const total = () =>
+    cpus().reduce(
+      (sum, cpu) => {
+        const t = cpu.times;
+        return { idle: sum.idle + t.idle, all: sum.all + t.user + t.nice + t.sys + t.idle + t.irq };
+      },
+      { idle: 0, all: 0 },
+    );
+  const before = total();
+  await sleep(ms);
+  const after = total();
+  return (after.idle - before.idle) / Math.max(1, after.all - before.all);
 }
 
 const minutes = (ms) =>
@@ -142,9 +167,18 @@ const env = {};
 for (const runtime of runtimes)
   env[hasBuiltinSqlite(runtime.version) ? 'COFFER_NODE24' : 'COFFER_NODE20'] = runtime.bin;
 
+let sequential = forced === 'sequential' || runtimes.length === 1;
+if (forced === undefined && runtimes.length > 1) {
+  const idle = await idleFraction(2000);
+  sequential = idle < 0.5;
+  process.stdout.write(
+    `\nCPU idle ${Math.round(idle * 100)}% before the runs: ${sequential ? 'one after the other (the machine is busy)' : 'overlapping'}\n`,
+  );
+}
+
 const started = Date.now();
 const results = [];
-if (sequential || runtimes.length === 1) {
+if (sequential) {
   for (const runtime of runtimes) {
     results.push(await runSuite(`Node ${runtime.version}`, runtime.bin, files, env).done);
   }
