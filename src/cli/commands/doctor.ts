@@ -155,6 +155,8 @@ export const doctor: CommandRun = async (ctx) => {
   const env = ctx.config.env;
   const implementations = cryptoImplementations();
   const [tpm2, pkcs11, keyring] = await Promise.all([probeTpm2(env), probePkcs11(env), probeKeyring(env)]);
+  // Which binding serves sqlite: stores here (SPEC §9.5 "Drivers"): node:sqlite or better-sqlite3.
+  const sqlite = (await import('../../storage/sqlite-driver.js')).describeSqliteDriver();
   const passphrase: ProbeReport = {
     usable: true,
     detail: `Argon2id through ${nativeSupport.argon2 ? 'node:crypto (native)' : '@noble/hashes (pure JS: slower unlock; Node ≥ 24.7 is native)'}`,
@@ -166,12 +168,14 @@ export const doctor: CommandRun = async (ctx) => {
       platform: `${process.platform}-${process.arch}`,
     },
     crypto: implementations,
+    sqlite,
     protectors: { passphrase, keyring, tpm2, pkcs11 },
   };
   const mark = (p: ProbeReport) => (p.usable ? 'ok ' : 'no ');
   const nativeCount = Object.values(implementations).filter((i) => i === 'node:crypto').length;
   return emit(ctx, report, [
     `Node ${report.node.version} (OpenSSL ${report.node.openssl}) on ${report.node.platform}`,
+    `SQLite driver: ${mark(sqlite)}${sqlite.detail}`,
     '',
     `Crypto: ${nativeCount} of ${Object.keys(implementations).length} primitives fully native`,
     ...Object.entries(implementations).map(([name, impl]) => `  ${name.padEnd(20)} ${impl}`),
