@@ -3,6 +3,11 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 
+// The bound is on growth over the process's own baseline (the runtime, the keystore, and for the
+// daemon its worker pool), which differs by Node version: 146 MiB on Node 24 against 90 MiB on Node 20.
+// Buffering even a sixth of the 1 GiB input would cross it; streaming measured 60–110 MiB.
+export const MAX_GROWTH_MIB = 176;
+
 const worker = new URL('./workers/stream-memory.js', import.meta.url).pathname;
 
 export interface StreamMemoryResult {
