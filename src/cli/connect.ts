@@ -8,7 +8,7 @@ import type { Keystore } from '../core/keystore.js';
 import { CofferError } from '../errors.js';
 import type { AgentConnection } from './agent/client.js';
 import type { Config } from './config.js';
-import type { Mode } from './context.js';
+import type { Mode, StreamOperations } from './context.js';
 
 /** A client for the configured daemon; `needToken: false` for status, unlock and lock. */
 export async function connectDaemon(
@@ -112,6 +112,17 @@ export class Connection {
     const ks = await this.keystore();
     const { localOperations } = await import('./local.js');
     return localOperations(ks);
+  }
+
+  /**
+   * Where sealed streams run: the daemon's client (it streams over HTTP), else the store opened in this
+   * process. The agent's protocol moves whole messages (at most 64 MiB), so with the agent on, a stream
+   * opens the store here for this command (asking for its secret) instead of buffering through it.
+   */
+  async streamOps(): Promise<StreamOperations> {
+    if (this.#config.daemon !== undefined) return (await this.ops()) as CofferClient;
+    this.#mode ??= 'direct';
+    return this.keystore();
   }
 
   /** The store opened in this process (once), whatever the mode. */

@@ -22,6 +22,26 @@ export interface Context {
   ops(): Promise<CofferOperations>;
   /** The store opened in this process, bypassing daemon and agent (keyslot commands, which need the platform here). */
   keystore(): Promise<Keystore>;
+  /** Sealed streams (SPEC §6.2): the daemon's client, else the store opened in this process (connect.ts). */
+  streamOps(): Promise<StreamOperations>;
+}
+
+/** A sealed or opened stream: its pieces, and the key version that sealed it. */
+export type PieceStream = AsyncIterable<Uint8Array> & { readonly version: number };
+
+/** What `Keystore` and `CofferClient` both offer for streams of any size. */
+export interface StreamOperations {
+  sealStream(
+    id: string,
+    source: AsyncIterable<Uint8Array>,
+    options: { aad?: Uint8Array },
+  ): Promise<PieceStream>;
+  unsealStream(
+    id: string,
+    source: AsyncIterable<Uint8Array>,
+    options: { aad?: Uint8Array },
+  ): Promise<PieceStream>;
+  getKey(id: string): Promise<KeyInfo>;
 }
 
 export function str(values: Values, name: string): string | undefined {

@@ -289,6 +289,7 @@ export async function runCli(
       values: parsed.values,
       ops: () => open.ops(),
       keystore: () => open.keystore(),
+      streamOps: () => open.streamOps(),
     };
     const run = await command.load();
     await run(ctx);

@@ -18,6 +18,7 @@ import { assertProtectorConfig, type ProtectorConfig } from '../core/protectors.
 import { CofferError } from '../errors.js';
 import { openStorage } from '../storage/open.js';
 import { Daemon, type RotationOptions } from './daemon.js';
+import { armDeadline, DEFAULT_TIMEOUTS, type Timeouts } from './deadlines.js';
 import { type LimitOptions, resolveLimits, TokenLimits } from './limits.js';
 import { openApiDocument } from './openapi.js';
 import { WorkerPool } from './pool/pool.js';
@@ -66,6 +67,12 @@ export interface ServerOptions {
   workers?: number;
   /** Per-token limits (SPEC §10.5): requests in flight, operations per second, burst. 0 turns one off. */
   limits?: LimitOptions;
+  /**
+   * Request bounds (docs/daemon.md "Timeouts"): an ordinary request's body within `requestMs` of its
+   * headers (default 120 s); a sealed stream is cut only after `streamIdleMs` without a byte moving
+   * (default 60 s), however long it lasts.
+   */
+  timeouts?: Partial<Timeouts>;
 }
 
 export interface RunningServer {
@@ -74,10 +81,14 @@ export interface RunningServer {
   url?: string;
 }
 
-/** Node's own header limit is 16 KiB; the daemon keeps it there explicitly (CVE-2018-12121 class). */
+/**
+ * Node's own header limit is 16 KiB; the daemon keeps it there explicitly (CVE-2018-12121 class). Slow
+ * headers are Node's to cut (headersTimeout); Node's whole-request timeout is off because it would cut
+ * long streams: deadlines.ts bounds bodies instead, per route.
+ */
 const SERVER_OPTIONS = {
   maxHeaderSize: 16 * 1024,
-  requestTimeout: 120_000,
+  requestTimeout: 0,
   headersTimeout: 15_000,
   keepAliveTimeout: 5_000,
 } as const;
@@ -134,6 +145,9 @@ function validate(options: ServerOptions): void {
   )
     throw new CofferError('EINVAL', 'workers must be an integer in 0..64');
   resolveLimits(options.limits);
+  for (const [name, value] of Object.entries(options.timeouts ?? {}))
+    if (!Number.isSafeInteger(value) || (value as number) < 1 || (value as number) > 86_400_000)
+      throw new CofferError('EINVAL', `timeouts.${name} must be a whole number of ms from 1 to 86400000`);
 }
 
 /** A Unix socket directory others can write lets them replace the socket with their own (EPERM). */
@@ -261,13 +275,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     new TokenLimits(options.limits),
   );
 
+  const timeouts: Timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
   let inFlight = 0;
   let closing = false;
   let drained: (() => void) | undefined;
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     inFlight++;
     const started = performance.now();
-    const meta: RequestMeta = {};
+    const meta: RequestMeta = { startStreaming: armDeadline(req, res, timeouts) };
     if (closing) res.setHeader('connection', 'close');
     res.once('close', () => {
       inFlight--;

@@ -9,6 +9,7 @@ import { assertKeyId } from '../core/names.js';
 import { asCofferError, CofferError } from '../errors.js';
 import { encodeReply, LARGE_JSON, replyBytes } from './codec.js';
 import type { Daemon } from './daemon.js';
+import type { StartStreaming } from './deadlines.js';
 import { mediaType, parseJsonBody, RAW_TYPE, readBody, sendError, sendJson, sendRaw } from './http.js';
 import type { TokenLimits } from './limits.js';
 import { decodeBase64, type JsonSchema, parseQuery, type Schema } from './schema.js';
@@ -35,6 +36,11 @@ export interface Context<B, Q> {
   note: Record<string, string | number>;
   /** Counts further operations against the token's rate (a batch's items beyond the first). */
   charge(operations: number): void;
+  /**
+   * For streaming routes: replaces the whole-request time bound by an idle bound and returns the
+   * function to call whenever bytes move (deadlines.ts).
+   */
+  startStreaming: StartStreaming;
 }
 
 export type Reply =
@@ -112,6 +118,8 @@ export interface RequestMeta {
   token?: string;
   code?: string;
   note?: Record<string, string | number>;
+  /** Switches the request's time bound to a stream's idle bound (deadlines.ts). */
+  startStreaming?: StartStreaming;
 }
 
 export class Router {
@@ -249,7 +257,19 @@ export class Router {
       const charge = (operations: number) => {
         if (token && limits) limits.charge(token.id, operations);
       };
-      const reply = await r.handler({ params, body, query, raw, token, daemon, version, note, charge });
+      const startStreaming = meta.startStreaming ?? (() => () => {});
+      const reply = await r.handler({
+        params,
+        body,
+        query,
+        raw,
+        token,
+        daemon,
+        version,
+        note,
+        charge,
+        startStreaming,
+      });
       if ('stream' in reply) reply.stream(req, res);
       else if ('raw' in reply) sendRaw(res, reply.raw);
       else {

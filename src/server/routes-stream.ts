@@ -54,6 +54,14 @@ function drained(res: ServerResponse): Promise<void> {
   });
 }
 
+/** The request body, reporting each piece that arrives as progress. */
+async function* counted(body: AsyncIterable<Uint8Array>, progress: () => void): AsyncGenerator<Uint8Array> {
+  for await (const piece of body) {
+    progress();
+    yield piece;
+  }
+}
+
 async function serve(
   ctx: Context<undefined, undefined>,
   req: IncomingMessage,
@@ -61,6 +69,8 @@ async function serve(
   open: Open,
 ): Promise<void> {
   const trailers = acceptsTrailers(req);
+  // However long the stream lasts, it is cut only when no byte moves for the idle bound (deadlines.ts).
+  const progress = ctx.startStreaming();
   let stream: ByteStream;
   try {
     const aadHeader = req.headers['coffer-aad'];
@@ -69,7 +79,7 @@ async function serve(
     // Stopping early (a bad chunk, a lock) must not destroy the request: that would take the socket,
     // and the reply's trailer with it. The unread rest goes when the connection closes.
     const body = req.iterator({ destroyOnReturn: false }) as AsyncIterableIterator<Uint8Array>;
-    stream = await open(ctx.daemon.keystore(), ctx.params.id ?? '', body, aad);
+    stream = await open(ctx.daemon.keystore(), ctx.params.id ?? '', counted(body, progress), aad);
   } catch (caught) {
     const error = asCofferError(caught);
     ctx.note.error = error.code;
@@ -90,6 +100,7 @@ async function serve(
     for await (const piece of stream) {
       bytesOut += piece.length;
       if (!res.write(piece)) await drained(res);
+      progress();
     }
   } catch (caught) {
     const error = asCofferError(caught);

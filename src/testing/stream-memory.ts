@@ -27,3 +27,30 @@ export async function runStreamMemoryWorker(
   });
   return JSON.parse(stdout.trim()) as StreamMemoryResult;
 }
+
+const cliWorker = new URL('./workers/cli-stream-memory.js', import.meta.url).pathname;
+
+/** Peak RSS (MiB) of the two CLI processes of the pipeline `coffer seal | coffer unseal`. */
+export interface CliPeaks {
+  seal: number;
+  unseal: number;
+}
+
+export interface CliStreamMemoryResult {
+  mode: 'direct' | 'daemon';
+  bytes: number;
+  /** The same pipeline on 1 MiB with --stream. */
+  baseline: CliPeaks;
+  peak: CliPeaks;
+}
+
+/** Runs the real CLI binary on `bytes` generated as a stream (workers/cli-stream-memory.ts). */
+export async function runCliStreamMemoryWorker(
+  mode: 'direct' | 'daemon',
+  bytes: number,
+): Promise<CliStreamMemoryResult> {
+  const { stdout } = await promisify(execFile)(process.execPath, [cliWorker, mode, String(bytes)], {
+    timeout: 10 * 60_000,
+  });
+  return JSON.parse(stdout.trim()) as CliStreamMemoryResult;
+}

@@ -18,14 +18,14 @@ import {
   writeText,
 } from '../io.js';
 import type { CommandRun } from '../spec.js';
-import { MAC_LIMIT, SEAL_LIMIT, SIGN_LIMIT } from '../table/global.js';
+import { StreamInput, writeStream } from '../stream-io.js';
+import { formatSize, MAC_LIMIT, SEAL_LIMIT, SIGN_LIMIT } from '../table/global.js';
 
 const textEncoder = new TextEncoder();
 
 const SIGN_INPUT: InputLimit = { max: SIGN_LIMIT, op: 'sign', advice: 'sign a SHA-256 hash of larger data' };
 const VERIFY_INPUT: InputLimit = { max: SIGN_LIMIT, op: 'verify' };
 const SEAL_INPUT: InputLimit = { max: SEAL_LIMIT, op: 'seal', advice: 'split the data, or seal a data key' };
-const SEALED_INPUT: InputLimit = { max: MAX_INPUT_BYTES, op: 'unseal' };
 const MAC_INPUT: InputLimit = { max: MAC_LIMIT, op: 'mac' };
 
 /** Which command a key of each algorithm is for, when it is used with the wrong one. */
@@ -44,7 +44,11 @@ function rightCommand(key: KeyInfo): string {
 }
 
 /** Runs `work`; an EPERM because the key is of another kind says which command the key is for. */
-async function withRightTool<T>(ops: CofferOperations, id: string, work: () => Promise<T>): Promise<T> {
+async function withRightTool<T>(
+  ops: Pick<CofferOperations, 'getKey'>,
+  id: string,
+  work: () => Promise<T>,
+): Promise<T> {
   try {
     return await work();
   } catch (error) {
@@ -60,12 +64,6 @@ async function withRightTool<T>(ops: CofferOperations, id: string, work: () => P
 function aad(ctx: Context): Uint8Array | undefined {
   const value = str(ctx.values, 'aad');
   return value === undefined ? undefined : textEncoder.encode(value);
-}
-
-/** Reads sealed input: raw bytes, or base64 text with --base64. */
-async function sealedInput(ctx: Context): Promise<Uint8Array> {
-  const data = await readInput(ctx.streams, str(ctx.values, 'in'), SEALED_INPUT);
-  return flag(ctx.values, 'base64') ? decodeBase64Text(Buffer.from(data).toString('utf8'), 'input') : data;
 }
 
 async function writeSealed(ctx: Context, keyId: string, sealed: Uint8Array): Promise<void> {
@@ -156,32 +154,117 @@ export const verify: CommandRun = async (ctx) => {
   );
 };
 
+/** What --json prints for a stream written to --out (the stream itself is the output, never JSON). */
+function streamSummary(keyId: string, version: number, bytes: number, out: string, what: string) {
+  return { keyId, version, format: 'stream', [what]: bytes, out };
+}
+
+/**
+ * A stream's bytes are the output: with --json they must go to --out (stdout then carries the JSON
+ * summary); --base64 is for one-shot blobs, which fit in memory.
+ */
+function checkStreamOutput(ctx: Context, why: string): void {
+  if (flag(ctx.values, 'base64'))
+    throw new CofferError('EINVAL', `--base64 is for one-shot blobs (≤ ${formatSize(SEAL_LIMIT)}); ${why}`);
+  if (ctx.config.json && (str(ctx.values, 'out') ?? '-') === '-')
+    throw new CofferError('EINVAL', `${why}: with --json, give --out FILE (the stream is binary, not JSON)`);
+}
+
 export const seal: CommandRun = async (ctx) => {
   const id = ctx.args[0]!;
-  const plaintext = await readInput(ctx.streams, str(ctx.values, 'in'), SEAL_INPUT);
   const a = aad(ctx);
-  const ops = await ctx.ops();
-  const sealed = await withRightTool(ops, id, () => ops.seal(id, plaintext, a ? { aad: a } : {}));
-  return writeSealed(ctx, id, sealed);
+  const input = StreamInput.open(ctx.streams, str(ctx.values, 'in'));
+  // Up to the one-shot bound the output stays a sealed blob (SPEC §6), unless --stream asks otherwise.
+  const small = flag(ctx.values, 'stream') ? undefined : await input.within(SEAL_LIMIT);
+  if (small !== undefined) {
+    const ops = await ctx.ops();
+    const sealed = await withRightTool(ops, id, () => ops.seal(id, small, a ? { aad: a } : {}));
+    return writeSealed(ctx, id, sealed);
+  }
+  checkStreamOutput(
+    ctx,
+    flag(ctx.values, 'stream')
+      ? '--stream'
+      : `${input.description} is over ${formatSize(SEAL_LIMIT)}, so it is sealed as a stream`,
+  );
+  const ops = await ctx.streamOps();
+  const stream = await withRightTool(ops, id, () => ops.sealStream(id, input.stream(), a ? { aad: a } : {}));
+  const out = str(ctx.values, 'out');
+  const bytes = await writeStream(ctx.streams, stream, { out, secret: false });
+  if (ctx.config.json) return emit(ctx, streamSummary(id, stream.version, bytes, out!, 'sealedBytes'), '');
 };
 
-/** The key a sealed blob names in its header (SPEC §6); loaded only when no ID is given. */
-async function headerKeyId(sealed: Uint8Array): Promise<string> {
-  const [{ keyIdFromBytes }, { parseSealedHeader }] = await Promise.all([
+/** The key a sealed blob or stream names in its header (SPEC §6, §6.2); loaded only when no ID is given. */
+async function headerKeyId(sealed: Uint8Array, shape: 'one-shot' | 'stream'): Promise<string> {
+  const [{ keyIdFromBytes }, { parseSealedHeader }, { parseStreamHeader }] = await Promise.all([
     import('../../core/ids.js'),
     import('../../format/sealed.js'),
+    import('../../format/sealed-stream.js'),
   ]);
-  return keyIdFromBytes(parseSealedHeader(sealed).header.keyId);
+  return keyIdFromBytes(
+    shape === 'stream' ? parseStreamHeader(sealed).header.keyId : parseSealedHeader(sealed).header.keyId,
+  );
+}
+
+/** One-shot blob or sealed stream, by the kind byte of the header (SPEC §6.2: 0x03, 0x04 are streams). */
+async function shapeOf(first: Uint8Array): Promise<'one-shot' | 'stream'> {
+  const { sealedShape } = await import('../../format/sealed-stream.js');
+  try {
+    return sealedShape(first);
+  } catch {
+    return 'one-shot'; // not Coffer data at all: the one-shot path says so, as it always did
+  }
 }
 
 async function unsealRun(ctx: Context, id: string | undefined): Promise<void> {
-  const sealed = await sealedInput(ctx);
-  // The blob names its key and version (SPEC §6): no ID needed, no trial decryption.
-  const keyId = id ?? (await headerKeyId(sealed));
   const a = aad(ctx);
-  const ops = await ctx.ops();
-  const plaintext = await withRightTool(ops, keyId, () => ops.unseal(keyId, sealed, a ? { aad: a } : {}));
-  return writePlain(ctx, keyId, plaintext);
+  const input = StreamInput.open(ctx.streams, str(ctx.values, 'in'));
+  let sealed: Uint8Array | undefined;
+  let source: AsyncIterable<Uint8Array>;
+  let shape: 'one-shot' | 'stream';
+  if (flag(ctx.values, 'base64')) {
+    // Base64 text is bounded like a blob; what it decodes to may still be a (small) stream.
+    const text = await input.within(MAX_INPUT_BYTES);
+    if (text === undefined)
+      throw new CofferError(
+        'E2BIG',
+        `${input.description} holds more than ${formatSize(MAX_INPUT_BYTES)}: unseal takes base64 only that large; give larger sealed data as binary`,
+      );
+    sealed = decodeBase64Text(Buffer.from(text).toString('utf8'), 'input');
+    shape = await shapeOf(sealed);
+    const whole = sealed;
+    source = (async function* () {
+      yield whole;
+    })();
+  } else {
+    const { MAX_STREAM_HEADER_LENGTH } = await import('../../format/sealed-stream.js');
+    const head = await input.peek(MAX_STREAM_HEADER_LENGTH);
+    shape = await shapeOf(head);
+    if (shape === 'one-shot') {
+      sealed = await input.within(MAX_INPUT_BYTES);
+      if (sealed === undefined)
+        throw new CofferError(
+          'E2BIG',
+          `${input.description} holds more than ${formatSize(MAX_INPUT_BYTES)} and is not a sealed stream: a one-shot sealed blob is never that large`,
+        );
+    } else sealed = head;
+    source = input.stream();
+  }
+  // The blob or stream names its key and version (SPEC §6, §6.2): no ID needed, no trial decryption.
+  const keyId = id ?? (await headerKeyId(sealed, shape));
+  if (shape === 'one-shot') {
+    const blob = sealed;
+    const ops = await ctx.ops();
+    const plaintext = await withRightTool(ops, keyId, () => ops.unseal(keyId, blob, a ? { aad: a } : {}));
+    return writePlain(ctx, keyId, plaintext);
+  }
+  checkStreamOutput(ctx, 'the input is a sealed stream');
+  const ops = await ctx.streamOps();
+  const stream = await withRightTool(ops, keyId, () => ops.unsealStream(keyId, source, a ? { aad: a } : {}));
+  const out = str(ctx.values, 'out');
+  const bytes = await writeStream(ctx.streams, stream, { out, secret: true });
+  if (ctx.config.json)
+    return emit(ctx, streamSummary(keyId, stream.version, bytes, out!, 'plaintextBytes'), '');
 }
 
 export const unseal: CommandRun = (ctx) => unsealRun(ctx, ctx.args[0]);

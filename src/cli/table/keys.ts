@@ -184,14 +184,28 @@ const data = (name: RunName<typeof import('../commands/data.js')>) => async () =
 
 const file = (help: string): OptionSpec => ({ type: 'string', value: 'FILE', help, complete: 'file' });
 
+/** Size limits and streams, in the help of seal and unseal (docs/cli.md "Large inputs"). */
+const STREAM_NOTES = [
+  `Any size: input of at most ${formatSize(SEAL_LIMIT)} is sealed as a one-shot blob (SPEC §6), larger input`,
+  '(or any with --stream) as a sealed stream (SPEC §6.2), in bounded memory; unseal tells them apart by',
+  `their header. --base64 and --json's base64 are for blobs only (at most ${formatSize(SEAL_LIMIT)}): with --json a`,
+  'stream needs --out FILE, and the JSON summary goes to stdout. A stream to --out FILE is written to a',
+  'temporary file beside it and renamed only once whole and authenticated: a failure leaves no FILE. On',
+  'stdout, unsealed bytes flow before the end is authenticated: on failure (exit 7 for a tampered, truncated',
+  'or wrong-AAD stream) the command says so, and what was already written to the pipe must be discarded.',
+  'Without a daemon, a stream opens the store in this process even when the agent is on.',
+];
+
 const sealedOptions = {
   aad: {
     type: 'string',
     value: 'TEXT',
     help: 'associated data: authenticated, not encrypted; unseal needs the same text',
   },
-  in: file(`input (default stdin), at most ${formatSize(SEAL_LIMIT)} of plaintext per call`),
-  out: file('output (default stdout; binary is never written to a terminal)'),
+  in: file('input (default stdin)'),
+  out: file(
+    'output (default stdout; binary is never written to a terminal); a stream is written beside FILE and renamed over it only once whole',
+  ),
   base64: {
     type: 'boolean',
     help: 'the sealed side is base64 text (output of seal/encrypt, input of unseal/decrypt)',
@@ -259,25 +273,36 @@ export const dataTable: CommandSpec[] = [
   },
   {
     path: ['seal'],
-    summary: 'encrypt data under a key (AES-256-GCM, XChaCha20-Poly1305 or X-Wing) with optional AAD',
-    usage: 'ID [--aad TEXT] [--in FILE] [--out FILE] [--base64]',
+    summary:
+      'encrypt data of any size under a key (AES-256-GCM, XChaCha20-Poly1305 or X-Wing) with optional AAD',
+    usage: 'ID [--aad TEXT] [--in FILE] [--out FILE] [--base64 | --stream]',
     args: ID,
-    options: sealedOptions,
+    options: {
+      ...sealedOptions,
+      stream: {
+        type: 'boolean',
+        help: `write a sealed stream even for input of at most ${formatSize(SEAL_LIMIT)}`,
+      },
+    },
+    notes: STREAM_NOTES,
     examples: [
       'coffer seal "$KEY" --aad customer=7 --in card.txt --out card.sealed',
       'echo secret | coffer seal "$KEY" --base64',
+      'tar c photos/ | coffer seal "$KEY" --aad photos --out photos.tar.sealed',
     ],
     load: data('seal'),
   },
   {
     path: ['unseal'],
-    summary: 'decrypt a sealed blob (the key id is read from its header when ID is left out)',
+    summary: 'decrypt a sealed blob or stream (the key id is read from its header when ID is left out)',
     usage: '[ID] [--aad TEXT] [--in FILE] [--out FILE] [--base64]',
     args: [{ name: 'ID', optional: true }],
     options: sealedOptions,
+    notes: STREAM_NOTES,
     examples: [
       'coffer unseal "$KEY" --aad customer=7 --in card.sealed --out card.txt',
       'coffer unseal --in card.sealed | less',
+      'coffer unseal --aad photos --in photos.tar.sealed | tar x',
     ],
     load: data('unseal'),
   },
@@ -289,6 +314,7 @@ export const dataTable: CommandSpec[] = [
       to: { type: 'string', value: 'KEY', help: 'the recipient: a coffer1:xwing:… public-key string' },
       'to-file': file('read the recipient public-key string from FILE'),
       ...sealedOptions,
+      in: file(`input (default stdin), at most ${formatSize(SEAL_LIMIT)} of plaintext per call`),
     },
     examples: [
       'coffer encrypt --to "$(cat alice.coffer)" --in report.pdf --out report.pdf.sealed',

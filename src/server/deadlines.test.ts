@@ -1,0 +1,106 @@
+// Request time bounds (deadlines.ts, docs/daemon.md "Timeouts"), with small configured bounds: an
+// ordinary request whose body stalls is answered 408 and closed (slow-body slowloris), a sealed stream
+// that lasts many times the request bound passes as long as bytes keep moving, and a stream that goes
+// idle is cut. Nothing here asserts how fast anything is: each case waits for what must happen, and a
+// stall that the daemon failed to cut would end in the test's own timeout.
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { after, before, describe, test } from 'node:test';
+import { concatBytes } from '../crypto/bytes.js';
+import { type DaemonFixture, startDaemon } from './fixture.js';
+
+const REQUEST_MS = 200;
+const IDLE_MS = 3_000;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Sends headers and `first`, then nothing more; resolves with how the daemon ended the exchange. */
+function stall(
+  d: DaemonFixture,
+  path: string,
+  headers: Record<string, string | number>,
+  first: Uint8Array,
+): Promise<{ status: number | undefined; body: string; completeReply: boolean }> {
+  return new Promise((done) => {
+    let status: number | undefined;
+    let body = '';
+    let settled = false;
+    const finish = (completeReply: boolean) => {
+      if (settled) return;
+      settled = true;
+      done({ status, body, completeReply });
+    };
+    const req = request(
+      {
+        socketPath: d.socket,
+        method: 'POST',
+        path,
+        headers: { authorization: `Bearer ${d.adminToken}`, ...headers },
+      },
+      (res) => {
+        status = res.statusCode;
+        res.on('data', (c: Buffer) => {
+          body += c.toString('latin1');
+        });
+        res.on('end', () => finish(true));
+        res.on('error', () => finish(false));
+        res.on('close', () => finish(res.complete));
+      },
+    );
+    req.on('error', () => finish(false));
+    req.on('close', () => finish(false));
+    req.write(first);
+  });
+}
+
+describe('request time bounds', { timeout: 60_000 }, () => {
+  let d: DaemonFixture;
+  let key: string;
+  before(async () => {
+    d = await startDaemon({ server: { timeouts: { requestMs: REQUEST_MS, streamIdleMs: IDLE_MS } } });
+    key = (await d.admin.createKey({ app: 'time', purpose: 'bounds', algorithm: 'aes-256-gcm' })).id;
+  });
+  after(() => d.cleanup());
+
+  test('an ordinary request whose body stalls is answered 408 and closed', async () => {
+    const result = await stall(
+      d,
+      `/v1/keys/${key}/seal`,
+      { 'content-type': 'application/json', 'content-length': 1000 },
+      Buffer.from('{"plaintext":"'),
+    );
+    assert.equal(result.status, 408);
+    assert.match(result.body, /did not arrive whole within 200 ms/);
+  });
+
+  test('a stream lasting many times the request bound passes while bytes keep moving', async () => {
+    const pieces: Uint8Array[] = [];
+    const started = performance.now();
+    const source = async function* () {
+      for (let i = 0; i < 25; i++) {
+        const piece = new Uint8Array(1000).fill(i);
+        pieces.push(piece);
+        yield piece;
+        await sleep(50); // 25 × 50 ms: at least 1.25 s, over six times the 200 ms request bound
+      }
+    };
+    const sealed: Uint8Array[] = [];
+    for await (const piece of await d.admin.sealStream(key, source(), { aad: 'slow' })) sealed.push(piece);
+    assert.ok(performance.now() - started > 5 * REQUEST_MS, 'the upload did outlast the request bound');
+    const opened: Uint8Array[] = [];
+    for await (const piece of await d.admin.unsealStream(key, sealed, { aad: 'slow' })) opened.push(piece);
+    assert.deepEqual(concatBytes(...opened), concatBytes(...pieces));
+    // The daemon still answers ordinary requests after it.
+    assert.equal((await d.admin.getKey(key)).id, key);
+  });
+
+  test('a stream that goes idle is cut: the reply never completes', async () => {
+    const result = await stall(
+      d,
+      `/v1/keys/${key}/seal-stream`,
+      { 'content-type': 'application/octet-stream', 'transfer-encoding': 'chunked' },
+      new Uint8Array(100),
+    );
+    assert.equal(result.status, 200, 'the stream had started');
+    assert.equal(result.completeReply, false);
+  });
+});
