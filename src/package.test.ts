@@ -45,3 +45,24 @@ test("import('coffer') exposes the Keystore and CofferError", () => {
   for (const name of ['Keystore', 'CofferError', 'ERROR_CODES', 'openStorage'])
     assert.ok(top.includes(name), name);
 });
+
+test('npm pack ships the library, CLI and daemon, and no test, harness or benchmark', () => {
+  const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
+    cwd: root,
+    encoding: 'utf8',
+  });
+  const [pack] = JSON.parse(out) as { files: { path: string }[] }[];
+  const paths = pack!.files.map((file) => file.path);
+  for (const needed of ['dist/index.js', 'dist/crypto/index.js', 'dist/client/index.js', 'dist/cli/main.js', 'SPEC.md', 'README.md'])
+    assert.ok(paths.includes(needed), `${needed} is in the package`);
+  const unwanted = paths.filter(
+    (path) =>
+      /\.test\.(js|d\.ts|js\.map)$/.test(path) ||
+      path.startsWith('dist/testing/') ||
+      path.startsWith('dist/bench/') ||
+      path.startsWith('src/') ||
+      /(^|\/)(conformance|fixture|testscript|reliability)\b/.test(path) ||
+      /\.child\./.test(path),
+  );
+  assert.deepEqual(unwanted, [], 'harness, bench or test files in the package');
+});

@@ -10,7 +10,7 @@ import { Keystore } from '../core/keystore.js';
 import type { ProtectorConfig } from '../core/protectors.js';
 import { passphrase, type TempDir, tempDir } from '../testing/keystore.js';
 import { type SoftHsm, startSoftHsm } from '../testing/softhsm.js';
-import { PASSPHRASE } from './fixture.js';
+import { PASSPHRASE } from '../testing/daemon.js';
 import { startServer } from './index.js';
 import { createToken } from './tokens.js';
 

@@ -14,7 +14,7 @@ import {
   startSecretService,
   startSessionBus,
 } from '../../testing/secret-service.js';
-import { exerciseProtector } from '../conformance.js';
+import { exerciseProtector } from '../../testing/protector-conformance.js';
 import { type KeyringConfig, keyCheckValue, keyringDriver } from './index.js';
 
 let ss: SecretServiceFixture;

@@ -7,7 +7,7 @@ import { createDecipheriv, randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { CofferError } from '../../errors.js';
 import { type SoftHsm, startSoftHsm } from '../../testing/softhsm.js';
-import { exerciseProtector } from '../conformance.js';
+import { exerciseProtector } from '../../testing/protector-conformance.js';
 import type { DeviceKeystore } from '../types.js';
 import { ckrName } from './ckr.js';
 import { CKA, CKK, CKO } from './constants.js';

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type Swtpm, startSwtpm } from '../../testing/swtpm.js';
-import { exerciseProtector } from '../conformance.js';
+import { exerciseProtector } from '../../testing/protector-conformance.js';
 import type { DeviceKeystore, ProtectorState } from '../types.js';
 import type { Tpm2Config } from './config.js';
 import { tpm2Driver } from './driver.js';

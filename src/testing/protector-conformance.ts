@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import type { DeviceKeystore, ProtectorDriver } from './types.js';
+import type { DeviceKeystore, ProtectorDriver } from '../protect/types.js';
 
 export interface ProtectorFixture<Config extends { type: string }> {
   driver: ProtectorDriver<Config>;
