@@ -53,7 +53,14 @@ test('npm pack ships the library, CLI and daemon, and no test, harness or benchm
   });
   const [pack] = JSON.parse(out) as { files: { path: string }[] }[];
   const paths = pack!.files.map((file) => file.path);
-  for (const needed of ['dist/index.js', 'dist/crypto/index.js', 'dist/client/index.js', 'dist/cli/main.js', 'SPEC.md', 'README.md'])
+  for (const needed of [
+    'dist/index.js',
+    'dist/crypto/index.js',
+    'dist/client/index.js',
+    'dist/cli/main.js',
+    'SPEC.md',
+    'README.md',
+  ])
     assert.ok(paths.includes(needed), `${needed} is in the package`);
   const unwanted = paths.filter(
     (path) =>

@@ -8,9 +8,9 @@ import { after, before, describe, test } from 'node:test';
 import { CofferClient } from '../client/index.js';
 import { Keystore } from '../core/keystore.js';
 import type { ProtectorConfig } from '../core/protectors.js';
+import { PASSPHRASE } from '../testing/daemon.js';
 import { passphrase, type TempDir, tempDir } from '../testing/keystore.js';
 import { type SoftHsm, startSoftHsm } from '../testing/softhsm.js';
-import { PASSPHRASE } from '../testing/daemon.js';
 import { startServer } from './index.js';
 import { createToken } from './tokens.js';
 

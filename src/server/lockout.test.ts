@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { CofferError } from '../errors.js';
 import { openStorage } from '../storage/open.js';
-import { tempDir } from '../testing/keystore.js';
 import { type DaemonFixture, PASSPHRASE, startDaemon } from '../testing/daemon.js';
+import { tempDir } from '../testing/keystore.js';
 import { LOCKOUT_MS, LOCKOUT_RECORD, MAX_FAILURES, UnlockGate } from './lockout.js';
 
 function postUnlock(socket: string, passphrase: string): Promise<{ status: number; code?: string }> {

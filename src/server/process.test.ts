@@ -11,8 +11,8 @@ import { after, describe, test } from 'node:test';
 import { pino } from 'pino';
 import { CofferClient } from '../client/index.js';
 import { Keystore } from '../core/keystore.js';
-import { passphrase, tempDir } from '../testing/keystore.js';
 import { makeStore, PASSPHRASE, startDaemon } from '../testing/daemon.js';
+import { passphrase, tempDir } from '../testing/keystore.js';
 import { startServer } from './index.js';
 
 const te = new TextEncoder();

@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { CofferClient } from '../client/index.js';
 import { Keystore } from '../core/keystore.js';
-import { passphrase, type TempDir, tempDir } from './keystore.js';
 import { type RunningServer, type ServerOptions, startServer } from '../server/index.js';
 import { createToken } from '../server/tokens.js';
+import { passphrase, type TempDir, tempDir } from './keystore.js';
 
 export const PASSPHRASE = 'correct horse battery staple';
 

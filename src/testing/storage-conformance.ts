@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
-import { casIncrement, historyKey } from './storage-counter.js';
 import type { Storage, StoredRecord, WriteOp } from '../storage/types.js';
+import { casIncrement, historyKey } from './storage-counter.js';
 
 const enc = new TextEncoder();
 const bytes = (text: string) => enc.encode(text);

@@ -7,11 +7,11 @@
 //      contiguous history: no update lost or doubled.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { openStorage } from '../storage/open.js';
+import type { Storage } from '../storage/types.js';
 import { type ChildRun, crashLoop, runToEnd, siblingScript } from './crash.js';
 import { historyKey } from './storage-counter.js';
-import { openStorage } from '../storage/open.js';
 import { batchKey, DELETE_LAG, payload, RECORDS_PER_BATCH } from './workers/storage-reliability.js';
-import type { Storage } from '../storage/types.js';
 
 const CHILD = siblingScript(import.meta.url, 'workers/storage-reliability.js');
 const dec = new TextDecoder();

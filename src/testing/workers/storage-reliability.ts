@@ -9,9 +9,9 @@
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { openStorage } from '../../storage/open.js';
 import { childAck, childExitWithParent, childReady } from '../crash.js';
 import { casIncrement } from '../storage-counter.js';
-import { openStorage } from '../../storage/open.js';
 
 export const RECORDS_PER_BATCH = 4;
 export const DELETE_LAG = 3;
