@@ -3,7 +3,8 @@
 // derived from the master key, checked after unlock, so edits to their plaintext fields are caught.
 // The wrapped master key is bound to the store and the slot (associated data), so a slot record
 // copied into another store or under another id does not open.
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
+import { hmac } from '../crypto/mac.js';
 import type { Rng } from '../crypto/rng.js';
 import { CofferError } from '../errors.js';
 import type { DeviceKeystore, ProtectorCapabilities } from '../protect/types.js';
@@ -63,7 +64,7 @@ export function slotAad(storeId: string, id: string, type: string): Uint8Array {
 }
 
 function slotMac(keys: MasterKeys, header: StoreHeader, slot: Omit<SlotRecord, 'mac'>): string {
-  return createHmac('sha256', keys.slotMac).update(canonicalJson({ header, slot })).digest('base64');
+  return b64.encode(hmac('sha256', keys.slotMac, textEncoder.encode(canonicalJson({ header, slot }))));
 }
 
 export function encodeJson(value: unknown): Uint8Array {
@@ -87,6 +88,15 @@ export function parseHeader(bytes: Uint8Array): StoreHeader {
     throw new CofferError('EBADMSG', 'keystore header is not a Coffer keystore header of a known version');
   }
   return header;
+}
+
+/**
+ * The store's header, read without unlocking: what the edges use to tell "no keystore here" from a
+ * locked one and to show the keystore id. `undefined` when the store holds no keystore.
+ */
+export async function readStoreHeader(storage: Storage): Promise<StoreHeader | undefined> {
+  const record = await storage.get(HEADER_KEY);
+  return record === undefined ? undefined : parseHeader(record.value);
 }
 
 /**

@@ -16,6 +16,7 @@ import {
 } from '../crypto/passphrase-kdf.js';
 import { type Rng, systemRng } from '../crypto/rng.js';
 import { CofferError } from '../errors.js';
+import { isPlainObject } from '../plain-object.js';
 import { InProcessAeadDevice } from './aead-device.js';
 import {
   assertProtectorContext,
@@ -55,12 +56,6 @@ const CAPABILITIES: Readonly<ProtectorCapabilities> = Object.freeze({
   persistent: true,
   userPresence: false,
 });
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
-}
 
 function onlyKeys(what: string, value: Record<string, unknown>, allowed: readonly string[]): void {
   for (const key of Object.keys(value)) {

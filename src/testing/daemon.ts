@@ -4,10 +4,10 @@
 import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { createToken } from '../access/tokens.js';
 import { CofferClient } from '../client/index.js';
 import { Keystore } from '../core/keystore.js';
 import { type RunningServer, type ServerOptions, startServer } from '../server/index.js';
-import { createToken } from '../server/tokens.js';
 import { passphrase, type TempDir, tempDir } from './keystore.js';
 
 export const PASSPHRASE = 'correct horse battery staple';

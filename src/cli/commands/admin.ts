@@ -5,7 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { CofferClient, UnlockAttempts } from '../../client/index.js';
-import type { parseHeader } from '../../core/keyslots.js';
+import type { StoreHeader } from '../../core/keyslots.js';
 import type { ProtectorConfig } from '../../core/protectors.js';
 import { CofferError } from '../../errors.js';
 import type { AgentStatus } from '../agent/protocol.js';
@@ -48,7 +48,7 @@ async function prepareStoreDir(url: string): Promise<void> {
 }
 
 async function storeHasKeystore(url: string): Promise<boolean> {
-  const [{ openStorage }, { HEADER_KEY }] = await Promise.all([
+  const [{ openStorage }, { readStoreHeader }] = await Promise.all([
     import('../../storage/open.js'),
     import('../../core/keyslots.js'),
   ]);
@@ -60,7 +60,7 @@ async function storeHasKeystore(url: string): Promise<boolean> {
     throw error;
   }
   try {
-    return (await storage.get(HEADER_KEY)) !== undefined;
+    return (await readStoreHeader(storage)) !== undefined;
   } finally {
     await storage.close();
   }
@@ -77,7 +77,7 @@ export const init: CommandRun = async (ctx) => {
   const [{ parseStoreUrl }, { Keystore }, { createToken }] = await Promise.all([
     import('../../storage/open.js'),
     import('../../core/keystore.js'),
-    import('../../server/tokens.js'),
+    import('../../access/tokens.js'),
   ]);
   parseStoreUrl(store);
   const kdf = parseKdf(str(ctx.values, 'kdf'));
@@ -143,18 +143,18 @@ function agentLine(config: Config, agent: AgentStatus | undefined): string {
 async function directStatus(ctx: Context): Promise<void> {
   const config = ctx.config;
   const store = config.store;
-  const [{ openExistingStorage }, { HEADER_KEY, parseHeader, readSlots }, { readUnlockAttempts }] =
-    await Promise.all([
-      import('../local.js'),
-      import('../../core/keyslots.js'),
-      import('../../server/lockout.js'),
-    ]);
+  const [{ openExistingStorage }, { readStoreHeader, readSlots }, { readUnlockAttempts }] = await Promise.all(
+    [import('../local.js'), import('../../core/keyslots.js'), import('../../access/lockout.js')],
+  );
   const storage = await openExistingStorage(store, config.storeIsDefault);
-  let header: ReturnType<typeof parseHeader>;
+  let header: StoreHeader;
   let protectors: { id: string; type: string }[];
   let attempts: UnlockAttempts;
   try {
-    header = parseHeader((await storage.get(HEADER_KEY))!.value);
+    const found = await readStoreHeader(storage);
+    // openExistingStorage has just seen the header; only a concurrent wipe gets here.
+    if (!found) throw new CofferError('ENOENT', 'the store no longer holds a keystore');
+    header = found;
     protectors = (await readSlots(storage)).slots.map(({ slot }) => ({ id: slot.id, type: slot.type }));
     attempts = await readUnlockAttempts(storage, Date.now());
   } finally {
