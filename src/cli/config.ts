@@ -6,11 +6,13 @@
 // `--store` on the command line always means "this store". Secrets (passphrase, token, PIN) come from
 // the environment, a file or a prompt, never from flags or the config file: flags are visible to every
 // user in the process list, and config files get copied around.
+
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { ProtectorConfig } from '../core/protectors.js';
+import type { PassphraseKdfParams } from '../crypto/passphrase-kdf.js';
 import { CofferError } from '../errors.js';
+import type { ProtectorConfig } from '../protect/configs.js';
 import { type ConfigFile, readConfig } from './config-file.js';
 import type { Values } from './context.js';
 import type { Streams } from './io.js';
@@ -226,7 +228,7 @@ export class Config {
    */
   async protectorConfig(
     type: string,
-    options: { newSlot?: boolean; kdf?: Record<string, unknown> } = {},
+    options: { newSlot?: boolean; kdf?: PassphraseKdfParams } = {},
   ): Promise<ProtectorConfig> {
     switch (type) {
       case 'passphrase': {

@@ -3,15 +3,12 @@
 // derived from the master key, checked after unlock, so edits to their plaintext fields are caught.
 // The wrapped master key is bound to the store and the slot (associated data), so a slot record
 // copied into another store or under another id does not open.
+
 import { timingSafeEqual } from 'node:crypto';
 import { hmac } from '../crypto/mac.js';
+import type { PassphraseKdfParams } from '../crypto/passphrase-kdf.js';
 import type { Rng } from '../crypto/rng.js';
 import { CofferError } from '../errors.js';
-import type { DeviceKeystore, ProtectorCapabilities } from '../protect/types.js';
-import type { Storage, WriteOp } from '../storage/types.js';
-import { b64, canonicalJson, textDecoder, textEncoder } from './encoding.js';
-import { newSlotId } from './ids.js';
-import type { MasterKeys } from './master-key.js';
 import {
   destroyConfig,
   driverFor,
@@ -22,7 +19,12 @@ import {
   publicConfig,
   slotMatches,
   validateProtectorConfig,
-} from './protectors.js';
+} from '../protect/configs.js';
+import type { DeviceKeystore, ProtectorCapabilities } from '../protect/types.js';
+import type { Storage, WriteOp } from '../storage/types.js';
+import { b64, canonicalJson, textDecoder, textEncoder } from './encoding.js';
+import { newSlotId } from './ids.js';
+import type { MasterKeys } from './master-key.js';
 import type { Session } from './session.js';
 
 export const HEADER_KEY = 'coffer/header';
@@ -453,7 +455,7 @@ export async function changePassphraseSlot(
   s: Session,
   header: StoreHeader,
   newPassphrase: string,
-  options: { slotId?: string; kdf?: Record<string, unknown> },
+  options: { slotId?: string; kdf?: PassphraseKdfParams },
 ): Promise<ProtectorInfo> {
   if (typeof options !== 'object' || options === null)
     throw new CofferError('EINVAL', 'options must be an object');

@@ -2,9 +2,12 @@
 // their lifecycle and performs operations on them. Key bytes never leave: callers get ids, public
 // keys, signatures and ciphertexts. HSM-resident keys (SPEC §5.5) go through resident.ts: their
 // private halves never exist here at all.
+
 import { assertBytes } from '../crypto/bytes.js';
+import type { PassphraseKdfParams } from '../crypto/passphrase-kdf.js';
 import { type Rng, systemRng } from '../crypto/rng.js';
 import { CofferError } from '../errors.js';
+import { type ProtectorConfig, validateProtectorConfig } from '../protect/configs.js';
 import { openStorage } from '../storage/open.js';
 import type { Storage, WriteOp } from '../storage/types.js';
 import {
@@ -56,7 +59,6 @@ import { generateMaterial, hasPublicKey, wrapSecret } from './material.js';
 import { assertMetadataString, assertName, validateCreateSpec } from './names.js';
 import type { CryptoOffload } from './offload.js';
 import * as ops from './operations.js';
-import { type ProtectorConfig, validateProtectorConfig } from './protectors.js';
 import { exportPublicKey, type PublicKeyFormat } from './public-key.js';
 import {
   type Pkcs11TokenConfig,
@@ -848,7 +850,7 @@ export class Keystore implements KeyOperations {
   /** New passphrase for a passphrase slot: fresh salt, rewrapped master key; keys are not re-encrypted. */
   async changePassphrase(
     newPassphrase: string,
-    options: { slotId?: string; kdf?: Record<string, unknown> } = {},
+    options: { slotId?: string; kdf?: PassphraseKdfParams } = {},
   ): Promise<ProtectorInfo> {
     return changePassphraseSlot(this.#open(), this.#header, newPassphrase, options);
   }

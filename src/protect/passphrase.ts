@@ -18,6 +18,7 @@ import { type Rng, systemRng } from '../crypto/rng.js';
 import { CofferError } from '../errors.js';
 import { isPlainObject } from '../plain-object.js';
 import { InProcessAeadDevice } from './aead-device.js';
+import type { PassphraseProtectorConfig } from './configs.js';
 import {
   assertProtectorContext,
   type DeviceKeystore,
@@ -26,12 +27,7 @@ import {
   type ProtectorState,
 } from './types.js';
 
-export interface PassphraseProtectorConfig {
-  type: 'passphrase';
-  passphrase: string;
-  /** KDF for new slots (create / rewrap); defaults to DEFAULT_PASSPHRASE_KDF. Ignored by open. */
-  kdf?: PassphraseKdfParams;
-}
+export type { PassphraseProtectorConfig };
 
 /** What the keyslot record keeps (JSON-safe, not secret). */
 export type PassphraseState = {

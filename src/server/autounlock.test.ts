@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { createToken } from '../access/tokens.js';
 import { CofferClient } from '../client/index.js';
 import { Keystore } from '../core/keystore.js';
-import type { ProtectorConfig } from '../core/protectors.js';
+import type { ProtectorConfig } from '../protect/configs.js';
 import { PASSPHRASE } from '../testing/daemon.js';
 import { passphrase, type TempDir, tempDir } from '../testing/keystore.js';
 import { type SoftHsm, startSoftHsm } from '../testing/softhsm.js';

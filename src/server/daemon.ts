@@ -10,9 +10,9 @@ import { authenticateWithRevision, type TokenInfo, touchToken } from '../access/
 import { keyIdFromBytes } from '../core/ids.js';
 import { readStoreHeader, type StoreHeader } from '../core/keyslots.js';
 import { Keystore } from '../core/keystore.js';
-import type { ProtectorConfig } from '../core/protectors.js';
 import { insecureSeededRng } from '../crypto/rng.js';
 import { CofferError } from '../errors.js';
+import type { ProtectorConfig } from '../protect/configs.js';
 import { RotationEventStream } from '../rotation/events.js';
 import { RotationScheduler } from '../rotation/scheduler.js';
 import { createWebhookSender, type WebhookSender } from '../rotation/webhook.js';

@@ -6,8 +6,14 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { CofferClient, UnlockAttempts } from '../../client/index.js';
 import type { StoreHeader } from '../../core/keyslots.js';
-import type { ProtectorConfig } from '../../core/protectors.js';
+import {
+  DEFAULT_PASSPHRASE_KDF,
+  PASSPHRASE_KDF_LIMITS,
+  type PassphraseKdfParams,
+  parsePassphraseKdfParams,
+} from '../../crypto/passphrase-kdf.js';
 import { CofferError } from '../../errors.js';
+import type { ProtectorConfig } from '../../protect/configs.js';
 import type { AgentStatus } from '../agent/protocol.js';
 import type { Config } from '../config.js';
 import { connectDaemon, findAgent, startAgent } from '../connect.js';
@@ -18,25 +24,34 @@ import type { CommandRun } from '../spec.js';
 // everyday ones (tokens, audit, lock, status through the agent) start as fast as the CLI itself.
 
 /** `--kdf alg[,field=value…]`, e.g. `argon2id,memoryKiB=19456,iterations=2,parallelism=1`. */
-export function parseKdf(text: string | undefined): Record<string, unknown> | undefined {
+/**
+ * `--kdf alg[,name=value…]` → validated KDF parameters. Fields not given take the library default
+ * (argon2id) or the algorithm's floor (scrypt, pbkdf2-sha256) from crypto/passphrase-kdf.ts, and the
+ * result passes the same validation every keyslot does, so the CLI holds no bound of its own.
+ */
+export function parseKdf(text: string | undefined): PassphraseKdfParams | undefined {
   if (text === undefined) return undefined;
   const [alg, ...fields] = text.split(',');
-  const floors: Record<string, Record<string, number>> = {
-    argon2id: { memoryKiB: 65_536, iterations: 3, parallelism: 1 },
-    scrypt: { N: 2 ** 17, r: 8, p: 1 },
-    'pbkdf2-sha256': { iterations: 600_000 },
-  };
-  const base = alg === undefined ? undefined : floors[alg];
-  if (base === undefined)
+  if (alg !== 'argon2id' && alg !== 'scrypt' && alg !== 'pbkdf2-sha256')
     throw new CofferError('EINVAL', '--kdf must start with argon2id, scrypt or pbkdf2-sha256');
-  const out: Record<string, unknown> = { alg, ...base };
+  const out: Record<string, unknown> =
+    alg === 'argon2id'
+      ? { ...DEFAULT_PASSPHRASE_KDF }
+      : {
+          alg,
+          ...Object.fromEntries(
+            Object.entries(PASSPHRASE_KDF_LIMITS[alg]).flatMap(([name, bound]) =>
+              typeof bound === 'object' ? [[name, bound.min]] : [],
+            ),
+          ),
+        };
   for (const field of fields) {
     const match = /^([A-Za-z]+)=([0-9]+)$/.exec(field);
     if (!match)
       throw new CofferError('EINVAL', `--kdf field ${JSON.stringify(field)} must look like name=number`);
     out[match[1]!] = Number(match[2]);
   }
-  return out;
+  return parsePassphraseKdfParams(out);
 }
 
 /** Creates the directory a local store will live in (0700: it holds wrapped keys). */

@@ -4,6 +4,7 @@
 // keyslot record persists (SPEC "PKCS#11 protector state").
 import { systemRng } from '../../crypto/rng.js';
 import { CofferError } from '../../errors.js';
+import type { Pkcs11ProtectorConfig } from '../configs.js';
 import type { DeviceKeystore, ProtectorCapabilities, ProtectorDriver, ProtectorState } from '../types.js';
 import { CKA, CKK, CKM, CKO } from './constants.js';
 import { DEVICE_MECHANISMS, type DeviceMechanism, Pkcs11Device, type TokenKey } from './device.js';
@@ -17,15 +18,7 @@ import {
   validateTokenOptions,
 } from './token.js';
 
-export interface Pkcs11ProtectorConfig {
-  type: 'pkcs11';
-  /** Absolute path of the vendor's PKCS#11 library. */
-  module: string;
-  tokenLabel: string;
-  pin: string;
-  /** CKA_LABEL of the wrapping key this keyslot creates and uses. */
-  keyLabel: string;
-}
+export type { Pkcs11ProtectorConfig };
 
 /** Persisted, JSON-safe, non-secret. */
 export interface Pkcs11ProtectorState {
