@@ -16,7 +16,7 @@ import { KEY_INFO } from './routes-keys.js';
 import { type JsonSchema, s } from './schema.js';
 
 const SMALL_BODY = 64 * 1024;
-const NAME = s.string({ maxLength: 64, description: '[a-z0-9][a-z0-9._-]{0,63}' });
+const NAME = s.name();
 const MAX_INDEX = 0x7fffffff;
 const ALGORITHM = s.optional(s.enumOf(['secp256k1', 'ed25519'] as const));
 

@@ -12,7 +12,7 @@ import { type Route, route } from './router.js';
 import { encodeBase64, type JsonSchema, s } from './schema.js';
 
 const SMALL_BODY = 64 * 1024;
-const NAME = s.string({ maxLength: 64, description: '[a-z0-9][a-z0-9._-]{0,63}' });
+const NAME = s.name();
 const REASON = s.optional(s.string({ maxLength: 256 }));
 
 export const KEY_INFO: JsonSchema = {

@@ -3,6 +3,7 @@
 // describes itself as JSON Schema, so /v1/openapi.json is generated from the very objects that
 // check requests and can never drift from them. Bytes travel as standard base64 (SPEC "Daemon API").
 import { decodeBase64 as decodeBase64Strict, encodeBase64 } from '../base64.js';
+import { KEY_ID_PATTERN, NAME_PATTERN } from '../core/names.js';
 import { CofferError } from '../errors.js';
 
 export type JsonSchema = Record<string, unknown>;
@@ -69,6 +70,16 @@ export const s = {
         return value;
       },
     );
+  },
+
+  /** An app, purpose or label-key name, by core's rule (core/names.ts). */
+  name(): Schema<string> {
+    return s.string({ maxLength: 64, pattern: NAME_PATTERN });
+  },
+
+  /** A key id, by core's rule (core/names.ts). */
+  keyId(): Schema<string> {
+    return s.string({ maxLength: 64, pattern: KEY_ID_PATTERN });
   },
 
   enumOf<const T extends string>(values: readonly T[], description?: string): Schema<T> {
