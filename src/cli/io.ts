@@ -17,7 +17,7 @@ import { type Base64Variant, decodeBase64, encodeBase64 } from '../base64.js';
 import { LIMITS } from '../core/types.js';
 import { CofferError } from '../errors.js';
 import type { Streams } from './streams.js';
-import { formatSize } from './table/global.js';
+import { formatSize } from './values.js';
 
 export type { Streams } from './streams.js';
 

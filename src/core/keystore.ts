@@ -71,6 +71,7 @@ import { idKey, metaKey, Session, type VersionRecord, versionKey } from './sessi
 import * as streams from './stream-seal.js';
 import type { KeyOperations, SignatureCheck } from './surface.js';
 import { type CreateKeySpec, type KeyInfo, type KeyResidency, LIMITS } from './types.js';
+import { rewrap as rewrapAny, unseal as unsealAny } from './unseal.js';
 
 export interface OpenOptions {
   /** `sqlite:PATH`, `dir:PATH`, `postgres://…`, or an already opened Storage. */
@@ -753,10 +754,10 @@ export class Keystore implements KeyOperations {
     return ops.seal(this.#open(), id, plaintext, options);
   }
   async unseal(id: string, sealed: Uint8Array, options?: { aad?: Uint8Array | string }) {
-    return ops.unseal(this.#open(), id, sealed, options);
+    return unsealAny(this.#open(), id, sealed, options);
   }
   async rewrap(id: string, sealed: Uint8Array, options?: { aad?: Uint8Array | string }) {
-    return ops.rewrap(this.#open(), id, sealed, options);
+    return rewrapAny(this.#open(), id, sealed, options);
   }
 
   /**

@@ -2,42 +2,25 @@
 // config is matched to stored keyslots, and the driver registry. Drivers other than the passphrase
 // one are imported on first use, so a process that never touches a TPM or a token never loads
 // pkcs11js or spawns tpm2-tools.
-import type { PassphraseKdfParams } from '../crypto/passphrase-kdf.js';
 import { CofferError } from '../errors.js';
 import { formatPcrSelection, parsePcrSelection, parseConfig as parseTpm2Config } from './tpm2/config.js';
-import type { ProtectorDriver } from './types.js';
+import type {
+  KeyringProtectorConfig,
+  PassphraseProtectorConfig,
+  Pkcs11ProtectorConfig,
+  ProtectorConfig,
+  ProtectorDriver,
+  Tpm2ProtectorConfig,
+} from './types.js';
 
-export interface PassphraseProtectorConfig {
-  type: 'passphrase';
-  passphrase: string;
-  /** KDF for new slots (create / rewrap); defaults to DEFAULT_PASSPHRASE_KDF. Ignored by open. */
-  kdf?: PassphraseKdfParams;
-}
-export interface KeyringProtectorConfig {
-  type: 'keyring';
-  service: string;
-  account: string;
-}
-export interface Tpm2ProtectorConfig {
-  type: 'tpm2';
-  tcti?: string;
-  pcrs?: string | number[];
-}
-export interface Pkcs11ProtectorConfig {
-  type: 'pkcs11';
-  /** Absolute path of the vendor's PKCS#11 library. */
-  module: string;
-  tokenLabel: string;
-  pin: string;
-  /** CKA_LABEL of the wrapping key this keyslot creates and uses. */
-  keyLabel: string;
-}
+export type {
+  KeyringProtectorConfig,
+  PassphraseProtectorConfig,
+  Pkcs11ProtectorConfig,
+  ProtectorConfig,
+  Tpm2ProtectorConfig,
+};
 
-export type ProtectorConfig =
-  | PassphraseProtectorConfig
-  | KeyringProtectorConfig
-  | Tpm2ProtectorConfig
-  | Pkcs11ProtectorConfig;
 export type ProtectorType = ProtectorConfig['type'];
 export const PROTECTOR_TYPES: readonly ProtectorType[] = ['passphrase', 'keyring', 'tpm2', 'pkcs11'];
 

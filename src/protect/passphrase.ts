@@ -18,10 +18,10 @@ import { type Rng, systemRng } from '../crypto/rng.js';
 import { CofferError } from '../errors.js';
 import { isPlainObject } from '../plain-object.js';
 import { InProcessAeadDevice } from './aead-device.js';
-import type { PassphraseProtectorConfig } from './configs.js';
 import {
   assertProtectorContext,
   type DeviceKeystore,
+  type PassphraseProtectorConfig,
   type ProtectorCapabilities,
   type ProtectorDriver,
   type ProtectorState,

@@ -4,8 +4,13 @@
 // keyslot record persists (SPEC "PKCS#11 protector state").
 import { systemRng } from '../../crypto/rng.js';
 import { CofferError } from '../../errors.js';
-import type { Pkcs11ProtectorConfig } from '../configs.js';
-import type { DeviceKeystore, ProtectorCapabilities, ProtectorDriver, ProtectorState } from '../types.js';
+import type {
+  DeviceKeystore,
+  Pkcs11ProtectorConfig,
+  ProtectorCapabilities,
+  ProtectorDriver,
+  ProtectorState,
+} from '../types.js';
 import { CKA, CKK, CKM, CKO } from './constants.js';
 import { DEVICE_MECHANISMS, type DeviceMechanism, Pkcs11Device, type TokenKey } from './device.js';
 import type { Handle } from './module.js';

@@ -1,6 +1,6 @@
-// The PKCS#11 implementation of protect/resident.ts's ResidentKeyDevice: one logged-in Pkcs11Token
+// The PKCS#11 implementation of protect/types.ts's ResidentKeyDevice: one logged-in Pkcs11Token
 // session and the resident-key operations of resident-keys.ts on it.
-import type { Pkcs11TokenConfig, ResidentKeyAlgorithm, ResidentKeyDevice } from '../resident.js';
+import type { Pkcs11TokenConfig, ResidentKeyAlgorithm, ResidentKeyDevice } from '../types.js';
 import { destroyResidentKey, generateResidentKey, signResident } from './resident-keys.js';
 import { Pkcs11Token } from './token.js';
 
