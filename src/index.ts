@@ -1,4 +1,4 @@
-// `coffer`: the keystore library (DESIGN §3). Apps get key handles and operations, never key bytes.
+// `coffer`: the keystore library (SPEC §2). Apps get key handles and operations, never key bytes.
 
 export {
   type CreateBackupOptions,

@@ -1,5 +1,5 @@
 // The package contract: `coffer` and `coffer/crypto` load through package self-reference (as an app
-// that installed Coffer would load them), and `coffer/crypto` has exactly DESIGN §2's surface.
+// that installed Coffer would load them), and `coffer/crypto` has exactly SPEC §1's surface.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -24,7 +24,7 @@ function importKeys(specifier: string, expression: string): unknown {
   return JSON.parse(out);
 }
 
-test("import('coffer/crypto') from the repository root exposes DESIGN §2's functions", () => {
+test("import('coffer/crypto') from the repository root exposes SPEC §1's functions", () => {
   const surface = importKeys(
     'coffer/crypto',
     '{ aead: Object.keys(m.aead), sig: Object.keys(m.sig), kem: Object.keys(m.kem), kdf: Object.keys(m.kdf), mac: Object.keys(m.mac), top: Object.keys(m) }',

@@ -1,4 +1,4 @@
-// Input and output of command data (DESIGN §7): data comes from `--in FILE` or stdin and goes to
+// Input and output of command data (docs/cli.md): data comes from `--in FILE` or stdin and goes to
 // `--out FILE` or stdout; binary never goes to a terminal by accident (it is refused with a hint),
 // and files written with secrets in mind (unsealed plaintext) are created 0600.
 import { randomBytes } from 'node:crypto';

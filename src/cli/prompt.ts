@@ -1,4 +1,4 @@
-// The hidden passphrase prompt (DESIGN §7): only on a terminal, with echo off, drawn on stderr so
+// The hidden passphrase prompt (docs/cli.md): only on a terminal, with echo off, drawn on stderr so
 // stdout stays clean for data. Without a terminal the caller gets an error saying what to set.
 import { CofferError } from '../errors.js';
 import type { Streams } from './streams.js';

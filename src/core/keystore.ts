@@ -1,4 +1,4 @@
-// The Keystore (DESIGN §3 library contract): opens a store through a keyslot, manages keys through
+// The Keystore (SPEC §2 library contract): opens a store through a keyslot, manages keys through
 // their lifecycle and performs operations on them. Key bytes never leave: callers get ids, public
 // keys, signatures and ciphertexts. HSM-resident keys (SPEC §5.5) go through resident.ts: their
 // private halves never exist here at all.
@@ -85,7 +85,7 @@ export interface OpenOptions {
   clock?: () => number;
   /** Randomness; a seeded RNG is refused unless insecureDeterministic is set. */
   rng?: Rng;
-  /** Deterministic test mode (DESIGN §3): requires rng; every key created is marked insecure. */
+  /** Deterministic test mode (SPEC §2): requires rng; every key created is marked insecure. */
   insecureDeterministic?: boolean;
   /** How long this process may reuse key metadata before re-reading it (default 1000 ms). */
   cacheTtlMs?: number;
@@ -571,7 +571,7 @@ export class Keystore implements KeyOperations {
     });
   }
 
-  /** Rotates and marks the old version compromised in one write (DESIGN §3 emergency rotation). */
+  /** Rotates and marks the old version compromised in one write (SPEC §2 emergency rotation). */
   async emergencyRotate(id: string, incident: { id?: string; description: string }): Promise<KeyInfo> {
     if (typeof incident !== 'object' || incident === null)
       throw new CofferError('EINVAL', 'incident must be an object');

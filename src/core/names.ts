@@ -1,4 +1,4 @@
-// Validation of caller-supplied names and metadata (DESIGN §3, §4): every bad input is EINVAL or
+// Validation of caller-supplied names and metadata (SPEC §2, docs/errors.md): every bad input is EINVAL or
 // E2BIG before anything is read or written.
 import { CofferError } from '../errors.js';
 import {

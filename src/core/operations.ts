@@ -1,4 +1,4 @@
-// Key operations that never reveal key bytes (DESIGN §3): sign/verify, seal/unseal (SPEC §6),
+// Key operations that never reveal key bytes (SPEC §2): sign/verify, seal/unseal (SPEC §6),
 // encapsulate/decapsulate, mac, data keys and rewrap. Each checks bounds, use and state first.
 import * as aead from '../crypto/aead.js';
 import { assertBytes, concatBytes, equalBytes, wipe } from '../crypto/bytes.js';

@@ -1,4 +1,4 @@
-// Passphrase KDFs (DESIGN §2): Argon2id (the default), scrypt and PBKDF2-HMAC-SHA256 behind one policy.
+// Passphrase KDFs (SPEC §1): Argon2id (the default), scrypt and PBKDF2-HMAC-SHA256 behind one policy.
 // Parameters below the OWASP Password Storage Cheat Sheet floors are refused because they make offline
 // guessing cheap; parameters above a denial-of-service ceiling are refused because they arrive from
 // stored records too, and a tampered record must not make an unlock burn 100 GiB or an hour of CPU.

@@ -4,7 +4,7 @@
 // (draft-ietf-lamps-kyber-certificates, OID 2.16.840.1.101.3.4.4.2: the seed-only private key form,
 // because the seed is Coffer's secret key). Parsing is strict: one DER encoding per key, absent
 // parameters, no attributes or embedded public key, RFC 7468 strict PEM; anything else is EINVAL.
-// No crypto here (DESIGN §1): the caller derives or checks keys with crypto/kem.ts.
+// No crypto here (docs/architecture.md): the caller derives or checks keys with crypto/kem.ts.
 
 import { decodeBase64 } from '../base64.js';
 import { assertBytes, assertOneOf, equalBytes } from '../crypto/bytes.js';

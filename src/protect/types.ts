@@ -1,4 +1,4 @@
-// Key-encryption-key custody (DESIGN §5). A protector keeps a wrapping key inside a platform keystore
+// Key-encryption-key custody (SPEC §5). A protector keeps a wrapping key inside a platform keystore
 // (passphrase-derived, OS keyring, TPM 2.0, PKCS#11 token) and exposes only encrypt/decrypt with
 // associated data, so the keystore's master key can be held in keyslots that any one protector opens.
 import type { PassphraseKdfParams } from '../crypto/passphrase-kdf.js';
@@ -15,7 +15,7 @@ export interface ProtectorCapabilities {
   userPresence: boolean;
 }
 
-/** DESIGN §5's interface: AEAD under a key the caller never sees. */
+/** SPEC §5's interface: AEAD under a key the caller never sees. */
 export interface DeviceKeystore {
   /** Encrypts `plain` bound to `aad`; the result carries whatever the protector needs to decrypt. */
   encrypt(plain: Uint8Array, aad: Uint8Array): Promise<Uint8Array>;

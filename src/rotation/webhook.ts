@@ -1,4 +1,4 @@
-// HTTP webhook subscriber for rotation events (N-spec §2.2): POSTs each event as JSON with a
+// HTTP webhook subscriber for rotation events (SPEC §13.2): POSTs each event as JSON with a
 // `Coffer-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, t + "." + body)>` header (the Stripe scheme:
 // the timestamp is signed so a captured delivery cannot be replayed later), retrying failed deliveries
 // with capped exponential backoff. Deliveries run in the background: a dead receiver never slows down,
@@ -48,7 +48,7 @@ function v1(secret: string | Uint8Array, body: string, unixSeconds: number): str
   return Buffer.from(hmac('sha256', key, encoder.encode(`${unixSeconds}.${body}`))).toString('hex');
 }
 
-/** `t=<unix>,v1=<hex>` for a body, per N-spec §2.2. */
+/** `t=<unix>,v1=<hex>` for a body, per SPEC §13.2. */
 export function signWebhook(secret: string | Uint8Array, body: string, unixSeconds: number): string {
   return `t=${unixSeconds},v1=${v1(secret, body, unixSeconds)}`;
 }

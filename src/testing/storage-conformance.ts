@@ -1,4 +1,4 @@
-// The shared storage conformance suite (DESIGN §1 and §6: every backend passes the same tests).
+// The shared storage conformance suite (docs/architecture.md and SPEC §9: every backend passes the same tests).
 // `exerciseStorage(name, open)` registers node:test tests; `open()` must return a new handle on
 // one and the same store each call, and that store must be empty when the suite starts. Tests
 // share the store but each works under its own key prefix, and measure generations relative to

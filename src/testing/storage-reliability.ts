@@ -1,4 +1,4 @@
-// Multi-process reliability tests every backend runs (DESIGN §6), registered by
+// Multi-process reliability tests every backend runs (SPEC §9), registered by
 // `exerciseReliability(name, newStore)` from each backend's test file; `newStore()` returns the URL
 // of a fresh, created store. Both tests run real child processes (workers/storage-reliability.ts):
 //   1. kill -9 at random moments: after every kill the store opens cleanly, every acknowledged

@@ -1,4 +1,4 @@
-// The `{ type: 'pkcs11', … }` protector driver (DESIGN §5): create generates a non-extractable AES-256
+// The `{ type: 'pkcs11', … }` protector driver (SPEC §5): create generates a non-extractable AES-256
 // key inside the token and records which token and key it is; open finds them again; destroy deletes
 // the token key when its keyslot is removed. The config object is a contract; the state is what the
 // keyslot record persists (SPEC "PKCS#11 protector state").
