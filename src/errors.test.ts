@@ -1,5 +1,6 @@
-// Proves the DESIGN §4 table: every code maps to its HTTP status and CLI exit code.
+// Proves the error contract (docs/errors.md): every code maps to its HTTP status and CLI exit code.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { asCofferError, CofferError, ERROR_CODES, ensure, isErrorCode } from './errors.js';
 
@@ -20,7 +21,7 @@ const expected: Record<string, [number, number]> = {
   EINTERNAL: [500, 1],
 };
 
-test('DESIGN §4: the code table has exactly the contract codes with their HTTP and exit codes', () => {
+test('the code table has exactly the contract codes with their HTTP and exit codes', () => {
   assert.deepEqual(Object.keys(ERROR_CODES).sort(), Object.keys(expected).sort());
   for (const [code, [http, exit]] of Object.entries(expected)) {
     assert.ok(isErrorCode(code));
@@ -43,4 +44,18 @@ test('ensure throws the given code and asCofferError keeps or wraps', () => {
   const wrapped = asCofferError(new TypeError('boom'));
   assert.equal(wrapped.code, 'EINTERNAL');
   assert.match(wrapped.message, /boom/);
+});
+
+test('docs/errors.md lists exactly the code table, with its statuses, exit codes and meanings', () => {
+  const doc = readFileSync(new URL('../docs/errors.md', import.meta.url), 'utf8');
+  const rows = [...doc.matchAll(/^\| `(E[A-Z0-9]+)` \| (\d+) \| (\d+) \| (.+) \|$/gm)].map((m) => [
+    m[1],
+    Number(m[2]),
+    Number(m[3]),
+    m[4],
+  ]);
+  assert.deepEqual(
+    rows,
+    Object.entries(ERROR_CODES).map(([code, { http, exit, meaning }]) => [code, http, exit, meaning]),
+  );
 });

@@ -1,4 +1,4 @@
-// The one error type of Coffer (DESIGN §4). Library, daemon, client and CLI all throw and map
+// The one error type of Coffer (docs/errors.md). Library, daemon, client and CLI all throw and map
 // CofferError, so a code means the same thing everywhere: HTTP status and CLI exit code come from
 // this table and nowhere else. Messages must never carry secret material.
 

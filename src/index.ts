@@ -1,4 +1,4 @@
-// `coffer`: the keystore library (DESIGN §3). Apps get key handles and operations, never key bytes.
+// `coffer`: the keystore library (SPEC §2). Apps get key handles and operations, never key bytes.
 
 export {
   type CreateBackupOptions,
@@ -12,13 +12,6 @@ export type { ExportedKey, ExportFilter, ImportMode } from './core/dangerous-mat
 export type { ProtectorInfo, RemovedProtector } from './core/keyslots.js';
 export { Keystore, type OpenOptions } from './core/keystore.js';
 export { sealToPublicKey } from './core/operations.js';
-export type {
-  KeyringProtectorConfig,
-  PassphraseProtectorConfig,
-  Pkcs11ProtectorConfig,
-  ProtectorConfig,
-  Tpm2ProtectorConfig,
-} from './core/protectors.js';
 export type { PublicKeyFormat } from './core/public-key.js';
 export type { Pkcs11TokenConfig } from './core/resident.js';
 export {
@@ -53,5 +46,12 @@ export {
 } from './core/types.js';
 export { CofferError, ERROR_CODES, type ErrorCode } from './errors.js';
 export { HdWallet, mnemonicPaperBackup } from './hd/index.js';
+export type {
+  KeyringProtectorConfig,
+  PassphraseProtectorConfig,
+  Pkcs11ProtectorConfig,
+  ProtectorConfig,
+  Tpm2ProtectorConfig,
+} from './protect/configs.js';
 export { openStorage } from './storage/open.js';
 export type { Storage } from './storage/types.js';

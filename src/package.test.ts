@@ -1,5 +1,5 @@
 // The package contract: `coffer` and `coffer/crypto` load through package self-reference (as an app
-// that installed Coffer would load them), and `coffer/crypto` has exactly DESIGN §2's surface.
+// that installed Coffer would load them), and `coffer/crypto` has exactly SPEC §1's surface.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -24,7 +24,7 @@ function importKeys(specifier: string, expression: string): unknown {
   return JSON.parse(out);
 }
 
-test("import('coffer/crypto') from the repository root exposes DESIGN §2's functions", () => {
+test("import('coffer/crypto') from the repository root exposes SPEC §1's functions", () => {
   const surface = importKeys(
     'coffer/crypto',
     '{ aead: Object.keys(m.aead), sig: Object.keys(m.sig), kem: Object.keys(m.kem), kdf: Object.keys(m.kdf), mac: Object.keys(m.mac), top: Object.keys(m) }',
@@ -44,4 +44,32 @@ test("import('coffer') exposes the Keystore and CofferError", () => {
   const top = importKeys('coffer', 'Object.keys(m)') as string[];
   for (const name of ['Keystore', 'CofferError', 'ERROR_CODES', 'openStorage'])
     assert.ok(top.includes(name), name);
+});
+
+test('npm pack ships the library, CLI and daemon, and no test, harness or benchmark', () => {
+  const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
+    cwd: root,
+    encoding: 'utf8',
+  });
+  const [pack] = JSON.parse(out) as { files: { path: string }[] }[];
+  const paths = pack!.files.map((file) => file.path);
+  for (const needed of [
+    'dist/index.js',
+    'dist/crypto/index.js',
+    'dist/client/index.js',
+    'dist/cli/main.js',
+    'SPEC.md',
+    'README.md',
+  ])
+    assert.ok(paths.includes(needed), `${needed} is in the package`);
+  const unwanted = paths.filter(
+    (path) =>
+      /\.test\.(js|d\.ts|js\.map)$/.test(path) ||
+      path.startsWith('dist/testing/') ||
+      path.startsWith('dist/bench/') ||
+      path.startsWith('src/') ||
+      /(^|\/)(conformance|fixture|testscript|reliability)\b/.test(path) ||
+      /\.child\./.test(path),
+  );
+  assert.deepEqual(unwanted, [], 'harness, bench or test files in the package');
 });

@@ -3,6 +3,7 @@
 // Byte layouts and strict parsers only: no I/O, no key handling. Everything read from a file that
 // does not match exactly is EBADMSG, since a backup is data that may have been damaged or tampered.
 
+import { decodeBase64 } from '../base64.js';
 import { utf8 } from '../crypto/bytes.js';
 import { type PassphraseKdfParams, parsePassphraseKdfParams } from '../crypto/passphrase-kdf.js';
 import { CofferError } from '../errors.js';
@@ -103,11 +104,14 @@ function integer(where: string, value: unknown, min: number, max: number): numbe
 
 function canonicalB64(where: string, value: unknown, length: number): Uint8Array {
   if (typeof value !== 'string') throw bad(`${where} is not base64`);
-  const bytes = Buffer.from(value, 'base64');
-  if (bytes.toString('base64') !== value || bytes.length !== length) {
-    throw bad(`${where} is not ${length} bytes of canonical base64`);
+  let bytes: Uint8Array | undefined;
+  try {
+    bytes = decodeBase64(value, 'base64', where);
+  } catch {
+    // reported below, with the expected length
   }
-  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes?.length !== length) throw bad(`${where} is not ${length} bytes of canonical base64`);
+  return bytes;
 }
 
 function parseRecipient(value: unknown): RecipientHeader {

@@ -1,4 +1,4 @@
-// Encrypted backup and restore (DESIGN §3 "back up encrypted", SPEC §11): the public surface.
+// Encrypted backup and restore (SPEC §2 "back up encrypted", SPEC §11): the public surface.
 export {
   type BackupProgress,
   type BackupResult,

@@ -2,6 +2,7 @@
 // end record. Secrets travel as raw bytes after each key's JSON, never as JSON text, so they stay in
 // buffers the code can wipe instead of immutable JS strings.
 
+import { decodeBase64 } from '../base64.js';
 import type { ExportedKey, ExportedVersion } from '../core/dangerous-material.js';
 import { KEY_ALGORITHMS, type KeyInfo } from '../core/types.js';
 import { utf8 } from '../crypto/bytes.js';
@@ -99,9 +100,11 @@ function checkKeyJson(value: unknown): KeyRecordJson {
 }
 
 function decodeB64(text: string, where: string): Uint8Array {
-  const bytes = Buffer.from(text, 'base64');
-  if (bytes.toString('base64') !== text) throw corrupt(`${where}: public key is not canonical base64`);
-  return Uint8Array.from(bytes);
+  try {
+    return decodeBase64(text, 'base64', where);
+  } catch {
+    throw corrupt(`${where}: public key is not canonical base64`);
+  }
 }
 
 /**

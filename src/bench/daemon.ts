@@ -12,10 +12,10 @@ import { chmodSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { createToken } from '../access/tokens.js';
 import { CofferClient } from '../client/index.js';
 import { Keystore } from '../core/keystore.js';
 import { startServer } from '../server/index.js';
-import { createToken } from '../server/tokens.js';
 import { passphrase, tempDir } from '../testing/keystore.js';
 import type { BenchRow } from './harness.js';
 

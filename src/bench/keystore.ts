@@ -1,4 +1,4 @@
-// Keystore benchmarks for `npm run bench` (DESIGN §3, §6). Each operation is measured beside the raw
+// Keystore benchmarks for `npm run bench` (SPEC §2, §9). Each operation is measured beside the raw
 // node:crypto code doing the same cryptographic work, in alternating rounds of one run, so the ratio
 // is what the keystore layer costs (lookups, state checks, the sealed header, usage counting):
 //   - ks.sign ed25519 vs crypto.sign with a prepared KeyObject (goal ≥ 0.8);

@@ -1,4 +1,4 @@
-// Storage benchmarks for `npm run bench` (DESIGN §6): for each backend, 100 000 records written in
+// Storage benchmarks for `npm run bench` (SPEC §9): for each backend, 100 000 records written in
 // batches, then open time, get latency and listing one prefix among many. The listing figure is a
 // ratio: the same 100-record prefix listed in the 100 000-record store and in a 1 000-record store,
 // interleaved in rounds; an index-served listing keeps that ratio near 1 (a scan would be ~100× off).

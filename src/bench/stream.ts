@@ -8,10 +8,10 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { createToken } from '../access/tokens.js';
 import { CofferClient } from '../client/index.js';
 import { Keystore } from '../core/keystore.js';
 import { startServer } from '../server/index.js';
-import { createToken } from '../server/tokens.js';
 import { passphrase, tempDir } from '../testing/keystore.js';
 import { type BenchRow, compareAsync, row } from './harness.js';
 

@@ -9,8 +9,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Keystore } from '../core/keystore.js';
-import { driverFor, type ProtectorConfig } from '../core/protectors.js';
 import { DEFAULT_PASSPHRASE_KDF } from '../crypto/passphrase-kdf.js';
+import { driverFor, type ProtectorConfig } from '../protect/configs.js';
 
 import { type SecretServiceFixture, startSecretService } from '../testing/secret-service.js';
 import { type SoftHsm, startSoftHsm } from '../testing/softhsm.js';

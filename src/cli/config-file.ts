@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { CofferError } from '../errors.js';
-import type { Env } from './config.js';
+import type { Env } from './values.js';
 
 export type ConfigValue = string | boolean;
 

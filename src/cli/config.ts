@@ -6,18 +6,20 @@
 // `--store` on the command line always means "this store". Secrets (passphrase, token, PIN) come from
 // the environment, a file or a prompt, never from flags or the config file: flags are visible to every
 // user in the process list, and config files get copied around.
+
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { ProtectorConfig } from '../core/protectors.js';
+import type { PassphraseKdfParams } from '../crypto/passphrase-kdf.js';
 import { CofferError } from '../errors.js';
+import type { ProtectorConfig } from '../protect/configs.js';
 import { type ConfigFile, readConfig } from './config-file.js';
-import type { Values } from './context.js';
-import type { Streams } from './io.js';
 import { canPrompt, promptHidden, promptNewSecret } from './prompt.js';
+import type { Streams } from './streams.js';
 import { GLOBAL_OPTIONS, type GlobalName } from './table/global.js';
+import { type Env, parseDuration, type Values } from './values.js';
 
-export type Env = Record<string, string | undefined>;
+export type { Env };
 
 /** The config file's keys: every global setting under its flag name, and `agent` (on/off). */
 export const CONFIG_KEYS: Readonly<Record<string, 'string' | 'boolean'>> = {
@@ -54,14 +56,7 @@ function readSecretFile(path: string, what: string): string {
   return text.replace(/\r?\n$/, '');
 }
 
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** Durations like 90d, 12h, 30m, 45s, 500ms; `what` names the setting in the error. */
-export function parseDuration(text: string, what: string): number {
-  const match = /^([1-9][0-9]{0,9})(ms|s|m|h|d)$/.exec(text);
-  if (!match) throw new CofferError('EINVAL', `${what} must be a duration like 90d, 12h, 30m or 45s`);
-  return Number(match[1]) * UNITS[match[2]!]!;
-}
+export { parseDuration };
 
 export class Config {
   readonly values: Values;
@@ -226,7 +221,7 @@ export class Config {
    */
   async protectorConfig(
     type: string,
-    options: { newSlot?: boolean; kdf?: Record<string, unknown> } = {},
+    options: { newSlot?: boolean; kdf?: PassphraseKdfParams } = {},
   ): Promise<ProtectorConfig> {
     switch (type) {
       case 'passphrase': {

@@ -4,10 +4,11 @@ import type { CofferOperations } from '../client/surface.js';
 import type { Keystore } from '../core/keystore.js';
 import type { KeyInfo } from '../core/types.js';
 import { CofferError } from '../errors.js';
-import { type Config, parseDuration } from './config.js';
+import type { Config } from './config.js';
 import { encodeBase64, type Streams, writeText } from './io.js';
+import { parseDuration, type Values } from './values.js';
 
-export type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
+export type { Values };
 
 /** Where the operations run: a daemon, the per-user agent, or the store opened in this process. */
 export type Mode = 'daemon' | 'agent' | 'direct';

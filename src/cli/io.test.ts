@@ -1,4 +1,4 @@
-// Input/output rules of the CLI (DESIGN §7): binary is never written to a terminal, base64 input is
+// Input/output rules of the CLI (docs/cli.md): binary is never written to a terminal, base64 input is
 // strict, plaintext files are created 0600, and input is bounded.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';

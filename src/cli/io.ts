@@ -1,4 +1,4 @@
-// Input and output of command data (DESIGN §7): data comes from `--in FILE` or stdin and goes to
+// Input and output of command data (docs/cli.md): data comes from `--in FILE` or stdin and goes to
 // `--out FILE` or stdout; binary never goes to a terminal by accident (it is refused with a hint),
 // and files written with secrets in mind (unsealed plaintext) are created 0600.
 import { randomBytes } from 'node:crypto';
@@ -13,10 +13,11 @@ import {
   writeSync,
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { type Base64Variant, decodeBase64, encodeBase64 } from '../base64.js';
 import { LIMITS } from '../core/types.js';
 import { CofferError } from '../errors.js';
 import type { Streams } from './streams.js';
-import { formatSize } from './table/global.js';
+import { formatSize } from './values.js';
 
 export type { Streams } from './streams.js';
 
@@ -121,19 +122,26 @@ export function writeFileAtomic(path: string, data: Uint8Array, mode: number): v
   }
 }
 
-/** Decodes base64 text (standard or url alphabet, surrounding whitespace allowed), strictly. */
+/**
+ * Decodes base64 a person pasted or a file holds: surrounding and embedded whitespace (line breaks)
+ * is dropped, the dialect is told by its alphabet and padding, and then the one strict codec
+ * (src/base64.ts) decodes it, so a typo is refused, never silently skipped.
+ */
 export function decodeBase64Text(text: string, what: string): Uint8Array {
   const clean = text.replace(/\s+/g, '');
-  if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(clean) || clean.length % 4 === 1) {
+  const variant: Base64Variant = /[-_]/.test(clean)
+    ? 'base64url'
+    : clean.endsWith('=') || clean.length % 4 === 0
+      ? 'base64'
+      : 'base64-nopad';
+  try {
+    return decodeBase64(variant === 'base64url' ? clean.replace(/=+$/, '') : clean, variant, what);
+  } catch {
     throw new CofferError('EINVAL', `${what} is not valid base64`);
   }
-  const bytes = Buffer.from(clean.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
-  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
 }
 
-export function encodeBase64(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('base64');
-}
+export { encodeBase64 };
 
 async function writeStdout(streams: Streams, data: Uint8Array | string): Promise<void> {
   await new Promise<void>((resolve, reject) => {

@@ -3,15 +3,15 @@
 // `CofferOperations` exactly like the daemon's client. A store without a keystore says so before any
 // passphrase is asked for.
 import { userInfo } from 'node:os';
+import { tokenOperations } from '../access/tokens.js';
 import { backupOperations } from '../backup/operations.js';
 import type { CofferOperations } from '../client/surface.js';
-import { HEADER_KEY } from '../core/keyslots.js';
+import { readStoreHeader } from '../core/keyslots.js';
 import { Keystore } from '../core/keystore.js';
-import type { ProtectorConfig } from '../core/protectors.js';
 import { CofferError } from '../errors.js';
 import { HdWallet } from '../hd/wallet.js';
+import type { ProtectorConfig } from '../protect/configs.js';
 import { rotationOperations } from '../rotation/operations.js';
-import { tokenOperations } from '../server/tokens.js';
 import { openStorage } from '../storage/open.js';
 import type { Storage } from '../storage/types.js';
 import type { Config } from './config.js';
@@ -61,7 +61,7 @@ export async function openExistingStorage(store: string, isDefault = false): Pro
     throw error;
   }
   try {
-    if ((await storage.get(HEADER_KEY)) === undefined) throw noKeystore(store, isDefault);
+    if ((await readStoreHeader(storage)) === undefined) throw noKeystore(store, isDefault);
   } catch (error) {
     await storage.close().catch(() => {});
     throw error;

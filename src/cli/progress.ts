@@ -1,4 +1,4 @@
-// Progress on long work (DESIGN §7): a bar for counted work (bulk key creation) and a spinner for
+// Progress on long work (docs/cli.md): a bar for counted work (bulk key creation) and a spinner for
 // waits of unknown length (a slow passphrase KDF). Both draw on stderr, and only when it is a
 // terminal, so pipes, logs and test transcripts never see control characters.
 import type { Streams } from './io.js';

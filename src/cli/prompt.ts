@@ -1,7 +1,7 @@
-// The hidden passphrase prompt (DESIGN §7): only on a terminal, with echo off, drawn on stderr so
+// The hidden passphrase prompt (docs/cli.md): only on a terminal, with echo off, drawn on stderr so
 // stdout stays clean for data. Without a terminal the caller gets an error saying what to set.
 import { CofferError } from '../errors.js';
-import type { Streams } from './io.js';
+import type { Streams } from './streams.js';
 
 type TtyIn = NodeJS.ReadableStream & {
   isTTY?: boolean;

@@ -3,30 +3,9 @@
 // `--help`, shell completion and the config file's keys. Implementations are loaded only when their
 // command runs (`load`), which keeps `coffer --help` as cheap as starting Node.
 import type { Context } from './context.js';
+import type { ArgSpec, Completion, GlobalOptionSpec, OptionSpec } from './option-spec.js';
 
-/** How a shell should complete a value. */
-export type Completion = 'file' | 'dir' | 'none';
-
-export interface OptionSpec {
-  type: 'string' | 'boolean';
-  short?: string;
-  multiple?: boolean;
-  /** Placeholder for the value in help, e.g. FILE. */
-  value?: string;
-  help: string;
-  /** The values allowed (completion offers them; the parser refuses others, naming these). */
-  choices?: readonly string[];
-  /** Values refused with a pointer to where they belong, e.g. `--alg hd-seed` → `coffer hd create`. */
-  elsewhere?: Readonly<Record<string, string>>;
-  complete?: Completion;
-}
-
-export interface ArgSpec {
-  name: string;
-  optional?: boolean;
-  choices?: readonly string[];
-  complete?: Completion;
-}
+export type { ArgSpec, Completion, GlobalOptionSpec, OptionSpec };
 
 /** What a command implementation is: it gets the parsed invocation and writes its output. */
 export type CommandRun = (ctx: Context) => Promise<void>;
@@ -47,11 +26,4 @@ export interface CommandSpec {
   /** Internal commands (the agent process) are left out of help and completion. */
   hidden?: boolean;
   load(): Promise<CommandRun>;
-}
-
-export interface GlobalOptionSpec extends OptionSpec {
-  /** The environment variable that sets it (below a flag, above the config file). */
-  env?: string;
-  /** Settable in the config file under the option's own name. */
-  config?: boolean;
 }

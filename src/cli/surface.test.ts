@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import type { CofferOperations } from '../client/surface.js';
 import { Keystore } from '../core/keystore.js';
 import { CofferError } from '../errors.js';
-import { type DaemonFixture, startDaemon } from '../server/fixture.js';
+import { type DaemonFixture, startDaemon } from '../testing/daemon.js';
 import { passphrase, type TempDir, tempDir } from '../testing/keystore.js';
 import { AgentConnection } from './agent/client.js';
 import { agentSocket, storeIdentity } from './agent/paths.js';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { findSoftHsmModule } from '../testing/softhsm.js';
-import { parseScript, runScript, tokenize } from './testscript.js';
+import { parseScript, runScript, tokenize } from '../testing/testscript.js';
 
 const cli = fileURLToPath(new URL('./main.js', import.meta.url));
 

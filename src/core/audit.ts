@@ -2,12 +2,13 @@
 // master key, and a head record written in the same atomic batch as the change an entry records, with
 // compare-and-swap on the head so appends are totally ordered across processes. Fail-closed: a change
 // whose audit append cannot be written is not written either.
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { hmac } from '../crypto/mac.js';
 import type { Rng } from '../crypto/rng.js';
 import { CofferError } from '../errors.js';
 import type { Storage, WriteOp } from '../storage/types.js';
 import { openRecord, sealRecord } from './barrier.js';
-import { canonicalJson } from './encoding.js';
+import { canonicalJson, textEncoder } from './encoding.js';
 
 export interface AuditEvent {
   event: string;
@@ -53,7 +54,7 @@ function entryHash(entry: Omit<AuditEntry, 'hash' | 'mac'>): string {
 }
 
 function macOf(key: Uint8Array, hash: string): string {
-  return createHmac('sha256', key).update(hash).digest('hex');
+  return Buffer.from(hmac('sha256', key, textEncoder.encode(hash))).toString('hex');
 }
 
 function sameHex(a: string, b: string): boolean {

@@ -1,5 +1,5 @@
 // DANGEROUS: the only code that hands secret key material out of the keystore or takes it in, for
-// encrypted backup and restore (DESIGN §3: "never exportable except in an encrypted backup"). Every
+// encrypted backup and restore (SPEC §2: "never exportable except in an encrypted backup"). Every
 // caller can be found by grepping for `dangerously`. Callers must encrypt what they receive at once
 // and wipe it; nothing here writes plaintext anywhere.
 import { CofferError } from '../errors.js';

@@ -1,4 +1,4 @@
-// Deterministic test mode (DESIGN §3): the same seed and clock give byte-identical ids, public keys
+// Deterministic test mode (SPEC §2): the same seed and clock give byte-identical ids, public keys
 // and sealed outputs; it needs the explicit flag and marks every key insecure.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';

@@ -1,4 +1,5 @@
 // Small encodings the core's records use: base32 ids (SPEC §2), base64, canonical JSON for MACs.
+import { decodeBase64, encodeBase64 } from '../base64.js';
 import { CofferError } from '../errors.js';
 
 const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
@@ -40,16 +41,9 @@ export function fromBase32(text: string): Uint8Array {
 }
 
 export const b64 = {
-  encode: (bytes: Uint8Array): string =>
-    Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64'),
+  encode: (bytes: Uint8Array): string => encodeBase64(bytes),
   /** Strict: only canonical base64 round-trips; anything else is EBADMSG (it came from a record). */
-  decode: (text: unknown): Uint8Array => {
-    if (typeof text !== 'string') throw new CofferError('EBADMSG', 'record field is not base64 text');
-    const bytes = Buffer.from(text, 'base64');
-    if (bytes.toString('base64') !== text)
-      throw new CofferError('EBADMSG', 'record field is not canonical base64');
-    return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  },
+  decode: (text: unknown): Uint8Array => decodeBase64(text, 'base64', 'record field', 'EBADMSG'),
 };
 
 export function b64url(bytes: Uint8Array): string {

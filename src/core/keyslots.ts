@@ -3,14 +3,12 @@
 // derived from the master key, checked after unlock, so edits to their plaintext fields are caught.
 // The wrapped master key is bound to the store and the slot (associated data), so a slot record
 // copied into another store or under another id does not open.
-import { createHmac, timingSafeEqual } from 'node:crypto';
+
+import { timingSafeEqual } from 'node:crypto';
+import { hmac } from '../crypto/mac.js';
+import type { PassphraseKdfParams } from '../crypto/passphrase-kdf.js';
 import type { Rng } from '../crypto/rng.js';
 import { CofferError } from '../errors.js';
-import type { DeviceKeystore, ProtectorCapabilities } from '../protect/types.js';
-import type { Storage, WriteOp } from '../storage/types.js';
-import { b64, canonicalJson, textDecoder, textEncoder } from './encoding.js';
-import { newSlotId } from './ids.js';
-import type { MasterKeys } from './master-key.js';
 import {
   destroyConfig,
   driverFor,
@@ -21,7 +19,12 @@ import {
   publicConfig,
   slotMatches,
   validateProtectorConfig,
-} from './protectors.js';
+} from '../protect/configs.js';
+import type { DeviceKeystore, ProtectorCapabilities } from '../protect/types.js';
+import type { Storage, WriteOp } from '../storage/types.js';
+import { b64, canonicalJson, textDecoder, textEncoder } from './encoding.js';
+import { newSlotId } from './ids.js';
+import type { MasterKeys } from './master-key.js';
 import type { Session } from './session.js';
 
 export const HEADER_KEY = 'coffer/header';
@@ -63,7 +66,7 @@ export function slotAad(storeId: string, id: string, type: string): Uint8Array {
 }
 
 function slotMac(keys: MasterKeys, header: StoreHeader, slot: Omit<SlotRecord, 'mac'>): string {
-  return createHmac('sha256', keys.slotMac).update(canonicalJson({ header, slot })).digest('base64');
+  return b64.encode(hmac('sha256', keys.slotMac, textEncoder.encode(canonicalJson({ header, slot }))));
 }
 
 export function encodeJson(value: unknown): Uint8Array {
@@ -87,6 +90,15 @@ export function parseHeader(bytes: Uint8Array): StoreHeader {
     throw new CofferError('EBADMSG', 'keystore header is not a Coffer keystore header of a known version');
   }
   return header;
+}
+
+/**
+ * The store's header, read without unlocking: what the edges use to tell "no keystore here" from a
+ * locked one and to show the keystore id. `undefined` when the store holds no keystore.
+ */
+export async function readStoreHeader(storage: Storage): Promise<StoreHeader | undefined> {
+  const record = await storage.get(HEADER_KEY);
+  return record === undefined ? undefined : parseHeader(record.value);
 }
 
 /**
@@ -443,7 +455,7 @@ export async function changePassphraseSlot(
   s: Session,
   header: StoreHeader,
   newPassphrase: string,
-  options: { slotId?: string; kdf?: Record<string, unknown> },
+  options: { slotId?: string; kdf?: PassphraseKdfParams },
 ): Promise<ProtectorInfo> {
   if (typeof options !== 'object' || options === null)
     throw new CofferError('EINVAL', 'options must be an object');

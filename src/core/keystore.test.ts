@@ -1,4 +1,4 @@
-// The Keystore API of DESIGN §3 end to end on the default backend: every algorithm's operations,
+// The Keystore API of SPEC §2 end to end on the default backend: every algorithm's operations,
 // bounds and error codes, and proof that a rejected call changes nothing stored.
 import assert from 'node:assert/strict';
 import { createPublicKey, verify as nodeVerify } from 'node:crypto';

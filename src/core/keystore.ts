@@ -1,10 +1,13 @@
-// The Keystore (DESIGN §3 library contract): opens a store through a keyslot, manages keys through
+// The Keystore (SPEC §2 library contract): opens a store through a keyslot, manages keys through
 // their lifecycle and performs operations on them. Key bytes never leave: callers get ids, public
 // keys, signatures and ciphertexts. HSM-resident keys (SPEC §5.5) go through resident.ts: their
 // private halves never exist here at all.
+
 import { assertBytes } from '../crypto/bytes.js';
+import type { PassphraseKdfParams } from '../crypto/passphrase-kdf.js';
 import { type Rng, systemRng } from '../crypto/rng.js';
 import { CofferError } from '../errors.js';
+import { type ProtectorConfig, validateProtectorConfig } from '../protect/configs.js';
 import { openStorage } from '../storage/open.js';
 import type { Storage, WriteOp } from '../storage/types.js';
 import {
@@ -56,7 +59,6 @@ import { generateMaterial, hasPublicKey, wrapSecret } from './material.js';
 import { assertMetadataString, assertName, validateCreateSpec } from './names.js';
 import type { CryptoOffload } from './offload.js';
 import * as ops from './operations.js';
-import { type ProtectorConfig, validateProtectorConfig } from './protectors.js';
 import { exportPublicKey, type PublicKeyFormat } from './public-key.js';
 import {
   type Pkcs11TokenConfig,
@@ -69,6 +71,7 @@ import { idKey, metaKey, Session, type VersionRecord, versionKey } from './sessi
 import * as streams from './stream-seal.js';
 import type { KeyOperations, SignatureCheck } from './surface.js';
 import { type CreateKeySpec, type KeyInfo, type KeyResidency, LIMITS } from './types.js';
+import { rewrap as rewrapAny, unseal as unsealAny } from './unseal.js';
 
 export interface OpenOptions {
   /** `sqlite:PATH`, `dir:PATH`, `postgres://…`, or an already opened Storage. */
@@ -82,7 +85,7 @@ export interface OpenOptions {
   clock?: () => number;
   /** Randomness; a seeded RNG is refused unless insecureDeterministic is set. */
   rng?: Rng;
-  /** Deterministic test mode (DESIGN §3): requires rng; every key created is marked insecure. */
+  /** Deterministic test mode (SPEC §2): requires rng; every key created is marked insecure. */
   insecureDeterministic?: boolean;
   /** How long this process may reuse key metadata before re-reading it (default 1000 ms). */
   cacheTtlMs?: number;
@@ -568,7 +571,7 @@ export class Keystore implements KeyOperations {
     });
   }
 
-  /** Rotates and marks the old version compromised in one write (DESIGN §3 emergency rotation). */
+  /** Rotates and marks the old version compromised in one write (SPEC §2 emergency rotation). */
   async emergencyRotate(id: string, incident: { id?: string; description: string }): Promise<KeyInfo> {
     if (typeof incident !== 'object' || incident === null)
       throw new CofferError('EINVAL', 'incident must be an object');
@@ -751,10 +754,10 @@ export class Keystore implements KeyOperations {
     return ops.seal(this.#open(), id, plaintext, options);
   }
   async unseal(id: string, sealed: Uint8Array, options?: { aad?: Uint8Array | string }) {
-    return ops.unseal(this.#open(), id, sealed, options);
+    return unsealAny(this.#open(), id, sealed, options);
   }
   async rewrap(id: string, sealed: Uint8Array, options?: { aad?: Uint8Array | string }) {
-    return ops.rewrap(this.#open(), id, sealed, options);
+    return rewrapAny(this.#open(), id, sealed, options);
   }
 
   /**
@@ -848,7 +851,7 @@ export class Keystore implements KeyOperations {
   /** New passphrase for a passphrase slot: fresh salt, rewrapped master key; keys are not re-encrypted. */
   async changePassphrase(
     newPassphrase: string,
-    options: { slotId?: string; kdf?: Record<string, unknown> } = {},
+    options: { slotId?: string; kdf?: PassphraseKdfParams } = {},
   ): Promise<ProtectorInfo> {
     return changePassphraseSlot(this.#open(), this.#header, newPassphrase, options);
   }

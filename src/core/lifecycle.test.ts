@@ -1,4 +1,4 @@
-// Key lifecycle of DESIGN §3 / SPEC §2 through the Keystore with an injected clock: rotation and
+// Key lifecycle of SPEC §2 / SPEC §2 through the Keystore with an injected clock: rotation and
 // grace periods, minDecryptionVersion, suspend/resume, revoke, destroy, emergency rotation,
 // pre-active keys, and the transition history (when, who, why).
 import assert from 'node:assert/strict';

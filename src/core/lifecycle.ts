@@ -1,4 +1,4 @@
-// Key and version state rules (DESIGN §3, NIST SP 800-57 Part 1 §7; SPEC §2) as pure functions on
+// Key and version state rules (SPEC §2, NIST SP 800-57 Part 1 §7; SPEC §2) as pure functions on
 // KeyInfo: which version an operation may use, and which transitions are allowed. The Keystore
 // applies a transition to a copy and persists it with compare-and-swap (OpenBao's "change in memory
 // then persist" policy pattern), so a failed write leaves nothing half-changed.

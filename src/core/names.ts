@@ -1,4 +1,4 @@
-// Validation of caller-supplied names and metadata (DESIGN §3, §4): every bad input is EINVAL or
+// Validation of caller-supplied names and metadata (SPEC §2, docs/errors.md): every bad input is EINVAL or
 // E2BIG before anything is read or written.
 import { CofferError } from '../errors.js';
 import {
@@ -11,8 +11,12 @@ import {
   type RotationPolicy,
 } from './types.js';
 
-const NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
-const KEY_ID = /^k_[a-z2-7]{26}$/;
+/** App, purpose and label-key names: the one definition the daemon's schema and the CLI reuse. */
+export const NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+/** Key ids (SPEC §2): `k_` and 26 lowercase base32 characters. */
+export const KEY_ID_PATTERN = /^k_[a-z2-7]{26}$/;
+const NAME = NAME_PATTERN;
+const KEY_ID = KEY_ID_PATTERN;
 
 export function assertName(kind: 'app' | 'purpose' | 'label key', value: unknown): asserts value is string {
   if (typeof value !== 'string' || !NAME.test(value)) {

@@ -1,4 +1,4 @@
-// Key operations that never reveal key bytes (DESIGN §3): sign/verify, seal/unseal (SPEC §6),
+// Key operations that never reveal key bytes (SPEC §2): sign/verify, seal/unseal (SPEC §6),
 // encapsulate/decapsulate, mac, data keys and rewrap. Each checks bounds, use and state first.
 import * as aead from '../crypto/aead.js';
 import { assertBytes, concatBytes, equalBytes, wipe } from '../crypto/bytes.js';
@@ -20,7 +20,6 @@ import { isSignatureAlgorithm } from './material.js';
 import { assertKeyId } from './names.js';
 import { perform } from './offload.js';
 import type { Session } from './session.js';
-import { unsealStreamInMemory } from './stream-seal.js';
 import type { SignatureCheck } from './surface.js';
 import { type KeyInfo, LIMITS } from './types.js';
 
@@ -299,7 +298,8 @@ export async function seal(
   return out;
 }
 
-export async function unseal(
+/** Opens a one-shot sealed blob (SPEC §6); core/unseal.ts sends sealed streams elsewhere first. */
+export async function unsealBlob(
   s: Session,
   id: string,
   sealed: unknown,
@@ -307,8 +307,6 @@ export async function unseal(
 ): Promise<Uint8Array> {
   assertKeyId(id);
   assertBytes('sealed', sealed);
-  // A sealed stream (SPEC §6.2.4) opens here too, all or nothing, when its plaintext fits the bound.
-  if (isSealedStream(sealed)) return unsealStreamInMemory(s, id, sealed, options);
   if (sealed.length > LIMITS.sealPayloadBytes + 4096)
     throw new CofferError(
       'E2BIG',
@@ -359,20 +357,6 @@ async function explainOpenFailure(
       `cannot unseal with key ${id} v${version}: the AAD differs from the one it was sealed with, or the data was altered`,
       { cause: error },
     );
-  }
-}
-
-export async function rewrap(
-  s: Session,
-  id: string,
-  sealed: unknown,
-  options: { aad?: Uint8Array | string } = {},
-): Promise<Uint8Array> {
-  const plaintext = await unseal(s, id, sealed, options);
-  try {
-    return await seal(s, id, plaintext, options);
-  } finally {
-    wipe(plaintext);
   }
 }
 

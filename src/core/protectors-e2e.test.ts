@@ -9,6 +9,13 @@ import assert from 'node:assert/strict';
 import { createPublicKey, verify as nodeVerify, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import type {
+  KeyringProtectorConfig,
+  PassphraseProtectorConfig,
+  Pkcs11ProtectorConfig,
+  ProtectorConfig,
+  Tpm2ProtectorConfig,
+} from '../protect/configs.js';
 import { CKA } from '../protect/pkcs11/constants.js';
 import { _loadedModules } from '../protect/pkcs11/module.js';
 import { findObjects, Pkcs11Token } from '../protect/pkcs11/token.js';
@@ -18,13 +25,6 @@ import { type SecretServiceFixture, startSecretService } from '../testing/secret
 import { type SoftHsm, startSoftHsm } from '../testing/softhsm.js';
 import { type Swtpm, startSwtpm } from '../testing/swtpm.js';
 import { Keystore, type OpenOptions } from './keystore.js';
-import type {
-  KeyringProtectorConfig,
-  PassphraseProtectorConfig,
-  Pkcs11ProtectorConfig,
-  ProtectorConfig,
-  Tpm2ProtectorConfig,
-} from './protectors.js';
 import type { Pkcs11TokenConfig } from './resident.js';
 import type { KeyAlgorithm, KeyInfo } from './types.js';
 

@@ -1,4 +1,4 @@
-// Keystore reliability on the dir: backend (DESIGN §6): kill -9 amid keystore work, four processes
+// Keystore reliability on the dir: backend (SPEC §9): kill -9 amid keystore work, four processes
 // rotating one key, four processes opening at once (src/testing/workers/keystore-reliability.ts).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,4 +1,4 @@
-// Keystore reliability on postgres:// (DESIGN §6) against a real PostgreSQL cluster started for this
+// Keystore reliability on postgres:// (SPEC §9) against a real PostgreSQL cluster started for this
 // file: kill -9 amid keystore work, four processes rotating one key, four processes opening at once
 // (src/testing/workers/keystore-reliability.ts).
 import { after, before } from 'node:test';

@@ -2,48 +2,24 @@
 // inside the keystore's PKCS#11 token, one pair per key version. The key's metadata records the
 // token (label, serial) and each version's CKA_ID; the version record holds only the public key, so
 // no private byte ever exists in this process or in the store. Verification and public-key export
-// use the stored public key like any other key; signing goes to the token. The PKCS#11 code is
-// imported on first use, so a keystore without resident keys never loads the pkcs11js addon.
+// use the stored public key like any other key; signing goes to the device through the interface in
+// protect/resident.ts, loaded on first use, so a keystore without resident keys never loads pkcs11js.
 import { assertBytes } from '../crypto/bytes.js';
 import { systemRng } from '../crypto/rng.js';
 import { CofferError } from '../errors.js';
 import { ecdsaSignatureToDer } from '../format/ecdsa-der.js';
-import type { Pkcs11Token } from '../protect/pkcs11/index.js';
+import {
+  openResidentDevice,
+  type Pkcs11TokenConfig,
+  type ResidentKeyDevice,
+  validateTokenConfig,
+} from '../protect/resident.js';
 import { protectVersion } from './lifecycle.js';
 import type { Session } from './session.js';
 import { type KeyAlgorithm, type KeyInfo, type KeyResidency, LIMITS } from './types.js';
 
-/** The token resident keys live in (a contract: `Keystore.open({ …, pkcs11: { module, tokenLabel, pin } })`). */
-export interface Pkcs11TokenConfig {
-  /** Absolute path of the vendor's PKCS#11 library. */
-  module: string;
-  tokenLabel: string;
-  /** User PIN; kept in memory by the open keystore handle only, never stored. */
-  pin: string;
-}
-
-const TOKEN_FIELDS = new Set(['module', 'tokenLabel', 'pin']);
-
-async function pkcs11() {
-  return import('../protect/pkcs11/index.js');
-}
-
-/** Validates a token config fully (EINVAL) without loading the module. */
-export async function validateTokenConfig(value: unknown): Promise<Pkcs11TokenConfig> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new CofferError('EINVAL', 'pkcs11 must be an object { module, tokenLabel, pin }');
-  }
-  for (const field of Object.keys(value)) {
-    if (!TOKEN_FIELDS.has(field)) {
-      throw new CofferError('EINVAL', `pkcs11 has an unknown field ${JSON.stringify(field.slice(0, 32))}`);
-    }
-  }
-  const validate: (options: unknown) => void = (await import('../protect/pkcs11/token.js'))
-    .validateTokenOptions;
-  validate(value);
-  const { module, tokenLabel, pin } = value as Pkcs11TokenConfig;
-  return { module, tokenLabel, pin };
-}
+export type { Pkcs11TokenConfig };
+export { validateTokenConfig };
 
 function residencyName(residency: KeyResidency): string {
   return `token '${residency.tokenLabel}' (serial ${residency.tokenSerial})`;
@@ -57,7 +33,7 @@ function residencyName(residency: KeyResidency): string {
 export class ResidentKeys {
   #config: Pkcs11TokenConfig | undefined;
   #explicit: boolean;
-  #token: Promise<Pkcs11Token> | undefined;
+  #token: Promise<ResidentKeyDevice> | undefined;
 
   constructor(config?: Pkcs11TokenConfig) {
     this.#config = config;
@@ -84,7 +60,7 @@ export class ResidentKeys {
     this.#config = { module: config.module, tokenLabel: config.tokenLabel, pin: config.pin };
   }
 
-  #session(): Promise<Pkcs11Token> {
+  #session(): Promise<ResidentKeyDevice> {
     const config = this.#config;
     if (config === undefined) {
       return Promise.reject(
@@ -96,7 +72,7 @@ export class ResidentKeys {
       );
     }
     if (this.#token === undefined) {
-      const opening = pkcs11().then(({ Pkcs11Token }) => Pkcs11Token.open(config));
+      const opening = openResidentDevice(config);
       this.#token = opening;
       opening.catch(() => {
         if (this.#token === opening) this.#token = undefined;
@@ -110,19 +86,14 @@ export class ResidentKeys {
    * healthy session (kept, other keys go on signing), a vanished token does not (dropped, so the
    * next call logs in afresh once the token is back).
    */
-  async #with<T>(work: (token: Pkcs11Token) => Promise<T>): Promise<T> {
+  async #with<T>(work: (token: ResidentKeyDevice) => Promise<T>): Promise<T> {
     const pending = this.#session();
     const token = await pending;
     try {
       return await work(token);
     } catch (error) {
       if (error instanceof CofferError && error.code === 'EUNAVAIL' && this.#token === pending) {
-        const healthy = await token
-          .run({ action: 'check the session' }, (lib, session) => lib.C_GetSessionInfo(session))
-          .then(
-            () => true,
-            () => false,
-          );
+        const healthy = await token.healthy();
         if (!healthy && this.#token === pending) {
           this.#token = undefined;
           await token.close().catch(() => {});
@@ -133,7 +104,7 @@ export class ResidentKeys {
   }
 
   /** The session, checked to be the token that holds `residency`'s keys. */
-  async #on<T>(residency: KeyResidency, work: (token: Pkcs11Token) => Promise<T>): Promise<T> {
+  async #on<T>(residency: KeyResidency, work: (token: ResidentKeyDevice) => Promise<T>): Promise<T> {
     return this.#with(async (token) => {
       if (token.info.serial !== residency.tokenSerial || token.info.label !== residency.tokenLabel) {
         throw new CofferError(
@@ -164,10 +135,9 @@ export class ResidentKeys {
     alg: 'ed25519' | 'ecdsa-p256',
     keyId: string,
   ): Promise<{ tokenKeyId: string; publicKey: Uint8Array }> {
-    const { generateResidentKey } = await pkcs11();
     const label = `coffer:${keyId}:${Buffer.from(systemRng.randomBytes(4)).toString('hex')}`;
     return this.#on(residency, async (token) => {
-      const key = await generateResidentKey(token, { alg, label });
+      const key = await token.generate(alg, label);
       return { tokenKeyId: key.handleId, publicKey: key.publicKey };
     });
   }
@@ -175,15 +145,13 @@ export class ResidentKeys {
   /** Deletes token key pairs; pairs already gone are fine (destroy is retried after a failure). */
   async destroy(residency: KeyResidency, tokenKeyIds: readonly string[]): Promise<void> {
     if (tokenKeyIds.length === 0) return;
-    const { destroyResidentKey } = await pkcs11();
     await this.#on(residency, async (token) => {
-      for (const id of tokenKeyIds) await destroyResidentKey(token, id);
+      for (const id of tokenKeyIds) await token.destroy(id);
     });
   }
 
   async sign(residency: KeyResidency, tokenKeyId: string, data: Uint8Array): Promise<Uint8Array> {
-    const { signResident } = await pkcs11();
-    return this.#on(residency, (token) => signResident(token, tokenKeyId, data));
+    return this.#on(residency, (token) => token.sign(tokenKeyId, data));
   }
 
   /** Logs the session out (lock, close); the next resident operation logs in again. */

@@ -21,7 +21,7 @@ import {
 import { keyIdBytes } from './ids.js';
 import { effectiveKey, processVersion, protectVersion } from './lifecycle.js';
 import { assertKeyId } from './names.js';
-import { assertAad, sealedAlgorithm, unseal } from './operations.js';
+import { assertAad, sealedAlgorithm, unsealBlob } from './operations.js';
 import type { Session } from './session.js';
 import {
   type BeforeChunk,
@@ -317,7 +317,7 @@ async function oneShotAsStream(
       ),
   );
   const blob = concatBytes(first, rest);
-  const plaintext = await unseal(s, id, blob, { aad });
+  const plaintext = await unsealBlob(s, id, blob, { aad });
   let handedOver = false;
   return streamOf(
     id,

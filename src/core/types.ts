@@ -1,4 +1,4 @@
-// The key model of DESIGN §3: algorithms, uses, states, versions, policies and the public KeyInfo
+// The key model of SPEC §2: algorithms, uses, states, versions, policies and the public KeyInfo
 // shape returned by the Keystore API.
 
 export const KEY_ALGORITHMS = [
@@ -141,7 +141,7 @@ export interface CreateKeySpec {
   residency?: 'pkcs11';
 }
 
-/** Bounds of DESIGN §4. */
+/** The bounds listed in docs/errors.md. */
 export const LIMITS = {
   signMessageBytes: 1 << 20,
   sealPayloadBytes: 16 << 20,

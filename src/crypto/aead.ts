@@ -1,4 +1,4 @@
-// AEAD (DESIGN §2): AES-256-GCM, ChaCha20-Poly1305 and XChaCha20-Poly1305, all through OpenSSL.
+// AEAD (SPEC §1): AES-256-GCM, ChaCha20-Poly1305 and XChaCha20-Poly1305, all through OpenSSL.
 // XChaCha20-Poly1305 = HChaCha20 subkey (one JS block, hchacha20.ts) + native ChaCha20-Poly1305 with
 // the nonce 0x00000000 ‖ nonce[16..24] (draft-irtf-cfrg-xchacha-03 §2.3), so no bulk cipher runs in JS.
 // Only 256-bit keys, the standard nonce of each algorithm and full 128-bit tags exist here: shorter
@@ -25,7 +25,7 @@ export const NONCE_LENGTH: Readonly<Record<AeadAlgorithm, number>> = Object.free
 });
 
 // No size bound is set here: GCM's limit (2^39−256 bits) and ChaCha's (2^38 bytes) are beyond any
-// Buffer Node can allocate, and the keystore applies its own payload bounds (DESIGN §4).
+// Buffer Node can allocate, and the keystore applies its own payload bounds (docs/errors.md).
 const EMPTY = new Uint8Array(0);
 
 type NativeCipher = 'aes-256-gcm' | 'chacha20-poly1305';

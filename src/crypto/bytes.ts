@@ -1,5 +1,5 @@
 // Argument checks and byte helpers shared by every primitive. Each public crypto function validates
-// all of its arguments with these before doing any work, so bad input is always EINVAL (DESIGN §2).
+// all of its arguments with these before doing any work, so bad input is always EINVAL (SPEC §1).
 import { timingSafeEqual } from 'node:crypto';
 import { CofferError } from '../errors.js';
 

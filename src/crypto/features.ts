@@ -1,4 +1,4 @@
-// Detects once, at load, which primitives the running Node's OpenSSL provides (DESIGN §2: native
+// Detects once, at load, which primitives the running Node's OpenSSL provides (SPEC §1: native
 // first, pure-JS only for what is missing), and reports the choice per primitive for `coffer doctor`.
 import * as nodeCrypto from 'node:crypto';
 

@@ -1,6 +1,6 @@
 // HChaCha20 (draft-irtf-cfrg-xchacha-03 §2.2): derives XChaCha20's subkey from the key and the first
 // 16 nonce bytes. OpenSSL has no HChaCha20, so this one block comes from the audited @noble/ciphers
-// (DESIGN §2: pure JS only for what the running Node lacks); the bulk cipher stays native (aead.ts).
+// (SPEC §1: pure JS only for what the running Node lacks); the bulk cipher stays native (aead.ts).
 import { hchacha } from '@noble/ciphers/chacha.js';
 
 // noble's exported hchacha takes host-order Uint32Array views of the raw bytes and normalises word

@@ -1,7 +1,7 @@
 // secp256k1 arithmetic for hierarchical derivation (BIP-32 CKDpriv / CKDpub, SLIP-10): scalar
 // addition mod n, point(k) through OpenSSL where the running Node has the curve, point addition and
 // point validation through @noble/curves (node:crypto has no point addition), and HASH160 key ids.
-// BigInt scalar arithmetic is not constant time; DESIGN §2 / the README say what JS cannot promise.
+// BigInt scalar arithmetic is not constant time; SPEC §1 / the README say what JS cannot promise.
 import { createECDH, createHash, getHashes } from 'node:crypto';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { ripemd160 } from '@noble/hashes/legacy.js';

@@ -1,4 +1,4 @@
-// `hd` of `coffer/crypto` (DESIGN §2, §3 "HD seeds"): BIP-39 mnemonics and seeds, BIP-32 nodes on
+// `hd` of `coffer/crypto` (SPEC §1, §2 "HD seeds"): BIP-39 mnemonics and seeds, BIP-32 nodes on
 // secp256k1 with xprv/xpub, and SLIP-10 for Ed25519 and secp256k1. Pure and synchronous like the
 // rest of crypto/; the keystore integration (hd-seed keys, derived keys, accounts) lives in src/hd/.
 export {

@@ -1,4 +1,4 @@
-// `coffer/crypto`: the pure, synchronous primitives of DESIGN §2 over Uint8Array. Native node:crypto
+// `coffer/crypto`: the pure, synchronous primitives of SPEC §1 over Uint8Array. Native node:crypto
 // wherever the running Node has the primitive, audited @noble code only where it does not.
 export { CofferError, type ErrorCode } from '../errors.js';
 export * as aead from './aead.js';

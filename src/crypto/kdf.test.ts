@@ -74,7 +74,7 @@ test('RFC 5869 Appendix A: SHA-256 cases A.1–A.3 exact on both paths; SHA-1 ca
       assert.equal(toHex(_hkdfNoble('sha256', ...args)), c.okm, c.section);
       exact++;
     } else {
-      // SHA-1 is not offered (DESIGN §2 hashes: sha256, sha512, sha3-256).
+      // SHA-1 is not offered (SPEC §1 hashes: sha256, sha512, sha3-256).
       assert.equal(c.hash, 'SHA-1', c.section);
       assert.throws(() => hkdf('sha1' as HkdfHash, ...args), isInval, c.section);
       refused++;

@@ -1,4 +1,4 @@
-// The `kdf` namespace of coffer/crypto (DESIGN §2): HKDF (RFC 5869) over SHA-256, SHA-512 and
+// The `kdf` namespace of coffer/crypto (SPEC §1): HKDF (RFC 5869) over SHA-256, SHA-512 and
 // SHA3-256, plus the passphrase KDFs re-exported from passphrase-kdf.ts. HKDF runs in OpenSSL
 // (hkdfSync); only if this Node's OpenSSL lacks SHA3 does the whole HKDF switch to @noble/hashes, so
 // cryptoImplementations().hkdf names exactly one implementation and is always true.

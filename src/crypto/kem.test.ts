@@ -1,4 +1,4 @@
-// Proves the public kem API (DESIGN §2): argument checks come first and are EINVAL, random and
+// Proves the public kem API (SPEC §1): argument checks come first and are EINVAL, random and
 // seeded keygen/encapsulation round-trip, random bit flips change the secret without ever throwing,
 // the expanded-key cache is used, bounded and cannot be corrupted through returned buffers, and the
 // SPEC.md §KEM test vectors hold (also recomputed with noble directly).

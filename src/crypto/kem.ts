@@ -1,4 +1,4 @@
-// Public KEM surface of `coffer/crypto` (DESIGN §2): X-Wing and ML-KEM-768 over Uint8Array. Secret
+// Public KEM surface of `coffer/crypto` (SPEC §1): X-Wing and ML-KEM-768 over Uint8Array. Secret
 // keys are seeds (32 bytes for X-Wing, d‖z 64 bytes for ML-KEM-768); expanded keys live only in a
 // bounded in-memory cache. `seed` / `eseed` make keygen and encapsulation deterministic (vectors,
 // deterministic test mode). Every argument is checked before any work: bad input is EINVAL, while a

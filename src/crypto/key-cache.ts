@@ -1,5 +1,5 @@
 // Bounded LRU caches for expensive key preparations (importing a KeyObject, expanding an ML-DSA key),
-// so repeated sign/verify with the same key bytes pays the preparation once (DESIGN §2: the fast
+// so repeated sign/verify with the same key bytes pays the preparation once (SPEC §1: the fast
 // path is not optional — a native Ed25519 import costs ~10× a signature on Node 20).
 //
 // Entries are keyed by a salted SHA-256 digest of the key bytes, never by buffer identity: callers

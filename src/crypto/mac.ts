@@ -1,4 +1,4 @@
-// HMAC (RFC 2104, FIPS 198-1) over SHA-256 and SHA-512 through OpenSSL: DESIGN §2 `mac.hmac`, used
+// HMAC (RFC 2104, FIPS 198-1) over SHA-256 and SHA-512 through OpenSSL: SPEC §1 `mac.hmac`, used
 // for `hmac-sha256` keys and by protocols built on HMAC (HKDF callers, BIP-32 / SLIP-10 chains).
 // verifyHmac compares in constant time so a forger learns nothing from how long a rejection takes.
 import { createHmac } from 'node:crypto';

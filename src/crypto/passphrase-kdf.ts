@@ -1,9 +1,10 @@
-// Passphrase KDFs (DESIGN §2): Argon2id (the default), scrypt and PBKDF2-HMAC-SHA256 behind one policy.
+// Passphrase KDFs (SPEC §1): Argon2id (the default), scrypt and PBKDF2-HMAC-SHA256 behind one policy.
 // Parameters below the OWASP Password Storage Cheat Sheet floors are refused because they make offline
 // guessing cheap; parameters above a denial-of-service ceiling are refused because they arrive from
 // stored records too, and a tampered record must not make an unlock burn 100 GiB or an hour of CPU.
 // Native node:crypto first (Argon2 needs Node ≥ 24.7), @noble/hashes otherwise; results are identical.
 import { CofferError } from '../errors.js';
+import { isPlainObject } from '../plain-object.js';
 import { assertBytes, assertInteger, utf8, wipe } from './bytes.js';
 import { nativeSupport } from './features.js';
 import {
@@ -97,12 +98,6 @@ const FIELDS: Readonly<Record<PassphraseKdfAlgorithm, readonly string[]>> = Obje
   scrypt: ['N', 'r', 'p'],
   'pbkdf2-sha256': ['iterations'],
 });
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
-}
 
 /** bytes.assertInteger against one PASSPHRASE_KDF_LIMITS range, returning the value for the copy. */
 function checkInteger(name: string, value: unknown, { min, max }: { min: number; max: number }): number {

@@ -1,4 +1,4 @@
-// The one randomness interface (DESIGN §2). Production code uses the OS CSPRNG; the seeded DRBG exists
+// The one randomness interface (SPEC §1). Production code uses the OS CSPRNG; the seeded DRBG exists
 // only for deterministic test mode and is named `insecureSeededRng` so every use can be found by grep.
 import { createHmac, randomFillSync } from 'node:crypto';
 import { assertBytes, assertInteger } from './bytes.js';

@@ -1,4 +1,4 @@
-// Public signature API of `coffer/crypto` (DESIGN §2, SPEC "Signatures"): Ed25519, ECDSA P-256,
+// Public signature API of `coffer/crypto` (SPEC §1, SPEC "Signatures"): Ed25519, ECDSA P-256,
 // secp256k1 and ML-DSA-65 behind one synchronous keygen / publicKey / sign / verify surface, plus
 // secp256k1 public key recovery for wallets. Every argument is validated here before any work
 // (EINVAL); the implementation per algorithm is chosen once, at load, from `nativeSupport`.

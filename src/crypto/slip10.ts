@@ -32,7 +32,7 @@ export interface Slip10Key {
   parentFingerprint: number;
 }
 
-/** RFC 8032 public key for a 32-byte seed: OpenSSL when available (DESIGN §2), noble otherwise. */
+/** RFC 8032 public key for a 32-byte seed: OpenSSL when available (SPEC §1), noble otherwise. */
 function ed25519PublicKey(seed: Uint8Array): Uint8Array {
   if (!nativeSupport.ed25519) return ed25519.getPublicKey(seed);
   const der = concatBytes(Uint8Array.from(Buffer.from('302e020100300506032b657004220420', 'hex')), seed);

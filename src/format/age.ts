@@ -9,12 +9,13 @@
 // age files without its seed leaving the keystore. Only the hybrid type is written (age says a
 // file for a post-quantum recipient SHOULD NOT also go to classical ones); stanzas of other types
 // are ignored when reading, as the spec requires.
-import { createHmac } from 'node:crypto';
+
 import * as aead from '../crypto/aead.js';
 import { assertBytes, concatBytes, equalBytes, wipe } from '../crypto/bytes.js';
 import { HPKE_XWING_ENC_LENGTH, openBase, sealBase, type XWingDecapsulate } from '../crypto/hpke.js';
 import * as kdf from '../crypto/kdf.js';
 import * as kem from '../crypto/kem.js';
+import { hmac } from '../crypto/mac.js';
 import { type Rng, systemRng } from '../crypto/rng.js';
 import { CofferError } from '../errors.js';
 import { decodePem, encodePem } from './pem.js';
@@ -147,7 +148,7 @@ function headerKey(fileKey: Uint8Array, info: string): Uint8Array {
 function headerMac(fileKey: Uint8Array, headerUpToMac: string): Uint8Array {
   const key = headerKey(fileKey, 'header');
   try {
-    return new Uint8Array(createHmac('sha256', key).update(headerUpToMac, 'latin1').digest());
+    return hmac('sha256', key, Buffer.from(headerUpToMac, 'latin1'));
   } finally {
     wipe(key);
   }

@@ -4,8 +4,9 @@
 // (draft-ietf-lamps-kyber-certificates, OID 2.16.840.1.101.3.4.4.2: the seed-only private key form,
 // because the seed is Coffer's secret key). Parsing is strict: one DER encoding per key, absent
 // parameters, no attributes or embedded public key, RFC 7468 strict PEM; anything else is EINVAL.
-// No crypto here (DESIGN §1): the caller derives or checks keys with crypto/kem.ts.
+// No crypto here (docs/architecture.md): the caller derives or checks keys with crypto/kem.ts.
 
+import { decodeBase64 } from '../base64.js';
 import { assertBytes, assertOneOf, equalBytes } from '../crypto/bytes.js';
 import type { KemAlgorithm } from '../crypto/kem.js';
 import { CofferError } from '../errors.js';
@@ -182,10 +183,11 @@ function decodePem(label: string, pem: unknown): Uint8Array {
     if (!BASE64_LINE.test(line) || (!isLast && (line.length !== 64 || line.includes('=')))) throw bad(what);
   });
   const text = body.join('');
-  if (text.length % 4 !== 0) throw bad(what);
-  const der = Buffer.from(text, 'base64');
-  if (der.toString('base64') !== text) throw bad(what);
-  return new Uint8Array(der);
+  try {
+    return decodeBase64(text, 'base64', what);
+  } catch {
+    throw bad(what);
+  }
 }
 
 export function encodeKemPublicKeyPem(alg: KemAlgorithm, publicKey: Uint8Array): string {

@@ -1,5 +1,5 @@
 // Strict text encodings shared by the standard formats (SPEC §14.1): canonical base64 in its three
-// dialects, and Bech32 / Bech32m (BIP-173, BIP-350). "Strict" means one text per byte string:
+// dialects (src/base64.ts, re-exported), and Bech32 / Bech32m (BIP-173, BIP-350). "Strict" means one text per byte string:
 // Buffer's decoder silently skips bad characters, accepts missing or extra padding and non-zero
 // trailing bits; each of those is EINVAL here, because a second spelling of the same bytes is how
 // signed or MACed text becomes malleable (age's header, JWS, SSHSIG armour). Base58 lives with the
@@ -7,43 +7,8 @@
 import { asUint8 } from '../crypto/bytes.js';
 import { CofferError } from '../errors.js';
 
+export { type Base64Variant, decodeBase64, encodeBase64 } from '../base64.js';
 export { base58checkDecode, base58checkEncode, base58Decode, base58Encode } from '../crypto/hd-base58.js';
-
-export type Base64Variant = 'base64' | 'base64-nopad' | 'base64url';
-
-const PATTERNS: Readonly<Record<Base64Variant, RegExp>> = {
-  base64: /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/,
-  'base64-nopad': /^[A-Za-z0-9+/]*$/,
-  base64url: /^[A-Za-z0-9_-]*$/,
-};
-
-export function encodeBase64(bytes: Uint8Array, variant: Base64Variant = 'base64'): string {
-  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (variant === 'base64url') return buffer.toString('base64url');
-  const text = buffer.toString('base64');
-  return variant === 'base64-nopad' ? text.replace(/=+$/, '') : text;
-}
-
-/**
- * Canonical base64 → bytes (RFC 4648 §3.5): only the variant's alphabet, padding exactly as the
- * variant writes it, zero trailing bits, no whitespace. `what` names the field in the error.
- */
-export function decodeBase64(
-  text: unknown,
-  variant: Base64Variant = 'base64',
-  what: string = variant,
-): Uint8Array {
-  if (typeof text !== 'string') throw new CofferError('EINVAL', `${what} must be a string`);
-  // A length of 1 mod 4 cannot come from any byte string.
-  if (!PATTERNS[variant].test(text) || (variant !== 'base64' && text.length % 4 === 1)) {
-    throw new CofferError('EINVAL', `malformed ${what} (not canonical ${variant})`);
-  }
-  const bytes = Buffer.from(text, variant === 'base64url' ? 'base64url' : 'base64');
-  if (encodeBase64(bytes, variant) !== text) {
-    throw new CofferError('EINVAL', `malformed ${what} (not canonical ${variant})`);
-  }
-  return new Uint8Array(asUint8(bytes));
-}
 
 // ---- Bech32 / Bech32m ----
 

@@ -5,6 +5,7 @@
 // claim and the derivation leaves a gap, which BIP-44's gap limit (20) tolerates. Ed25519 accounts
 // follow SLIP-10, where every level is hardened: m/44'/coin'/account'/chain'/index'.
 
+import type { Keystore } from '../core/keystore.js';
 import { assertName } from '../core/names.js';
 import type { KeyInfo } from '../core/types.js';
 import { assertInteger, assertOneOf } from '../crypto/bytes.js';
@@ -19,7 +20,20 @@ import {
   HD_NAMESPACE,
   readSeedRecord,
 } from './records.js';
-import type { HdWallet } from './wallet.js';
+
+/**
+ * What account bookkeeping needs from the wallet. HdWallet implements it; declaring it here keeps
+ * this module below wallet.ts (which offers accounts as methods) instead of importing it back.
+ */
+export interface AccountWallet {
+  readonly keystore: Keystore;
+  now(): number;
+  xpub(seedId: string, path?: string): Promise<string>;
+  deriveKey(
+    seedId: string,
+    spec: { path: string; algorithm?: AccountAlgorithm; purpose?: string },
+  ): Promise<KeyInfo>;
+}
 
 /** The public view of an account record. */
 export type AccountInfo = Omit<AccountRecord, 'format' | 'version'>;
@@ -70,7 +84,7 @@ function validateCoordinates(coinType: unknown, account: unknown): void {
 }
 
 export async function createAccount(
-  wallet: HdWallet,
+  wallet: AccountWallet,
   seedId: string,
   spec: { coinType: number; account?: number; algorithm?: AccountAlgorithm; purpose?: string },
 ): Promise<AccountInfo> {
@@ -119,7 +133,7 @@ export async function createAccount(
 }
 
 async function readAccount(
-  wallet: HdWallet,
+  wallet: AccountWallet,
   seedId: string,
   coinType: number,
   account: number,
@@ -137,7 +151,7 @@ async function readAccount(
 }
 
 export async function getAccount(
-  wallet: HdWallet,
+  wallet: AccountWallet,
   seedId: string,
   coinType: number,
   account: number,
@@ -149,7 +163,7 @@ export async function getAccount(
 
 /** Claims the next index of a chain (CAS, retried on conflict), then derives its key (idempotent). */
 export async function nextKey(
-  wallet: HdWallet,
+  wallet: AccountWallet,
   seedId: string,
   spec: { coinType: number; account?: number; chain?: AccountChain },
 ): Promise<NextKey> {

@@ -1,4 +1,4 @@
-// The HD layer (DESIGN §1 `hd/`): BIP-39 seeds kept in the keystore, keys derived from them by path,
+// The HD layer (docs/architecture.md `hd/`): BIP-39 seeds kept in the keystore, keys derived from them by path,
 // BIP-44 accounts, and the mnemonic paper backup (QR code as terminal text, SVG and PNG).
 export { type AccountInfo, accountPath, type NextKey } from './accounts.js';
 export {

@@ -1,4 +1,4 @@
-// HD seeds in the keystore (DESIGN §3 "HD seeds", SPEC "HD seeds"): a BIP-39 seed is created from
+// HD seeds in the keystore (SPEC §2 "HD seeds", SPEC "HD seeds"): a BIP-39 seed is created from
 // fresh entropy (its mnemonic is returned exactly once, for the user's paper backup) or imported from
 // a mnemonic, and kept as a sealed record. Child keys derived by path (BIP-32 for secp256k1, SLIP-10
 // for Ed25519) become ordinary, non-exportable keystore keys whose labels name the seed and the path;

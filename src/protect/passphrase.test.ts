@@ -9,7 +9,7 @@ import { toHex, utf8 } from '../crypto/bytes.js';
 import { derivePassphraseKey, type PassphraseKdfParams } from '../crypto/passphrase-kdf.js';
 import type { Rng } from '../crypto/rng.js';
 import { CofferError } from '../errors.js';
-import { exerciseProtector } from './conformance.js';
+import { exerciseProtector } from '../testing/protector-conformance.js';
 import {
   createPassphraseProtector,
   type PassphraseProtectorConfig,

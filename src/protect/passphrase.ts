@@ -1,4 +1,4 @@
-// Passphrase protector (DESIGN §5): the keyslot's wrapping key is derived from a passphrase with a
+// Passphrase protector (SPEC §5): the keyslot's wrapping key is derived from a passphrase with a
 // memory-hard KDF (Argon2id by default) over a fresh 32-byte random salt, held only inside the device
 // for its lifetime and wiped on close. Device ciphertext (SPEC "passphrase keyslot"):
 //   nonce (12 random bytes) ‖ AES-256-GCM ciphertext ‖ tag (16), with the caller's AAD bound.
@@ -16,21 +16,18 @@ import {
 } from '../crypto/passphrase-kdf.js';
 import { type Rng, systemRng } from '../crypto/rng.js';
 import { CofferError } from '../errors.js';
+import { isPlainObject } from '../plain-object.js';
 import { InProcessAeadDevice } from './aead-device.js';
 import {
   assertProtectorContext,
   type DeviceKeystore,
+  type PassphraseProtectorConfig,
   type ProtectorCapabilities,
   type ProtectorDriver,
   type ProtectorState,
 } from './types.js';
 
-export interface PassphraseProtectorConfig {
-  type: 'passphrase';
-  passphrase: string;
-  /** KDF for new slots (create / rewrap); defaults to DEFAULT_PASSPHRASE_KDF. Ignored by open. */
-  kdf?: PassphraseKdfParams;
-}
+export type { PassphraseProtectorConfig };
 
 /** What the keyslot record keeps (JSON-safe, not secret). */
 export type PassphraseState = {
@@ -45,7 +42,7 @@ const PASSPHRASE_SALT_LENGTH = 32;
 const KEY_LENGTH = 32;
 
 /**
- * Truthful (DESIGN §5): the key is derived in this process, so it is neither hardware-backed nor
+ * Truthful (SPEC §5): the key is derived in this process, so it is neither hardware-backed nor
  * non-exportable; the passphrase and the record survive a reboot; typing the passphrase happens at
  * open, not per use, so there is no per-operation user presence.
  */
@@ -55,12 +52,6 @@ const CAPABILITIES: Readonly<ProtectorCapabilities> = Object.freeze({
   persistent: true,
   userPresence: false,
 });
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
-}
 
 function onlyKeys(what: string, value: Record<string, unknown>, allowed: readonly string[]): void {
   for (const key of Object.keys(value)) {
@@ -115,7 +106,7 @@ function openDevice(key: Uint8Array, rng: Rng): DeviceKeystore {
 
 /**
  * Builds the passphrase driver. `rng` supplies salts and nonces: the OS CSPRNG by default; the
- * keystore passes its seeded DRBG only in explicit insecure deterministic test mode (DESIGN §3).
+ * keystore passes its seeded DRBG only in explicit insecure deterministic test mode (SPEC §2).
  */
 export function createPassphraseProtector(
   options: { rng?: Rng } = {},

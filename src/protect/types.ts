@@ -1,6 +1,7 @@
-// Key-encryption-key custody (DESIGN §5). A protector keeps a wrapping key inside a platform keystore
+// Key-encryption-key custody (SPEC §5). A protector keeps a wrapping key inside a platform keystore
 // (passphrase-derived, OS keyring, TPM 2.0, PKCS#11 token) and exposes only encrypt/decrypt with
 // associated data, so the keystore's master key can be held in keyslots that any one protector opens.
+import type { PassphraseKdfParams } from '../crypto/passphrase-kdf.js';
 import { CofferError } from '../errors.js';
 
 export interface ProtectorCapabilities {
@@ -14,7 +15,7 @@ export interface ProtectorCapabilities {
   userPresence: boolean;
 }
 
-/** DESIGN §5's interface: AEAD under a key the caller never sees. */
+/** SPEC §5's interface: AEAD under a key the caller never sees. */
 export interface DeviceKeystore {
   /** Encrypts `plain` bound to `aad`; the result carries whatever the protector needs to decrypt. */
   encrypt(plain: Uint8Array, aad: Uint8Array): Promise<Uint8Array>;
@@ -65,4 +66,66 @@ export function assertProtectorContext(context: unknown): asserts context is Pro
       'protector context must be an object with a slotId string of 1 to 256 characters',
     );
   }
+}
+
+// ---- Protector configs: the one place they are typed (validated in configs.ts, docs/protectors.md) ----
+
+export interface PassphraseProtectorConfig {
+  type: 'passphrase';
+  passphrase: string;
+  /** KDF for new slots (create / rewrap); defaults to DEFAULT_PASSPHRASE_KDF. Ignored by open. */
+  kdf?: PassphraseKdfParams;
+}
+export interface KeyringProtectorConfig {
+  type: 'keyring';
+  service: string;
+  account: string;
+}
+export interface Tpm2ProtectorConfig {
+  type: 'tpm2';
+  tcti?: string;
+  pcrs?: string | number[];
+}
+export interface Pkcs11ProtectorConfig {
+  type: 'pkcs11';
+  /** Absolute path of the vendor's PKCS#11 library. */
+  module: string;
+  tokenLabel: string;
+  pin: string;
+  /** CKA_LABEL of the wrapping key this keyslot creates and uses. */
+  keyLabel: string;
+}
+
+export type ProtectorConfig =
+  | PassphraseProtectorConfig
+  | KeyringProtectorConfig
+  | Tpm2ProtectorConfig
+  | Pkcs11ProtectorConfig;
+
+// ---- Resident keys: what the core needs from a device that keeps signing keys (SPEC §5.5) ----
+
+/** The token resident keys live in (a contract: `Keystore.open({ …, pkcs11: { module, tokenLabel, pin } })`). */
+export interface Pkcs11TokenConfig {
+  /** Absolute path of the vendor's PKCS#11 library. */
+  module: string;
+  tokenLabel: string;
+  /** User PIN; kept in memory by the open keystore handle only, never stored. */
+  pin: string;
+}
+
+export type ResidentKeyAlgorithm = 'ed25519' | 'ecdsa-p256';
+
+/** One logged-in session on a device holding resident key pairs. */
+export interface ResidentKeyDevice {
+  /** The device's identity, recorded with every key it holds and checked before each use. */
+  readonly info: { readonly serial: string; readonly label: string };
+  /** Generates a key pair inside the device; `handleId` is what the core stores to find it again. */
+  generate(alg: ResidentKeyAlgorithm, label: string): Promise<{ handleId: string; publicKey: Uint8Array }>;
+  /** Signs with a resident private key: the raw signature (64 bytes for both algorithms). */
+  sign(handleId: string, message: Uint8Array): Promise<Uint8Array>;
+  /** Deletes a key pair; false when it was already gone. */
+  destroy(handleId: string): Promise<boolean>;
+  /** Whether the session still works (after an EUNAVAIL: a missing key, or the device pulled?). */
+  healthy(): Promise<boolean>;
+  close(): Promise<void>;
 }

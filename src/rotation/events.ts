@@ -1,4 +1,4 @@
-// Rotation events (N-spec §2) and the in-process event stream the daemon exposes as server-sent events.
+// Rotation events (SPEC §13.2) and the in-process event stream the daemon exposes as server-sent events.
 // A subscriber is one function; the scheduler calls every subscriber after the event is committed and
 // never waits on, or fails because of, a subscriber (delivery failures never block rotation).
 import { CofferError } from '../errors.js';

@@ -1,4 +1,4 @@
-// Public surface of the rotation feature (DESIGN §1 `rotation/`): policy defaults, the scheduler and
+// Public surface of the rotation feature (docs/architecture.md `rotation/`): policy defaults, the scheduler and
 // its events, the webhook sender and the SSE helper the daemon mounts.
 export {
   auditName,

@@ -1,4 +1,4 @@
-// What the scheduler must do for one key at one instant (N-spec §3–4), as a pure function of the key,
+// What the scheduler must do for one key at one instant (SPEC §13.3–13.4), as a pure function of the key,
 // its persisted scheduler record, its usage and the clock. Keeping the decision pure lets every
 // scheduler instance, a restarted one included, reach the same answer from the same stored state, and
 // lets the write of the new record be the single compare-and-swap that decides who emits an event.
@@ -9,7 +9,7 @@ import { dueAt, type EffectivePolicy, effectivePolicy, graceEnd, warnAt } from '
 
 export type IntentTrigger = RotationTrigger | 'emergency';
 
-/** A rotation claimed by one scheduler instance before it calls the keystore (N-spec §4). */
+/** A rotation claimed by one scheduler instance before it calls the keystore (SPEC §13.4). */
 export interface RotationIntent {
   /** The primary version being rotated away; "done" is derived from the key: primaryVersion > from. */
   from: number;
@@ -22,7 +22,7 @@ export interface RotationIntent {
   incident?: { id?: string; description: string };
 }
 
-/** The persisted scheduler state of one key: record `ext/rotation/key/<keyId>` (N-spec §4). */
+/** The persisted scheduler state of one key: record `ext/rotation/key/<keyId>` (SPEC §13.4). */
 export interface KeyScheduleRecord {
   v: 1;
   keyId: string;
@@ -239,7 +239,7 @@ export function emergencyIntent(
  * The lowest version the keystore should still process, when the scheduler must enforce a default
  * grace period itself: the keystore stamps `graceEndsAt` only from a key's explicit gracePeriodMs, so
  * a version that expired under the default table is archived by raising minDecryptionVersion past it.
- * Undefined when nothing needs raising (N-spec §1.3).
+ * Undefined when nothing needs raising (SPEC §13.1).
  */
 export function minVersionToEnforce(key: KeyInfo, record: KeyScheduleRecord | undefined): number | undefined {
   if (!record || record.expired.length === 0) return undefined;
@@ -269,7 +269,7 @@ function sameRecord(a: KeyScheduleRecord, b: KeyScheduleRecord): boolean {
 
 /**
  * The earliest instant at which planKey could do something for this key without the key, its record
- * or its usage changing first: lets a tick skip the keys with nothing due (N-spec §5). -Infinity means
+ * or its usage changing first: lets a tick skip the keys with nothing due (SPEC §13.5). -Infinity means
  * "look every tick" (an intent in flight).
  */
 export function nextWake(stored: KeyInfo, record: KeyScheduleRecord | undefined, now: number): number {

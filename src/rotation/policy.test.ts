@@ -1,4 +1,4 @@
-// Policy defaults and overrides (N-spec §1): the SP 800-57 table, the warning rule, field-by-field
+// Policy defaults and overrides (SPEC §13.1): the SP 800-57 table, the warning rule, field-by-field
 // overrides, and the instants derived from a key (due, warning, grace end).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';

@@ -1,5 +1,4 @@
-// Rotation policy defaults and the effective policy of a key (DESIGN §3 "rotation policy"; SPEC in
-// /work/briefs/out/N-spec.md §1). Defaults follow the cryptoperiods of NIST SP 800-57 Part 1 Rev. 5
+// Rotation policy defaults and the effective policy of a key (SPEC §13.1). Defaults follow the cryptoperiods of NIST SP 800-57 Part 1 Rev. 5
 // §5.3.6 (Table 1); a key's own `rotation` fields override them one by one. Pure functions only: the
 // scheduler decides *when* from these numbers.
 

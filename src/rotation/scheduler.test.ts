@@ -1,4 +1,4 @@
-// Scheduler behaviour one rule at a time (N-spec §3–5): warnings, rotation, confirmation, max uses,
+// Scheduler behaviour one rule at a time (SPEC §13.3–13.5): warnings, rotation, confirmation, max uses,
 // expiry and the default-grace archive, emergency alerts, crash recovery at each point between the
 // intent write and the done record, rotateDue for cron, the timer, and argument validation.
 import assert from 'node:assert/strict';

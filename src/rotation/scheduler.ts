@@ -1,4 +1,4 @@
-// The rotation scheduler (DESIGN §3 rotation policy; N-spec §3–5): on an injectable clock, `tick(now)`
+// The rotation scheduler (SPEC §2 rotation policy; SPEC §13.3–13.5): on an injectable clock, `tick(now)`
 // does everything due at `now` — advance warnings, rotations (or requests for confirmation), grace-period
 // expiries — exactly once across restarts and across several instances sharing one store. Each event is
 // decided by a compare-and-swap on the key's sealed scheduler record, written in the same atomic batch
@@ -114,7 +114,7 @@ export class RotationScheduler {
   readonly #usagePollMs: number;
   readonly #onError: (error: unknown) => void;
 
-  // Cache of the store, valid while the store generation is the one we expect (N-spec §5).
+  // Cache of the store, valid while the store generation is the one we expect (SPEC §13.5).
   #keys = new Map<string, KeyInfo>();
   #records = new Map<string, AppRecord<KeyScheduleRecord>>();
   #usage = new Map<string, Record<string, number>>();
@@ -192,7 +192,7 @@ export class RotationScheduler {
   }
 
   /**
-   * Emergency rotation (DESIGN §3): the primary is marked compromised and replaced at once, and an
+   * Emergency rotation (SPEC §2): the primary is marked compromised and replaced at once, and an
    * `alert` event names the incident. Uses the same intent record as scheduled rotations.
    */
   emergencyRotate(keyId: string, incident: { id?: string; description: string }): Promise<RotationEvent> {

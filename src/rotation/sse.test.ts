@@ -1,4 +1,4 @@
-// The SSE helper over a real `node:http` server and client (N-spec §2.3): frames carry id/event/data,
+// The SSE helper over a real `node:http` server and client (SPEC §13.2): frames carry id/event/data,
 // keep-alive comments arrive while idle, Last-Event-ID replays what a reconnecting client missed, the
 // filter applies, and a closed client unsubscribes.
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-// Server-sent events for rotation events (N-spec §2.3), for the daemon to mount on a `node:http` route
+// Server-sent events for rotation events (SPEC §13.2), for the daemon to mount on a `node:http` route
 // (e.g. GET /v1/rotation/events, admin token). Writes `id:`/`event:`/`data:` frames per the WHATWG
 // EventSource format and a comment line every keepAliveMs so proxies and idle timeouts do not cut the
 // connection; a client reconnecting with Last-Event-ID gets the recent events it missed.

@@ -1,4 +1,4 @@
-// Webhook delivery against a real local HTTP server on a loopback port (N-spec §2.2): signature
+// Webhook delivery against a real local HTTP server on a loopback port (SPEC §13.2): signature
 // format and verification, retries with backoff against a receiver that fails twice, the attempt
 // bound, no retry on a 4xx, the queue bound and close(), and a dead receiver never delaying a rotation.
 import assert from 'node:assert/strict';

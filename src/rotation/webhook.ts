@@ -1,9 +1,10 @@
-// HTTP webhook subscriber for rotation events (N-spec §2.2): POSTs each event as JSON with a
+// HTTP webhook subscriber for rotation events (SPEC §13.2): POSTs each event as JSON with a
 // `Coffer-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, t + "." + body)>` header (the Stripe scheme:
 // the timestamp is signed so a captured delivery cannot be replayed later), retrying failed deliveries
 // with capped exponential backoff. Deliveries run in the background: a dead receiver never slows down,
 // let alone blocks, a rotation.
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
+import { hmac } from '../crypto/mac.js';
 import { CofferError } from '../errors.js';
 import type { RotationEvent, RotationSubscriber } from './events.js';
 
@@ -39,12 +40,15 @@ export interface WebhookSender {
   readonly stats: { delivered: number; failed: number; attempts: number };
 }
 
+const encoder = new TextEncoder();
+
 /** The v1 value: hex HMAC-SHA256 over `<unix>.<body>`, shared by the sender and the receiver check. */
 function v1(secret: string | Uint8Array, body: string, unixSeconds: number): string {
-  return createHmac('sha256', secret).update(`${unixSeconds}.${body}`).digest('hex');
+  const key = typeof secret === 'string' ? encoder.encode(secret) : secret;
+  return Buffer.from(hmac('sha256', key, encoder.encode(`${unixSeconds}.${body}`))).toString('hex');
 }
 
-/** `t=<unix>,v1=<hex>` for a body, per N-spec §2.2. */
+/** `t=<unix>,v1=<hex>` for a body, per SPEC §13.2. */
 export function signWebhook(secret: string | Uint8Array, body: string, unixSeconds: number): string {
   return `t=${unixSeconds},v1=${v1(secret, body, unixSeconds)}`;
 }

@@ -81,7 +81,7 @@ function createSpec(s: KeySpec): CreateKeySpec {
 
 type Expected = { type: RotationEvent['type']; version: number; at: number };
 
-/** The policy semantics written out plainly, hour by hour (N-spec §3), with no keystore at all. */
+/** The policy semantics written out plainly, hour by hour (SPEC §13.3), with no keystore at all. */
 function model(s: KeySpec, hours: number): Expected[] {
   const interval = s.intervalMs ?? 365 * DAY;
   const warn = s.warnMs ?? 30 * DAY;

@@ -7,8 +7,8 @@ import { createPublicKey, verify as cryptoVerify } from 'node:crypto';
 import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { Keystore } from '../core/keystore.js';
+import { type DaemonFixture, PASSPHRASE, startDaemon } from '../testing/daemon.js';
 import { passphrase } from '../testing/keystore.js';
-import { type DaemonFixture, PASSPHRASE, startDaemon } from './fixture.js';
 
 const te = new TextEncoder();
 

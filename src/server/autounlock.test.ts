@@ -5,14 +5,14 @@ import assert from 'node:assert/strict';
 import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { createToken } from '../access/tokens.js';
 import { CofferClient } from '../client/index.js';
 import { Keystore } from '../core/keystore.js';
-import type { ProtectorConfig } from '../core/protectors.js';
+import type { ProtectorConfig } from '../protect/configs.js';
+import { PASSPHRASE } from '../testing/daemon.js';
 import { passphrase, type TempDir, tempDir } from '../testing/keystore.js';
 import { type SoftHsm, startSoftHsm } from '../testing/softhsm.js';
-import { PASSPHRASE } from './fixture.js';
 import { startServer } from './index.js';
-import { createToken } from './tokens.js';
 
 describe('auto-unlock', () => {
   let hsm: SoftHsm;

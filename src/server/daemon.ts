@@ -5,19 +5,19 @@
 
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
+import { UnlockGate } from '../access/lockout.js';
+import { authenticateWithRevision, type TokenInfo, touchToken } from '../access/tokens.js';
 import { keyIdFromBytes } from '../core/ids.js';
-import { HEADER_KEY, parseHeader, type StoreHeader } from '../core/keyslots.js';
+import { readStoreHeader, type StoreHeader } from '../core/keyslots.js';
 import { Keystore } from '../core/keystore.js';
-import type { ProtectorConfig } from '../core/protectors.js';
 import { insecureSeededRng } from '../crypto/rng.js';
 import { CofferError } from '../errors.js';
+import type { ProtectorConfig } from '../protect/configs.js';
 import { RotationEventStream } from '../rotation/events.js';
 import { RotationScheduler } from '../rotation/scheduler.js';
 import { createWebhookSender, type WebhookSender } from '../rotation/webhook.js';
 import type { Storage } from '../storage/types.js';
-import { UnlockGate } from './lockout.js';
 import type { WorkerPool } from './pool/pool.js';
-import { authenticateWithRevision, type TokenInfo, touchToken } from './tokens.js';
 
 /** How long an authenticated token is trusted before its record is read again (revocations through
  *  another process take effect within this; revocations through this daemon at once). */
@@ -124,10 +124,10 @@ export class Daemon {
   }
 
   static async open(storage: Storage, options: DaemonOptions): Promise<Daemon> {
-    const record = await storage.get(HEADER_KEY);
-    if (!record)
+    const header = await readStoreHeader(storage);
+    if (!header)
       throw new CofferError('ENOENT', 'the store holds no keystore: create one first (coffer init)');
-    return new Daemon(storage, parseHeader(record.value), options);
+    return new Daemon(storage, header, options);
   }
 
   /** The worker pool, when the daemon has one (large JSON bodies and replies go through it too). */

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { CofferClient } from '../client/index.js';
 import type { KeyInfo } from '../core/types.js';
-import { type DaemonFixture, startDaemon } from './fixture.js';
+import { type DaemonFixture, startDaemon } from '../testing/daemon.js';
 
 const te = new TextEncoder();
 

@@ -14,9 +14,10 @@ import { createServer as createHttpsServer } from 'node:https';
 import { connect, isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { type Logger, pino } from 'pino';
-import { assertProtectorConfig, type ProtectorConfig } from '../core/protectors.js';
 import { CofferError } from '../errors.js';
+import { assertProtectorConfig, type ProtectorConfig } from '../protect/configs.js';
 import { openStorage } from '../storage/open.js';
+import { packageVersion } from '../version.js';
 import { Daemon, type RotationOptions } from './daemon.js';
 import { armDeadline, DEFAULT_TIMEOUTS, type Timeouts } from './deadlines.js';
 import { type LimitOptions, resolveLimits, TokenLimits } from './limits.js';
@@ -25,7 +26,6 @@ import { WorkerPool } from './pool/pool.js';
 import { type RequestMeta, Router } from './router.js';
 import { allRoutes } from './routes.js';
 
-export type { TokenInfo, TokenOp } from './tokens.js';
 export {
   allowsApp,
   allowsOp,
@@ -34,7 +34,7 @@ export {
   listTokens,
   revokeToken,
   TOKEN_OPS,
-} from './tokens.js';
+} from '../access/tokens.js';
 
 export interface ServerOptions {
   /** Store URL (sqlite:, dir:, postgres://) of an existing keystore. */
@@ -92,17 +92,6 @@ const SERVER_OPTIONS = {
   headersTimeout: 15_000,
   keepAliveTimeout: 5_000,
 } as const;
-
-function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-      version?: string;
-    };
-    return pkg.version ?? '0.0.0';
-  } catch {
-    return '0.0.0';
-  }
-}
 
 function parseListen(listen: string, tls: boolean): { host: string; port: number } {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(listen);
@@ -265,7 +254,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }
   }
 
-  const version = packageVersion();
+  const version = await packageVersion();
   let document: unknown;
   const router: Router = new Router(
     allRoutes(() => {

@@ -7,7 +7,7 @@ import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { parseRetryAfter, RateLimitedError } from '../client/index.js';
 import type { KeyInfo } from '../core/types.js';
-import { type DaemonFixture, startDaemon } from './fixture.js';
+import { type DaemonFixture, startDaemon } from '../testing/daemon.js';
 import { RateLimitError, resolveLimits, TokenLimits } from './limits.js';
 
 const te = new TextEncoder();

@@ -5,11 +5,11 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { LOCKOUT_MS, LOCKOUT_RECORD, MAX_FAILURES, UnlockGate } from '../access/lockout.js';
 import { CofferError } from '../errors.js';
 import { openStorage } from '../storage/open.js';
+import { type DaemonFixture, PASSPHRASE, startDaemon } from '../testing/daemon.js';
 import { tempDir } from '../testing/keystore.js';
-import { type DaemonFixture, PASSPHRASE, startDaemon } from './fixture.js';
-import { LOCKOUT_MS, LOCKOUT_RECORD, MAX_FAILURES, UnlockGate } from './lockout.js';
 
 function postUnlock(socket: string, passphrase: string): Promise<{ status: number; code?: string }> {
   return new Promise((done, fail) => {

@@ -11,8 +11,8 @@ import { after, describe, test } from 'node:test';
 import { pino } from 'pino';
 import { CofferClient } from '../client/index.js';
 import { Keystore } from '../core/keystore.js';
+import { makeStore, PASSPHRASE, startDaemon } from '../testing/daemon.js';
 import { passphrase, tempDir } from '../testing/keystore.js';
-import { makeStore, PASSPHRASE, startDaemon } from './fixture.js';
 import { startServer } from './index.js';
 
 const te = new TextEncoder();
@@ -31,7 +31,7 @@ describe('daemon process and service', () => {
     const socket = join(dir.path, 'd.sock');
     const child = spawn(
       process.execPath,
-      [new URL('./serve.child.js', import.meta.url).pathname, JSON.stringify({ store, socket })],
+      [new URL('../testing/workers/serve.js', import.meta.url).pathname, JSON.stringify({ store, socket })],
       {
         stdio: ['ignore', 'pipe', 'inherit'],
         detached: true,

@@ -6,7 +6,7 @@ import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { verifyWebhookSignature } from '../rotation/webhook.js';
-import { PASSPHRASE, startDaemon } from './fixture.js';
+import { PASSPHRASE, startDaemon } from '../testing/daemon.js';
 import { ROTATION_EVENT } from './routes-keys.js';
 
 /** The reply carries every field the OpenAPI document requires, and only fields it documents. */

@@ -8,7 +8,7 @@ import { request } from 'node:http';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { KeyInfo } from '../core/types.js';
-import { type DaemonFixture, startDaemon } from './fixture.js';
+import { type DaemonFixture, startDaemon } from '../testing/daemon.js';
 
 interface Answer {
   status: number;

@@ -5,6 +5,7 @@
 // is read from a request body before its sender is known to be allowed to send it, and the OpenAPI
 // document is generated from the same declarations.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { allowsApp, allowsOp, type TokenInfo, type TokenOp } from '../access/tokens.js';
 import { assertKeyId } from '../core/names.js';
 import { asCofferError, CofferError } from '../errors.js';
 import { encodeReply, LARGE_JSON, replyBytes } from './codec.js';
@@ -14,7 +15,6 @@ import { mediaType, parseJsonBody, RAW_TYPE, readBody, sendError, sendJson, send
 import type { TokenLimits } from './limits.js';
 import { decodeBase64, type JsonSchema, parseQuery, type Schema } from './schema.js';
 import { parseTarget } from './target.js';
-import { allowsApp, allowsOp, type TokenInfo, type TokenOp } from './tokens.js';
 
 export type Auth = 'none' | 'token' | 'admin';
 

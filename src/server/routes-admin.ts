@@ -1,11 +1,12 @@
 // Daemon routes outside the key space (SPEC "Daemon API"): health, status, unlock/lock, tokens,
 // audit, protectors and the OpenAPI document. Unlock needs no token (the passphrase is the credential,
 // rate-limited by the lockout gate); token management, audit and lock need the admin token.
+
+import { createToken, listTokens, revokeToken, TOKEN_OPS } from '../access/tokens.js';
 import { CofferError } from '../errors.js';
 import { sseHandler } from '../rotation/sse.js';
 import { type Route, route } from './router.js';
 import { type JsonSchema, s } from './schema.js';
-import { createToken, listTokens, revokeToken, TOKEN_OPS } from './tokens.js';
 
 const SMALL_BODY = 64 * 1024;
 

@@ -6,8 +6,8 @@ import { CofferError } from '../errors.js';
 import { type Route, route } from './router.js';
 import { encodeBase64, type Schema, s } from './schema.js';
 
-const NAME = s.string({ maxLength: 64, description: '[a-z0-9][a-z0-9._-]{0,63}' });
-const KEY_ID = s.string({ maxLength: 64, pattern: /^k_[a-z2-7]{26}$/ });
+const NAME = s.name();
+const KEY_ID = s.keyId();
 
 /** A string, or an object: the schema helpers have no union, so this one says both in OpenAPI. */
 function stringOr<T>(text: Schema<string>, object: Schema<T>): Schema<string | T> {

@@ -3,6 +3,8 @@
 // needs follows what it does to keys: creating or importing a seed, deriving and claiming the next
 // account key need `create`, destroying a seed `destroy`, everything else `read`. The mnemonic of a
 // new seed is in the creation reply only, once; an imported mnemonic comes in a request body.
+
+import { allowsApp } from '../access/tokens.js';
 import { BIP39_LANGUAGES } from '../crypto/bip39.js';
 import { CofferError } from '../errors.js';
 import type { SeedInfo } from '../hd/records.js';
@@ -12,10 +14,9 @@ import type { Context, Route } from './router.js';
 import { route } from './router.js';
 import { KEY_INFO } from './routes-keys.js';
 import { type JsonSchema, s } from './schema.js';
-import { allowsApp } from './tokens.js';
 
 const SMALL_BODY = 64 * 1024;
-const NAME = s.string({ maxLength: 64, description: '[a-z0-9][a-z0-9._-]{0,63}' });
+const NAME = s.name();
 const MAX_INDEX = 0x7fffffff;
 const ALGORITHM = s.optional(s.enumOf(['secp256k1', 'ed25519'] as const));
 

@@ -1,13 +1,14 @@
 // Key routes of the operations surface (SPEC §10.2) beyond create/get/lifecycle: creating many keys
 // in one durable batch, activating a pre-active key, and verification as a public operation
 // (check-signature: compromised keys answer too, with their state, SPEC §2).
+
+import { allowsApp } from '../access/tokens.js';
 import type { CreateKeySpec, KeyInfo } from '../core/types.js';
 import { KEY_STATES, LIMITS } from '../core/types.js';
 import { CofferError } from '../errors.js';
 import { type Route, route } from './router.js';
 import { createBody, KEY_INFO } from './routes-keys.js';
 import { type JsonSchema, s } from './schema.js';
-import { allowsApp } from './tokens.js';
 
 /** Keys per batch request: Keystore.createKeys writes at most 2000 in one batch. */
 const MAX_BATCH_KEYS = 2000;

@@ -1,6 +1,8 @@
 // Key routes of the daemon (SPEC "Daemon API / keys"): create, list, get, public key, and the
 // lifecycle transitions. Each handler is one Keystore call; scope checks happen in the router, except
 // for create and list, whose app comes from the body or the query instead of a key.
+
+import { allowsApp } from '../access/tokens.js';
 import type { Keystore } from '../core/keystore.js';
 import { PUBLIC_KEY_FORMATS } from '../core/public-key.js';
 import { type CreateKeySpec, KEY_ALGORITHMS, KEY_USES, type KeyInfo } from '../core/types.js';
@@ -8,10 +10,9 @@ import { CofferError } from '../errors.js';
 import { ROTATION_EVENT_TYPES } from '../rotation/events.js';
 import { type Route, route } from './router.js';
 import { encodeBase64, type JsonSchema, s } from './schema.js';
-import { allowsApp } from './tokens.js';
 
 const SMALL_BODY = 64 * 1024;
-const NAME = s.string({ maxLength: 64, description: '[a-z0-9][a-z0-9._-]{0,63}' });
+const NAME = s.name();
 const REASON = s.optional(s.string({ maxLength: 256 }));
 
 export const KEY_INFO: JsonSchema = {

@@ -1,8 +1,9 @@
 // Maintenance routes (SPEC §10.2): one rotation tick on demand (`coffer rotate due` through a daemon)
 // and the unlock attempt count (`coffer status`), readable without a token like /v1/status.
+
+import { readUnlockAttempts } from '../access/lockout.js';
 import { CofferError } from '../errors.js';
 import { rotateDue, type TickReport } from '../rotation/scheduler.js';
-import { readUnlockAttempts } from './lockout.js';
 import { type Route, route } from './router.js';
 
 export const maintenanceRoutes: Route[] = [

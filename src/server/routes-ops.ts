@@ -3,13 +3,14 @@
 // base64 in JSON (handlers return Uint8Arrays; codec.ts encodes them); seal and unseal also take and return raw
 // application/octet-stream bodies so large payloads skip base64. A batch answers item by item, in
 // order, each `{ ok: true, … }` or `{ ok: false, error }`: one bad item never fails the others.
+
+import type { TokenOp } from '../access/tokens.js';
 import { LIMITS } from '../core/types.js';
 import { asCofferError } from '../errors.js';
 import type { Context, Reply, Route } from './router.js';
 import { route } from './router.js';
 import { type JsonSchema, type Schema, s } from './schema.js';
 import { runInSlices } from './slices.js';
-import type { TokenOp } from './tokens.js';
 
 const MiB = 1024 * 1024;
 /** Most items in one batch request (E2BIG beyond): bounds the time one request holds the daemon. */

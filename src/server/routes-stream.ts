@@ -6,13 +6,13 @@
 // that sent `TE: trailers`, and otherwise by cutting the connection before the terminating chunk, so
 // that no HTTP client can mistake an incomplete stream for a whole one.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TokenOp } from '../access/tokens.js';
 import type { Keystore } from '../core/keystore.js';
 import type { ByteStream } from '../core/stream-seal.js';
 import { asCofferError, CofferError } from '../errors.js';
 import { RAW_TYPE, sendError } from './http.js';
 import { type Context, MAX_HEADER_AAD, type Route, route } from './router.js';
 import { decodeBase64 } from './schema.js';
-import type { TokenOp } from './tokens.js';
 
 /** Trailer fields of a streamed reply: `ok` or the error code, and the (percent-encoded) message. */
 export const STATUS_TRAILER = 'coffer-status';

@@ -4,12 +4,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { TOKEN_OPS } from '../access/tokens.js';
 import { ERROR_CODES } from '../errors.js';
 import { openApiDocument } from './openapi.js';
 import type { Route } from './router.js';
 import { allRoutes } from './routes.js';
 import { decodeBase64, encodeBase64, type JsonSchema, s } from './schema.js';
-import { TOKEN_OPS } from './tokens.js';
 
 const routes: Route[] = allRoutes(() => ({}));
 

@@ -2,7 +2,8 @@
 // value (bad input → CofferError EINVAL, an over-size bound → E2BIG, before any work is done) and
 // describes itself as JSON Schema, so /v1/openapi.json is generated from the very objects that
 // check requests and can never drift from them. Bytes travel as standard base64 (SPEC "Daemon API").
-import { b64 } from '../core/encoding.js';
+import { decodeBase64 as decodeBase64Strict, encodeBase64 } from '../base64.js';
+import { KEY_ID_PATTERN, NAME_PATTERN } from '../core/names.js';
 import { CofferError } from '../errors.js';
 
 export type JsonSchema = Record<string, unknown>;
@@ -23,8 +24,6 @@ export type ObjectOf<P extends Props> = Simplify<
   { [K in RequiredKeys<P>]: Infer<P[K]> } & { [K in OptionalKeys<P>]?: Infer<P[K]> }
 >;
 
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
-
 function where(path: string): string {
   return path === '' ? 'the body' : `'${path}'`;
 }
@@ -33,21 +32,19 @@ function make<T>(json: JsonSchema, parse: (value: unknown, path: string) => T): 
   return { json, optional: false, parse };
 }
 
-/** Decodes standard base64 strictly (length a multiple of 4, only the base64 alphabet). */
+/** Decodes canonical standard base64 (src/base64.ts), refusing an oversized value before decoding it. */
 export function decodeBase64(text: unknown, path: string, maxBytes: number): Uint8Array {
   if (typeof text !== 'string') throw new CofferError('EINVAL', `${where(path)} must be a base64 string`);
   // Checked on the encoded length first so an oversized value is refused before it is decoded.
   if (text.length > Math.ceil(maxBytes / 3) * 4)
     throw new CofferError('E2BIG', `${where(path)} is larger than ${maxBytes} bytes`);
-  if (text.length % 4 !== 0 || !BASE64.test(text))
-    throw new CofferError('EINVAL', `${where(path)} must be standard base64 (with padding)`);
-  const bytes = Buffer.from(text, 'base64');
+  const bytes = decodeBase64Strict(text, 'base64', where(path));
   if (bytes.length > maxBytes)
     throw new CofferError('E2BIG', `${where(path)} is larger than ${maxBytes} bytes`);
-  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return bytes;
 }
 
-export const encodeBase64: (bytes: Uint8Array) => string = b64.encode;
+export { encodeBase64 };
 
 export const s = {
   string(
@@ -73,6 +70,16 @@ export const s = {
         return value;
       },
     );
+  },
+
+  /** An app, purpose or label-key name, by core's rule (core/names.ts). */
+  name(): Schema<string> {
+    return s.string({ maxLength: 64, pattern: NAME_PATTERN });
+  },
+
+  /** A key id, by core's rule (core/names.ts). */
+  keyId(): Schema<string> {
+    return s.string({ maxLength: 64, pattern: KEY_ID_PATTERN });
   },
 
   enumOf<const T extends string>(values: readonly T[], description?: string): Schema<T> {

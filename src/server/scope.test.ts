@@ -6,10 +6,10 @@
 // routes refuse non-admin tokens even with every operation.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { TOKEN_OPS, type TokenOp } from '../access/tokens.js';
 import type { CofferClient } from '../client/index.js';
 import type { KeyInfo } from '../core/types.js';
-import { type DaemonFixture, startDaemon } from './fixture.js';
-import { TOKEN_OPS, type TokenOp } from './tokens.js';
+import { type DaemonFixture, startDaemon } from '../testing/daemon.js';
 
 const te = new TextEncoder();
 const data = te.encode('scope test');

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import type { ClientByteStream } from '../client/index.js';
 import { concatBytes } from '../crypto/bytes.js';
 import { CofferError } from '../errors.js';
-import { type DaemonFixture, PASSPHRASE, startDaemon } from './fixture.js';
+import { type DaemonFixture, PASSPHRASE, startDaemon } from '../testing/daemon.js';
 
 const CHUNK = 64 * 1024;
 const SEALED_CHUNK = CHUNK + 16;

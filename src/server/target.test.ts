@@ -8,7 +8,7 @@ import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { CofferError } from '../errors.js';
-import { type DaemonFixture, startDaemon } from './fixture.js';
+import { type DaemonFixture, startDaemon } from '../testing/daemon.js';
 import { decodeComponent, parseTarget } from './target.js';
 
 const URLISH = [..."%/?&=+#aAfF09zZ._-~:@!$'()*,;"];

@@ -10,7 +10,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { runToEnd, siblingScript } from '../testing/crash.js';
-import { expectCode } from './conformance.js';
+import { expectCode } from '../testing/storage-conformance.js';
 import { FileLock, type LockOwner, ownerAlive } from './dir-lock.js';
 
 const root = mkdtempSync(join(tmpdir(), 'coffer-lock-test-'));
@@ -135,7 +135,7 @@ test('lock: 4 processes racing to break one stale lock, then contending, never o
   writeFileSync(counter, '0');
   const iterations = 40;
   const env = { COFFER_TEST_START_AT: String(Date.now() + 1500) };
-  const script = siblingScript(import.meta.url, 'dir-lock.child.js');
+  const script = siblingScript(import.meta.url, '../testing/workers/dir-lock.js');
   await Promise.all(
     [0, 1, 2, 3].map(() => runToEnd({ script, args: [path, counter, String(iterations)], env })),
   );

@@ -17,7 +17,8 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { exerciseStorage, expectCode } from './conformance.js';
+import { exerciseStorage, expectCode } from '../testing/storage-conformance.js';
+import { exerciseReliability } from '../testing/storage-reliability.js';
 import {
   APPLIED_FILE,
   encodeApplied,
@@ -30,7 +31,6 @@ import {
   TMP_DIR,
 } from './dir-format.js';
 import { openStorage } from './open.js';
-import { exerciseReliability } from './reliability.js';
 
 const root = mkdtempSync(join(tmpdir(), 'coffer-dir-test-'));
 after(() => rmSync(root, { recursive: true, force: true }));

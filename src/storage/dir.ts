@@ -1,4 +1,4 @@
-// The dir: backend (DESIGN §6, SPEC "Storage model / dir"): one file per record under the store
+// The dir: backend (SPEC §9, SPEC "Storage model / dir"): one file per record under the store
 // directory, mirroring the record key (`keystore/<app>/<purpose>/<keyId>/meta` is the file
 // `<root>/keystore/<app>/<purpose>/<keyId>/meta@`), so listing a prefix reads only that subtree.
 //

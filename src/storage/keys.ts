@@ -1,4 +1,4 @@
-// Argument validation shared by every storage backend (DESIGN §6, SPEC "Storage model"). Backends
+// Argument validation shared by every storage backend (SPEC §9, SPEC "Storage model"). Backends
 // call these before touching a file or a connection, so bad input is always EINVAL/E2BIG with the
 // same message whichever backend serves the store, and the dir backend can map keys to paths
 // knowing no segment is empty, '.', '..' or contains a separator.

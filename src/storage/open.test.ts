@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { expectCode } from './conformance.js';
+import { expectCode } from '../testing/storage-conformance.js';
 import { openStorage, parseStoreUrl } from './open.js';
 
 const root = mkdtempSync(join(tmpdir(), 'coffer-open-test-'));

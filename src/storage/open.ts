@@ -1,4 +1,4 @@
-// Opens a store from its URL (DESIGN §6): `sqlite:PATH`, `dir:PATH`, `postgres://…` or
+// Opens a store from its URL (SPEC §9): `sqlite:PATH`, `dir:PATH`, `postgres://…` or
 // `postgresql://…`. Backends load lazily, so a CLI run against a dir: store never loads the native
 // SQLite module or the PostgreSQL driver. Store URLs may carry a database password: no message from
 // here ever repeats the URL, only the scheme or a redacted host description.

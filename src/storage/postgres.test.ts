@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
 import { type PostgresCluster, startPostgres } from '../testing/postgres.js';
-import { exerciseStorage, expectCode } from './conformance.js';
+import { exerciseStorage, expectCode } from '../testing/storage-conformance.js';
+import { exerciseReliability } from '../testing/storage-reliability.js';
 import { openStorage } from './open.js';
 import { POSTGRES_LIST_SQL } from './postgres.js';
-import { exerciseReliability } from './reliability.js';
 import type { Storage } from './types.js';
 
 let cluster: PostgresCluster;

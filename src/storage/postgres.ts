@@ -1,4 +1,4 @@
-// The postgres:// backend (DESIGN §6, SPEC "Storage model / postgres"): several daemon instances
+// The postgres:// backend (SPEC §9, SPEC "Storage model / postgres"): several daemon instances
 // share one database. Concurrency control is row locking under READ COMMITTED, not SERIALIZABLE:
 // every write transaction first increments the single generation row, which row-locks it until
 // commit. That serialises writers, so (1) a writer's condition checks, made after it holds the lock,

@@ -21,7 +21,7 @@ import {
 
 const root = mkdtempSync(join(tmpdir(), 'coffer-sqlite-driver-test-'));
 after(() => rmSync(root, { recursive: true, force: true }));
-const CHILD = siblingScript(import.meta.url, 'sqlite-cross.child.js');
+const CHILD = siblingScript(import.meta.url, '../testing/workers/sqlite-cross.js');
 const thisDriver = hasBuiltinSqlite(process.versions.node) ? 'node:sqlite' : 'better-sqlite3';
 
 function thrown(fn: () => unknown): unknown {

@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { hasBuiltinSqlite } from '../testing/other-node.js';
-import { exerciseStorage, expectCode } from './conformance.js';
+import { exerciseStorage, expectCode } from '../testing/storage-conformance.js';
+import { exerciseReliability } from '../testing/storage-reliability.js';
 import { openStorage } from './open.js';
-import { exerciseReliability } from './reliability.js';
 import {
   openSqliteStorage,
   SQLITE_LIST_SQL,

@@ -1,4 +1,4 @@
-// The storage contract (DESIGN §6): opaque records under path-like keys, compare-and-swap on a
+// The storage contract (SPEC §9): opaque records under path-like keys, compare-and-swap on a
 // per-record revision, atomic batches, ordered prefix listing. Storage knows nothing of crypto: the
 // core encrypts and authenticates every value before it gets here and after it comes back.
 

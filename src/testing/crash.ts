@@ -1,4 +1,4 @@
-// Reusable kill -9 harness (DESIGN §6: a kill at a random moment never loses an acknowledged write
+// Reusable kill -9 harness (SPEC §9: a kill at a random moment never loses an acknowledged write
 // nor leaves an unreadable store). A child process (compiled JS run with this Node) does durable
 // work and prints one line per acknowledged step; the harness SIGKILLs its whole process group at a
 // random moment and hands the complete lines it printed to a verifier, which reopens the store and
@@ -169,7 +169,7 @@ export async function runToEnd(options: ChildOptions & { timeoutMs?: number }): 
 }
 
 export interface CrashLoopOptions extends ChildOptions {
-  /** How many kill rounds (the DESIGN asks for at least 20 per backend). */
+  /** How many kill rounds (at least 20 per backend, docs/architecture.md "Adding a storage backend"). */
   rounds: number;
   /** Kill moment after `ready` (or the first `ack`, see `timeFrom`), uniformly in [min, max] ms. */
   killWindowMs: [number, number];

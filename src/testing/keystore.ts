@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Keystore, type OpenOptions } from '../core/keystore.js';
-import type { PassphraseProtectorConfig } from '../core/protectors.js';
+import type { PassphraseProtectorConfig } from '../protect/configs.js';
 
 /** Argon2id at the OWASP floor: the cheapest parameters the library accepts, to keep tests quick. */
 export const FAST_KDF = { alg: 'argon2id', memoryKiB: 19456, iterations: 2, parallelism: 1 } as const;

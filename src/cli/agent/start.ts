@@ -6,8 +6,8 @@
 // mode). Secrets are removed from the environment the agent inherits.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { ProtectorConfig } from '../../core/protectors.js';
 import { CofferError, type ErrorCode, isErrorCode } from '../../errors.js';
+import type { ProtectorConfig } from '../../protect/configs.js';
 import type { Env } from '../config.js';
 
 /** What the CLI hands the agent on its stdin (one JSON line). */

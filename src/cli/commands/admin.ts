@@ -5,9 +5,15 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { CofferClient, UnlockAttempts } from '../../client/index.js';
-import type { parseHeader } from '../../core/keyslots.js';
-import type { ProtectorConfig } from '../../core/protectors.js';
+import type { StoreHeader } from '../../core/keyslots.js';
+import {
+  DEFAULT_PASSPHRASE_KDF,
+  PASSPHRASE_KDF_LIMITS,
+  type PassphraseKdfParams,
+  parsePassphraseKdfParams,
+} from '../../crypto/passphrase-kdf.js';
 import { CofferError } from '../../errors.js';
+import type { ProtectorConfig } from '../../protect/configs.js';
 import type { AgentStatus } from '../agent/protocol.js';
 import type { Config } from '../config.js';
 import { connectDaemon, findAgent, startAgent } from '../connect.js';
@@ -18,25 +24,34 @@ import type { CommandRun } from '../spec.js';
 // everyday ones (tokens, audit, lock, status through the agent) start as fast as the CLI itself.
 
 /** `--kdf alg[,field=value…]`, e.g. `argon2id,memoryKiB=19456,iterations=2,parallelism=1`. */
-export function parseKdf(text: string | undefined): Record<string, unknown> | undefined {
+/**
+ * `--kdf alg[,name=value…]` → validated KDF parameters. Fields not given take the library default
+ * (argon2id) or the algorithm's floor (scrypt, pbkdf2-sha256) from crypto/passphrase-kdf.ts, and the
+ * result passes the same validation every keyslot does, so the CLI holds no bound of its own.
+ */
+export function parseKdf(text: string | undefined): PassphraseKdfParams | undefined {
   if (text === undefined) return undefined;
   const [alg, ...fields] = text.split(',');
-  const floors: Record<string, Record<string, number>> = {
-    argon2id: { memoryKiB: 65_536, iterations: 3, parallelism: 1 },
-    scrypt: { N: 2 ** 17, r: 8, p: 1 },
-    'pbkdf2-sha256': { iterations: 600_000 },
-  };
-  const base = alg === undefined ? undefined : floors[alg];
-  if (base === undefined)
+  if (alg !== 'argon2id' && alg !== 'scrypt' && alg !== 'pbkdf2-sha256')
     throw new CofferError('EINVAL', '--kdf must start with argon2id, scrypt or pbkdf2-sha256');
-  const out: Record<string, unknown> = { alg, ...base };
+  const out: Record<string, unknown> =
+    alg === 'argon2id'
+      ? { ...DEFAULT_PASSPHRASE_KDF }
+      : {
+          alg,
+          ...Object.fromEntries(
+            Object.entries(PASSPHRASE_KDF_LIMITS[alg]).flatMap(([name, bound]) =>
+              typeof bound === 'object' ? [[name, bound.min]] : [],
+            ),
+          ),
+        };
   for (const field of fields) {
     const match = /^([A-Za-z]+)=([0-9]+)$/.exec(field);
     if (!match)
       throw new CofferError('EINVAL', `--kdf field ${JSON.stringify(field)} must look like name=number`);
     out[match[1]!] = Number(match[2]);
   }
-  return out;
+  return parsePassphraseKdfParams(out);
 }
 
 /** Creates the directory a local store will live in (0700: it holds wrapped keys). */
@@ -48,7 +63,7 @@ async function prepareStoreDir(url: string): Promise<void> {
 }
 
 async function storeHasKeystore(url: string): Promise<boolean> {
-  const [{ openStorage }, { HEADER_KEY }] = await Promise.all([
+  const [{ openStorage }, { readStoreHeader }] = await Promise.all([
     import('../../storage/open.js'),
     import('../../core/keyslots.js'),
   ]);
@@ -60,7 +75,7 @@ async function storeHasKeystore(url: string): Promise<boolean> {
     throw error;
   }
   try {
-    return (await storage.get(HEADER_KEY)) !== undefined;
+    return (await readStoreHeader(storage)) !== undefined;
   } finally {
     await storage.close();
   }
@@ -77,7 +92,7 @@ export const init: CommandRun = async (ctx) => {
   const [{ parseStoreUrl }, { Keystore }, { createToken }] = await Promise.all([
     import('../../storage/open.js'),
     import('../../core/keystore.js'),
-    import('../../server/tokens.js'),
+    import('../../access/tokens.js'),
   ]);
   parseStoreUrl(store);
   const kdf = parseKdf(str(ctx.values, 'kdf'));
@@ -143,18 +158,18 @@ function agentLine(config: Config, agent: AgentStatus | undefined): string {
 async function directStatus(ctx: Context): Promise<void> {
   const config = ctx.config;
   const store = config.store;
-  const [{ openExistingStorage }, { HEADER_KEY, parseHeader, readSlots }, { readUnlockAttempts }] =
-    await Promise.all([
-      import('../local.js'),
-      import('../../core/keyslots.js'),
-      import('../../server/lockout.js'),
-    ]);
+  const [{ openExistingStorage }, { readStoreHeader, readSlots }, { readUnlockAttempts }] = await Promise.all(
+    [import('../local.js'), import('../../core/keyslots.js'), import('../../access/lockout.js')],
+  );
   const storage = await openExistingStorage(store, config.storeIsDefault);
-  let header: ReturnType<typeof parseHeader>;
+  let header: StoreHeader;
   let protectors: { id: string; type: string }[];
   let attempts: UnlockAttempts;
   try {
-    header = parseHeader((await storage.get(HEADER_KEY))!.value);
+    const found = await readStoreHeader(storage);
+    // openExistingStorage has just seen the header; only a concurrent wipe gets here.
+    if (!found) throw new CofferError('ENOENT', 'the store no longer holds a keystore');
+    header = found;
     protectors = (await readSlots(storage)).slots.map(({ slot }) => ({ id: slot.id, type: slot.type }));
     attempts = await readUnlockAttempts(storage, Date.now());
   } finally {

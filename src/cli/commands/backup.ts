@@ -3,9 +3,11 @@
 // command, directly, through the agent or through a daemon. The backup file is written here
 // (atomically, 0600) and read here; the passphrase comes from COFFER_BACKUP_PASSPHRASE or a hidden
 // prompt, never from argv (it would show in `ps`).
+
 import { existsSync, readFileSync } from 'node:fs';
 import { type BackupInfo, inspectBackup } from '../../backup/inspect.js';
 import type { BackupRequest } from '../../backup/operations.js';
+import { KEY_ID_PATTERN } from '../../core/names.js';
 import { CofferError } from '../../errors.js';
 import { type Context, emit, flag, iso, requireStr, str, strings } from '../context.js';
 import { readFileArg, writeFileAtomic } from '../io.js';
@@ -32,7 +34,7 @@ async function backupPassphrase(ctx: Context, confirm: boolean): Promise<string>
 /** --recipient: a coffer1 string, a key id of this keystore (k_…[:version]), or a file holding a coffer1 string. */
 function recipient(value: string): NonNullable<BackupRequest['recipient']> {
   if (value.startsWith('coffer1:')) return value;
-  const id = /^(k_[a-z2-7]{26})(?::([1-9][0-9]*))?$/.exec(value);
+  const id = new RegExp(`^(${KEY_ID_PATTERN.source.slice(1, -1)})(?::([1-9][0-9]*))?$`).exec(value);
   if (id) return { keyId: id[1]!, ...(id[2] ? { version: Number(id[2]) } : {}) };
   if (existsSync(value)) {
     const text = readFileSync(value, 'utf8').trim();

@@ -1,4 +1,4 @@
-// `coffer doctor`: what this machine can do, probed for real (DESIGN §7): the Node and OpenSSL
+// `coffer doctor`: what this machine can do, probed for real (docs/cli.md): the Node and OpenSSL
 // versions, which crypto primitive runs natively and which in pure JS, and for every protector
 // whether it is usable here and, if not, why — tpm2-tools on PATH and a TPM that answers, a PKCS#11
 // module and the pkcs11js addon, a D-Bus session bus with a Secret Service provider.

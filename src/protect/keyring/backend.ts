@@ -1,4 +1,4 @@
-// The one place that calls @napi-rs/keyring (DESIGN §5: macOS Keychain, Windows Credential Manager,
+// The one place that calls @napi-rs/keyring (SPEC §5: macOS Keychain, Windows Credential Manager,
 // Linux Secret Service). On Linux every entry is pinned to the 'secret-service' store — the
 // library's default silently falls back to the kernel keyutils keyring, which does not survive a
 // reboot — and the session bus is probed first, so with no Secret Service the library is never

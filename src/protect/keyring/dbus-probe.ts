@@ -1,5 +1,5 @@
 // A minimal, read-only D-Bus client that asks the session bus whether a Secret Service provider owns
-// (or can be activated for) `org.freedesktop.secrets` BEFORE @napi-rs/keyring is touched (DESIGN §5:
+// (or can be activated for) `org.freedesktop.secrets` BEFORE @napi-rs/keyring is touched (SPEC §5:
 // no silent fall back to the kernel keyutils keyring, which is lost at reboot). The library's Linux
 // build silently falls back to keyutils unless an entry is pinned to 'secret-service'; the driver
 // pins every entry AND runs this probe, so a missing provider is refused by code we control and is

@@ -1,4 +1,4 @@
-// The OS keyring protector (DESIGN §5, SPEC §5 "keyring"): a random 32-byte wrapping key lives in the
+// The OS keyring protector (SPEC §5, SPEC §5 "keyring"): a random 32-byte wrapping key lives in the
 // OS credential store under exactly the configured (service, account); the keyslot state holds only a
 // key check value, so a deleted entry (ENOENT), a locked store (ELOCKED) and an entry replaced by
 // someone else (EBADMSG) are told apart before any ciphertext is touched. Encryption is AES-256-GCM
@@ -36,7 +36,7 @@ export interface KeyringState extends ProtectorState {
 const KEY_LENGTH = 32;
 /** A keyslot wraps a 32-byte master key; 1 MiB leaves room for any future use and bounds memory. */
 const MAX_PLAINTEXT = 1 << 20;
-/** DESIGN §4: metadata strings are at most 256 bytes. */
+/** docs/errors.md: metadata strings are at most 256 bytes. */
 const MAX_NAME_BYTES = 256;
 const KCV_LABEL = utf8.encode('coffer:keyring:kcv:v1');
 const KCV_LENGTH = 16;

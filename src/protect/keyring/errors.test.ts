@@ -1,4 +1,4 @@
-// The keyring error classifier (DESIGN §5: "not found", "locked" and "failed" kept distinct). The
+// The keyring error classifier (SPEC §5: "not found", "locked" and "failed" kept distinct). The
 // Linux strings are the ones @napi-rs/keyring 2.x printed against the real gnome-keyring and buses
 // in keyring.test.ts's scenarios; the macOS and Windows strings are the security-framework and
 // keyring-core texts for the statuses those stores report (those paths cannot run on this machine).

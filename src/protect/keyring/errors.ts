@@ -1,5 +1,5 @@
 // Maps what the OS credential store (through @napi-rs/keyring) reports onto Coffer's error codes, keeping
-// DESIGN §5's three outcomes apart: "not found" (ENOENT), "locked" (ELOCKED: a locked collection or
+// SPEC §5's three outcomes apart: "not found" (ENOENT), "locked" (ELOCKED: a locked collection or
 // keychain, or an unlock prompt the user dismissed) and "failed" (EUNAVAIL). The library surfaces
 // keyring-core errors only as text ("Couldn't access platform storage: …", "Platform failure: …"),
 // so classification is by message; the texts matched here are the ones its Linux build, the

@@ -1,4 +1,4 @@
-// Public surface of the OS keyring protector (DESIGN §5): the driver for `{ type: 'keyring', service,
+// Public surface of the OS keyring protector (SPEC §5): the driver for `{ type: 'keyring', service,
 // account }` keyslots, its state and config types, and the Secret Service probe used on Linux.
 export { keyringPlatform, requireSecretService } from './backend.js';
 export { type ProbeResult, probeBusName, SECRET_SERVICE_NAME } from './dbus-probe.js';

@@ -9,12 +9,12 @@ import { createDecipheriv, createHmac, randomBytes, randomUUID } from 'node:cryp
 import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
+import { exerciseProtector } from '../../testing/protector-conformance.js';
 import {
   type SecretServiceFixture,
   startSecretService,
   startSessionBus,
 } from '../../testing/secret-service.js';
-import { exerciseProtector } from '../conformance.js';
 import { type KeyringConfig, keyCheckValue, keyringDriver } from './index.js';
 
 let ss: SecretServiceFixture;

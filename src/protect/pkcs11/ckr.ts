@@ -1,4 +1,4 @@
-// Maps PKCS#11 return values (CKR_*) to Coffer error codes (DESIGN §4, SPEC "PKCS#11 error mapping").
+// Maps PKCS#11 return values (CKR_*) to Coffer error codes (docs/errors.md, SPEC "PKCS#11 error mapping").
 // The mapping depends on what was being done: CKR_ENCRYPTED_DATA_INVALID during a decrypt is a forged
 // or damaged ciphertext (EBADMSG), while a vanished object handle means the token key is gone
 // (EUNAVAIL, naming the key so an operator knows what to restore). Messages carry CKR names, labels

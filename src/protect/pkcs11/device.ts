@@ -1,4 +1,4 @@
-// The PKCS#11 DeviceKeystore (DESIGN §5): AEAD under an AES-256 key that never leaves the token.
+// The PKCS#11 DeviceKeystore (SPEC §5): AEAD under an AES-256 key that never leaves the token.
 // Two ciphertext layouts (SPEC "PKCS#11 protector"):
 //   CKM_AES_GCM           iv(12) ‖ ct ‖ tag(16)          — GCM runs inside the token, AAD as given.
 //   CKM_AES_KEY_WRAP_PAD  wdek(40) ‖ nonce(12) ‖ ct ‖ tag(16)

@@ -1,10 +1,16 @@
-// The `{ type: 'pkcs11', … }` protector driver (DESIGN §5): create generates a non-extractable AES-256
+// The `{ type: 'pkcs11', … }` protector driver (SPEC §5): create generates a non-extractable AES-256
 // key inside the token and records which token and key it is; open finds them again; destroy deletes
 // the token key when its keyslot is removed. The config object is a contract; the state is what the
 // keyslot record persists (SPEC "PKCS#11 protector state").
 import { systemRng } from '../../crypto/rng.js';
 import { CofferError } from '../../errors.js';
-import type { DeviceKeystore, ProtectorCapabilities, ProtectorDriver, ProtectorState } from '../types.js';
+import type {
+  DeviceKeystore,
+  Pkcs11ProtectorConfig,
+  ProtectorCapabilities,
+  ProtectorDriver,
+  ProtectorState,
+} from '../types.js';
 import { CKA, CKK, CKM, CKO } from './constants.js';
 import { DEVICE_MECHANISMS, type DeviceMechanism, Pkcs11Device, type TokenKey } from './device.js';
 import type { Handle } from './module.js';
@@ -17,15 +23,7 @@ import {
   validateTokenOptions,
 } from './token.js';
 
-export interface Pkcs11ProtectorConfig {
-  type: 'pkcs11';
-  /** Absolute path of the vendor's PKCS#11 library. */
-  module: string;
-  tokenLabel: string;
-  pin: string;
-  /** CKA_LABEL of the wrapping key this keyslot creates and uses. */
-  keyLabel: string;
-}
+export type { Pkcs11ProtectorConfig };
 
 /** Persisted, JSON-safe, non-secret. */
 export interface Pkcs11ProtectorState {

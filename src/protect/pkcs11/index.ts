@@ -1,4 +1,4 @@
-// PKCS#11 custody (DESIGN §5): the `{ type: 'pkcs11' }` protector driver, the shared token session
+// PKCS#11 custody (SPEC §5): the `{ type: 'pkcs11' }` protector driver, the shared token session
 // it is built on, and HSM-resident signing keys for the keystore core. Loaded on first use only
 // (core/protectors.ts), so processes without a token never load the pkcs11js native addon.
 export { type CkrContext, codeForCkr } from './ckr.js';

@@ -4,10 +4,11 @@
 // initialises, the last release C_Finalize's and unloads. Every call into the module runs through one
 // promise queue, because a session runs one operation at a time and not every vendor library is
 // thread-safe when pkcs11js moves long calls to its worker threads.
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { realpathSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { isAbsolute } from 'node:path';
+import { hmac } from '../../crypto/mac.js';
 import { CofferError } from '../../errors.js';
 import type { Pkcs11Binding, Pkcs11Lib } from './binding.js';
 import { ckrName } from './ckr.js';
@@ -52,7 +53,7 @@ export class Pkcs11Module {
   #users = 0;
   #queue: Promise<unknown> = Promise.resolve();
   /** Per-token PIN verifiers (see recordLogin), keyed by token serial; cleared with the last session. */
-  readonly #pinVerifiers = new Map<string, { verifier: Buffer; sessions: number }>();
+  readonly #pinVerifiers = new Map<string, { verifier: Uint8Array; sessions: number }>();
   readonly #pinKey = randomBytes(32);
 
   private constructor(path: string, lib: Pkcs11Lib) {
@@ -136,7 +137,7 @@ export class Pkcs11Module {
    * outside Coffer's bookkeeping and cannot be checked; 'mismatch' means the PIN differs.
    */
   recordLogin(serial: string, pin: string, freshLogin: boolean): 'ok' | 'mismatch' | 'unverified' {
-    const verifier = createHmac('sha256', this.#pinKey).update(serial).update('\0').update(pin).digest();
+    const verifier = hmac('sha256', this.#pinKey, new TextEncoder().encode(`${serial}\0${pin}`));
     const record = this.#pinVerifiers.get(serial);
     if (freshLogin) {
       // A fresh login while a record exists means the token dropped its login state (removed and

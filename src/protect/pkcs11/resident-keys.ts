@@ -1,7 +1,7 @@
 // HSM-resident signing keys: Ed25519 and ECDSA P-256 key pairs generated inside a PKCS#11 token, whose
 // private halves are sensitive, non-extractable token objects. The keystore core keeps only the
 // handle (the pair's CKA_ID, hex) and the public key; every signature is made by the token. Signatures
-// come out in the encodings DESIGN §3 fixes for `sign`: 64-byte Ed25519 (RFC 8032) and 64-byte r ‖ s
+// come out in the encodings SPEC §2 fixes for `sign`: 64-byte Ed25519 (RFC 8032) and 64-byte r ‖ s
 // for P-256 over SHA-256, so any verifier accepts them. Before generating or signing, the token's
 // mechanism list is probed and a token that cannot do the job is EUNAVAIL, naming what it lacks.
 import { createHash, createPublicKey } from 'node:crypto';
@@ -54,7 +54,7 @@ export interface ResidentPlan {
   requirements: MechanismRequirement[];
 }
 
-/** DESIGN §4: messages to sign are at most 1 MiB; larger ones are pre-hashed by the caller. */
+/** docs/errors.md: messages to sign are at most 1 MiB; larger ones are pre-hashed by the caller. */
 export const MAX_MESSAGE = 1 << 20;
 const ID_BYTES = 16;
 const CURVE_BITS = 256;

@@ -2,7 +2,10 @@
 // is pure validation: the driver calls it before it spawns any tool, so bad input is EINVAL and no TPM
 // work happens. The config object is a contract ({ type: 'tpm2', tcti?, pcrs? }); the state is what the
 // keyslot record persists and carries no secret (the sealed private blob is encrypted by the TPM).
+
+import { decodeBase64 } from '../../base64.js';
 import { CofferError } from '../../errors.js';
+import { isPlainObject } from '../../plain-object.js';
 
 export interface Tpm2Config {
   type: 'tpm2';
@@ -66,14 +69,9 @@ const TCTI_PATTERN = /^[A-Za-z0-9_./][A-Za-z0-9_./-]*(:[\x20-\x7e]*)?$/;
 const PCR_INDEX_PATTERN = /^(0|[1-9][0-9]?)$/;
 /** Sealed blobs are ~100–200 bytes; anything near this bound is not a tpm2-tools blob. */
 const MAX_BLOB_BYTES = 2048;
-const BASE64_PATTERN = /^[A-Za-z0-9+/]*={0,2}$/;
 
 function invalid(message: string): CofferError {
   return new CofferError('EINVAL', message);
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function isBank(value: string): value is PcrBank {
@@ -160,8 +158,11 @@ function decodeBlob(name: string, value: unknown): Uint8Array {
   if (typeof value !== 'string' || value.length === 0 || value.length > (MAX_BLOB_BYTES * 4) / 3 + 4) {
     throw invalid(`tpm2 keyslot state: ${name} must be a non-empty base64 string`);
   }
-  const bytes = Buffer.from(value, 'base64');
-  if (!BASE64_PATTERN.test(value) || bytes.toString('base64') !== value) {
+  let bytes: Buffer;
+  try {
+    const decoded = decodeBase64(value, 'base64', name);
+    bytes = Buffer.from(decoded.buffer, decoded.byteOffset, decoded.byteLength);
+  } catch {
     throw invalid(`tpm2 keyslot state: ${name} is not canonical base64`);
   }
   // Both blobs are TPM2B structures: a big-endian uint16 size, then exactly that many bytes.

@@ -1,4 +1,4 @@
-// The TPM 2.0 protector (DESIGN §5, SPEC "TPM 2.0 protector"): a random 32-byte key-encryption key is
+// The TPM 2.0 protector (SPEC §5, SPEC "TPM 2.0 protector"): a random 32-byte key-encryption key is
 // sealed into a TPM data object under the owner hierarchy's storage primary, optionally bound to PCR
 // values; the keyslot state keeps only the sealed blobs. Opening unseals the KEK into this process,
 // and the device then runs AES-256-GCM in process: nonce(12) ‖ ciphertext ‖ tag(16). The TPM guarantees

@@ -17,8 +17,8 @@ import type { KernelName } from '../../core/kernels.js';
 import type { CryptoOffload, KernelArgs, KernelResult, SecretRef } from '../../core/offload.js';
 import { CofferError, isErrorCode } from '../../errors.js';
 import { bytesIn, copyForTransfer } from '../codec.js';
+import type { TaskName } from './protocol.js';
 import { type FromWorker, type JobMessage, ownsBuffer, type ToWorker } from './protocol.js';
-import type { TaskName } from './tasks.js';
 
 export interface PoolOptions {
   /** Worker threads (default: one per available core; 0 is refused — use no pool instead). */

@@ -3,7 +3,9 @@
 // sending thread keeps no copy); a job on a secret kernel names the installed key by handle and carries
 // null in its place.
 import type { KernelName } from '../../core/kernels.js';
-import type { TaskName } from './tasks.js';
+
+/** Server tasks a worker runs besides kernels (tasks.ts implements them). */
+export type TaskName = 'decodeBody' | 'encodeReply';
 
 export interface JobMessage {
   id: number;

@@ -8,6 +8,7 @@ import type { Route } from '../router.js';
 import { adminRoutes } from '../routes-admin.js';
 import { keyRoutes } from '../routes-keys.js';
 import { opRoutes } from '../routes-ops.js';
+import type { TaskName } from './protocol.js';
 
 let table: Map<string, Route> | undefined;
 
@@ -30,5 +31,4 @@ function encode(value: unknown): Uint8Array {
   return new Uint8Array(json.buffer, json.byteOffset, json.byteLength);
 }
 
-export const TASKS = { decodeBody, encodeReply: encode } as const;
-export type TaskName = keyof typeof TASKS;
+export const TASKS: Record<TaskName, (...args: never[]) => unknown> = { decodeBody, encodeReply: encode };

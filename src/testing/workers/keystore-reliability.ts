@@ -1,4 +1,4 @@
-// Keystore-level reliability tests (DESIGN §3, §6), registered by each backend's test file with
+// Keystore-level reliability tests (SPEC §2, §9), registered by each backend's test file with
 // `exerciseKeystoreReliability(name, newStore)`; `newStore()` returns the URL of a fresh, empty store
 // location (the suite creates the keystore in it). All of them drive real child processes
 // (keystore-worker.ts) through the kill harness (src/testing/crash.ts):

@@ -7,7 +7,7 @@
 //   node stream-memory.js library <bytes>   — Keystore.sealStream → Keystore.unsealStream
 //   node stream-memory.js daemon <bytes>    — a daemon in this process; CofferClient.sealStream →
 //                                             CofferClient.unsealStream over its Unix socket
-import { startDaemon } from '../../server/fixture.js';
+import { startDaemon } from '../daemon.js';
 import { tempKeystore } from '../keystore.js';
 
 const MiB = 1024 * 1024;

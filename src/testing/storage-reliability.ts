@@ -1,19 +1,19 @@
-// Multi-process reliability tests every backend runs (DESIGN §6), registered by
+// Multi-process reliability tests every backend runs (SPEC §9), registered by
 // `exerciseReliability(name, newStore)` from each backend's test file; `newStore()` returns the URL
-// of a fresh, created store. Both tests run real child processes (reliability.child.ts):
+// of a fresh, created store. Both tests run real child processes (workers/storage-reliability.ts):
 //   1. kill -9 at random moments: after every kill the store opens cleanly, every acknowledged
 //      batch is present and intact at its acknowledged revision, and every batch is all-or-nothing;
 //   2. four processes doing compare-and-swap increments of one record end with the exact count and a
 //      contiguous history: no update lost or doubled.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type ChildRun, crashLoop, runToEnd, siblingScript } from '../testing/crash.js';
-import { historyKey } from './counter.js';
-import { openStorage } from './open.js';
-import { batchKey, DELETE_LAG, payload, RECORDS_PER_BATCH } from './reliability.child.js';
-import type { Storage } from './types.js';
+import { openStorage } from '../storage/open.js';
+import type { Storage } from '../storage/types.js';
+import { type ChildRun, crashLoop, runToEnd, siblingScript } from './crash.js';
+import { historyKey } from './storage-counter.js';
+import { batchKey, DELETE_LAG, payload, RECORDS_PER_BATCH } from './workers/storage-reliability.js';
 
-const CHILD = siblingScript(import.meta.url, 'reliability.child.js');
+const CHILD = siblingScript(import.meta.url, 'workers/storage-reliability.js');
 const dec = new TextDecoder();
 
 export interface ReliabilityOptions {

@@ -1,9 +1,9 @@
-// The shared protector conformance suite (DESIGN §1: every pluggable layer ships one). Every
+// The shared protector conformance suite (docs/architecture.md: every pluggable layer ships one). Every
 // protector's test file calls exerciseProtector against its real component; nothing here is mocked.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import type { DeviceKeystore, ProtectorDriver } from './types.js';
+import type { DeviceKeystore, ProtectorDriver } from '../protect/types.js';
 
 export interface ProtectorFixture<Config extends { type: string }> {
   driver: ProtectorDriver<Config>;

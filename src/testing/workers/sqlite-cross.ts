@@ -8,9 +8,9 @@
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { openStorage } from './open.js';
-import { sqliteSettings } from './sqlite.js';
-import type { Storage, WriteOp } from './types.js';
+import { openStorage } from '../../storage/open.js';
+import { sqliteSettings } from '../../storage/sqlite.js';
+import type { Storage, WriteOp } from '../../storage/types.js';
 
 /** Deterministic bytes of record `name`, `length` long (length 0 included). */
 export function crossPayload(name: string, length: number): Uint8Array {

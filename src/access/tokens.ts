@@ -1,4 +1,4 @@
-// Daemon bearer tokens (SPEC "Daemon API / tokens"): `coffer_` + base64url of 32 random bytes, shown
+// Access: daemon bearer tokens (SPEC "Daemon API / tokens"): `coffer_` + base64url of 32 random bytes, shown
 // once. The store keeps only a SHA-256 hash, inside a sealed record `ext/daemon/tokens/<id>` (readable
 // only while the keystore is unlocked, bound to its record key), so a copy of the store yields no usable
 // token. The id is a truncated hash of the token under another label: it lets `authenticate` find the

@@ -1,4 +1,4 @@
-// The shared storage conformance suite (DESIGN §1 and §6: every backend passes the same tests).
+// The shared storage conformance suite (docs/architecture.md and SPEC §9: every backend passes the same tests).
 // `exerciseStorage(name, open)` registers node:test tests; `open()` must return a new handle on
 // one and the same store each call, and that store must be empty when the suite starts. Tests
 // share the store but each works under its own key prefix, and measure generations relative to
@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
-import { casIncrement, historyKey } from './counter.js';
-import type { Storage, StoredRecord, WriteOp } from './types.js';
+import type { Storage, StoredRecord, WriteOp } from '../storage/types.js';
+import { casIncrement, historyKey } from './storage-counter.js';
 
 const enc = new TextEncoder();
 const bytes = (text: string) => enc.encode(text);

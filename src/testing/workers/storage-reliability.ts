@@ -9,9 +9,9 @@
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { childAck, childExitWithParent, childReady } from '../testing/crash.js';
-import { casIncrement } from './counter.js';
-import { openStorage } from './open.js';
+import { openStorage } from '../../storage/open.js';
+import { childAck, childExitWithParent, childReady } from '../crash.js';
+import { casIncrement } from '../storage-counter.js';
 
 export const RECORDS_PER_BATCH = 4;
 export const DELETE_LAG = 3;

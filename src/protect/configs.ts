@@ -1,44 +1,26 @@
-// Protector config objects (a contract: DESIGN §5 and the protectors issue), their validation, how a
+// Protector config objects — the one place they are typed (docs/protectors.md) — their validation, how a
 // config is matched to stored keyslots, and the driver registry. Drivers other than the passphrase
 // one are imported on first use, so a process that never touches a TPM or a token never loads
 // pkcs11js or spawns tpm2-tools.
 import { CofferError } from '../errors.js';
-import {
-  formatPcrSelection,
-  parsePcrSelection,
-  parseConfig as parseTpm2Config,
-} from '../protect/tpm2/config.js';
-import type { ProtectorDriver } from '../protect/types.js';
+import { formatPcrSelection, parsePcrSelection, parseConfig as parseTpm2Config } from './tpm2/config.js';
+import type {
+  KeyringProtectorConfig,
+  PassphraseProtectorConfig,
+  Pkcs11ProtectorConfig,
+  ProtectorConfig,
+  ProtectorDriver,
+  Tpm2ProtectorConfig,
+} from './types.js';
 
-export interface PassphraseProtectorConfig {
-  type: 'passphrase';
-  passphrase: string;
-  /** Passphrase KDF parameters for a new slot (default Argon2id at the library default). */
-  kdf?: Record<string, unknown>;
-}
-export interface KeyringProtectorConfig {
-  type: 'keyring';
-  service: string;
-  account: string;
-}
-export interface Tpm2ProtectorConfig {
-  type: 'tpm2';
-  tcti?: string;
-  pcrs?: string | number[];
-}
-export interface Pkcs11ProtectorConfig {
-  type: 'pkcs11';
-  module: string;
-  tokenLabel: string;
-  pin: string;
-  keyLabel: string;
-}
+export type {
+  KeyringProtectorConfig,
+  PassphraseProtectorConfig,
+  Pkcs11ProtectorConfig,
+  ProtectorConfig,
+  Tpm2ProtectorConfig,
+};
 
-export type ProtectorConfig =
-  | PassphraseProtectorConfig
-  | KeyringProtectorConfig
-  | Tpm2ProtectorConfig
-  | Pkcs11ProtectorConfig;
 export type ProtectorType = ProtectorConfig['type'];
 export const PROTECTOR_TYPES: readonly ProtectorType[] = ['passphrase', 'keyring', 'tpm2', 'pkcs11'];
 
@@ -78,16 +60,16 @@ export async function validateProtectorConfig(config: unknown): Promise<Protecto
   let validate: (config: unknown) => unknown;
   switch (config.type) {
     case 'passphrase':
-      validate = (await import('../protect/passphrase.js')).validatePassphraseConfig;
+      validate = (await import('./passphrase.js')).validatePassphraseConfig;
       break;
     case 'keyring':
-      validate = (await import('../protect/keyring/index.js')).validateKeyringConfig;
+      validate = (await import('./keyring/index.js')).validateKeyringConfig;
       break;
     case 'tpm2':
       validate = parseTpm2Config;
       break;
     case 'pkcs11':
-      validate = (await import('../protect/pkcs11/index.js')).validatePkcs11Config;
+      validate = (await import('./pkcs11/index.js')).validatePkcs11Config;
       break;
   }
   validate(config);
@@ -189,12 +171,12 @@ type AnyDriver = ProtectorDriver<any>;
 export async function driverFor(type: ProtectorType): Promise<AnyDriver> {
   switch (type) {
     case 'passphrase':
-      return (await import('../protect/passphrase.js')).passphraseDriver;
+      return (await import('./passphrase.js')).passphraseDriver;
     case 'keyring':
-      return (await import('../protect/keyring/index.js')).keyringDriver;
+      return (await import('./keyring/index.js')).keyringDriver;
     case 'tpm2':
-      return (await import('../protect/tpm2/index.js')).tpm2Driver;
+      return (await import('./tpm2/index.js')).tpm2Driver;
     case 'pkcs11':
-      return (await import('../protect/pkcs11/index.js')).pkcs11Driver;
+      return (await import('./pkcs11/index.js')).pkcs11Driver;
   }
 }

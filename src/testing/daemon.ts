@@ -4,11 +4,11 @@
 import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { createToken } from '../access/tokens.js';
 import { CofferClient } from '../client/index.js';
 import { Keystore } from '../core/keystore.js';
-import { passphrase, type TempDir, tempDir } from '../testing/keystore.js';
-import { type RunningServer, type ServerOptions, startServer } from './index.js';
-import { createToken } from './tokens.js';
+import { type RunningServer, type ServerOptions, startServer } from '../server/index.js';
+import { passphrase, type TempDir, tempDir } from './keystore.js';
 
 export const PASSPHRASE = 'correct horse battery staple';
 

@@ -4,8 +4,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { childAck, childExitWithParent, childReady } from '../testing/crash.js';
-import { FileLock } from './dir-lock.js';
+import { FileLock } from '../../storage/dir-lock.js';
+import { childAck, childExitWithParent, childReady } from '../crash.js';
 
 async function main(lockPath: string, counterPath: string, iterations: number): Promise<void> {
   const lock = new FileLock(lockPath);

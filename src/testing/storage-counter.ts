@@ -2,7 +2,7 @@
 // multi-process reliability test to prove that concurrent read-modify-write loses no update: each
 // increment moves the counter and creates its history record (which must not exist yet) in one
 // batch, so a lost or doubled increment shows as a gap or a conflict in the history.
-import type { Storage } from './types.js';
+import type { Storage } from '../storage/types.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
