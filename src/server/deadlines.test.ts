@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { concatBytes } from '../crypto/bytes.js';
-import { type DaemonFixture, startDaemon } from './fixture.js';
+import { type DaemonFixture, startDaemon } from '../testing/daemon.js';
 
 const REQUEST_MS = 200;
 const IDLE_MS = 3_000;

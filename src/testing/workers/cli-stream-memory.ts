@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Keystore } from '../../core/keystore.js';
-import { makeStore, PASSPHRASE, startDaemon } from '../../server/fixture.js';
+import { makeStore, PASSPHRASE, startDaemon } from '../daemon.js';
 import { passphrase, tempDir } from '../keystore.js';
 
 const MiB = 1024 * 1024;
