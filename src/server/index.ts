@@ -19,10 +19,13 @@ import { CofferError } from '../errors.js';
 import { openStorage } from '../storage/open.js';
 import { Daemon, type RotationOptions } from './daemon.js';
 import { type LimitOptions, resolveLimits, TokenLimits } from './limits.js';
+import { readUnlockAttempts } from './lockout.js';
+import { DaemonMetrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
 import { WorkerPool } from './pool/pool.js';
 import { type RequestMeta, Router } from './router.js';
 import { allRoutes } from './routes.js';
+import { metricsListenerHandler } from './routes-metrics.js';
 
 export type { TokenInfo, TokenOp } from './tokens.js';
 export {
@@ -66,12 +69,19 @@ export interface ServerOptions {
   workers?: number;
   /** Per-token limits (SPEC §10.5): requests in flight, operations per second, burst. 0 turns one off. */
   limits?: LimitOptions;
+  /**
+   * A second listener, loopback only, serving GET /metrics without a token (docs/metrics.md): for a
+   * Prometheus on the same host, and for scrapes while the daemon is locked. 'HOST:PORT'; port 0 picks one.
+   */
+  metricsListen?: string;
 }
 
 export interface RunningServer {
   close(): Promise<void>;
   socket?: string;
   url?: string;
+  /** The metrics listener's URL of /metrics, when metricsListen was given. */
+  metricsUrl?: string;
 }
 
 /** Node's own header limit is 16 KiB; the daemon keeps it there explicitly (CVE-2018-12121 class). */
@@ -125,6 +135,12 @@ function validate(options: ServerOptions): void {
       throw new CofferError('EINVAL', 'tls needs cert and key PEM file paths');
   }
   if (options.listen !== undefined) parseListen(options.listen, options.tls !== undefined);
+  if (options.metricsListen !== undefined) {
+    if (typeof options.metricsListen !== 'string')
+      throw new CofferError('EINVAL', "metricsListen must be 'HOST:PORT'");
+    // Never with TLS: the metrics listener is plain HTTP, so it must stay on loopback.
+    parseListen(options.metricsListen, false);
+  }
   if (options.protector !== undefined) assertProtectorConfig(options.protector);
   if (options.clock !== undefined && typeof options.clock !== 'function')
     throw new CofferError('EINVAL', 'clock must be a function');
@@ -213,7 +229,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     );
   }
 
-  const storage = await openStorage(options.store, { create: false });
+  const metrics = new DaemonMetrics();
+  const storage = metrics.instrumentStorage(await openStorage(options.store, { create: false }));
   const pool = options.workers === 0 ? undefined : new WorkerPool({ workers: options.workers });
   let daemon: Daemon;
   try {
@@ -221,6 +238,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       clock,
       ...(pool ? { pool } : {}),
       insecureDeterministic: options.insecureDeterministic === true,
+      metrics,
       rotation: options.rotation === false ? false : (options.rotation ?? {}),
       onBackgroundError: (error, what) =>
         logger.warn(
@@ -231,8 +249,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   } catch (error) {
     await storage.close().catch(() => {});
     await pool?.close();
+    metrics.close();
     throw error;
   }
+  metrics.attach({
+    locked: () => daemon.locked,
+    listKeys: () => (daemon.locked ? undefined : daemon.keystore().listKeys()),
+    unlockAttempts: () => readUnlockAttempts(daemon.storage, daemon.clock()),
+    poolQueueDepth: () => pool?.queueDepth,
+    clock: daemon.clock,
+  });
   if (options.protector !== undefined && options.protector.type !== 'passphrase') {
     try {
       await daemon.unlockWithProtector(options.protector);
@@ -271,6 +297,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     if (closing) res.setHeader('connection', 'close');
     res.once('close', () => {
       inFlight--;
+      metrics.requests.inc({ route: meta.route ?? 'unmatched', status: String(res.statusCode) });
       logger.info(
         {
           method: req.method,
@@ -312,10 +339,20 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       const actualPort = typeof address === 'object' && address ? address.port : port;
       result.url = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
     }
+    if (options.metricsListen !== undefined) {
+      const { host, port } = parseListen(options.metricsListen, false);
+      const server = createHttpServer(SERVER_OPTIONS, metricsListenerHandler(daemon));
+      servers.push(server);
+      await listenOn(server, { host, port });
+      const address = server.address();
+      const actualPort = typeof address === 'object' && address ? address.port : port;
+      result.metricsUrl = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}/metrics`;
+    }
   } catch (error) {
     for (const server of servers) server.close();
     if (socketPath !== undefined) await unlink(socketPath).catch(() => {});
     await daemon.close().catch(() => {});
+    metrics.close();
     throw error;
   }
 
@@ -350,6 +387,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       for (const server of servers) server.closeAllConnections();
       await stopped;
       await daemon.close();
+      metrics.close();
       if (socketPath !== undefined) await unlink(socketPath).catch(() => {});
       logger.info('stopped');
     })();
@@ -359,6 +397,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     {
       socket: result.socket,
       url: result.url,
+      ...(result.metricsUrl ? { metricsUrl: result.metricsUrl } : {}),
       locked: daemon.locked,
       keystoreId: daemon.header.id,
       workers: pool?.size ?? 0,
