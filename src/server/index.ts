@@ -17,6 +17,7 @@ import { type Logger, pino } from 'pino';
 import { assertProtectorConfig, type ProtectorConfig } from '../core/protectors.js';
 import { CofferError } from '../errors.js';
 import { openStorage } from '../storage/open.js';
+import { consoleHandler, isConsolePath } from './console.js';
 import { Daemon, type RotationOptions } from './daemon.js';
 import { type LimitOptions, resolveLimits, TokenLimits } from './limits.js';
 import { readUnlockAttempts } from './lockout.js';
@@ -74,6 +75,8 @@ export interface ServerOptions {
    * Prometheus on the same host, and for scrapes while the daemon is locked. 'HOST:PORT'; port 0 picks one.
    */
   metricsListen?: string;
+  /** Where the built web console is (default dist/ui of this package); served at /ui (docs/console.md). */
+  consoleDir?: string;
 }
 
 export interface RunningServer {
@@ -287,6 +290,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     new TokenLimits(options.limits),
   );
 
+  const ui = consoleHandler(options.consoleDir);
   let inFlight = 0;
   let closing = false;
   let drained: (() => void) | undefined;
@@ -312,6 +316,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       );
       if (inFlight === 0) drained?.();
     });
+    const path = (req.url ?? '').split('?')[0] ?? '';
+    if (isConsolePath(path)) {
+      meta.route = 'GET /ui';
+      ui(req, res, path);
+      return;
+    }
     router.dispatch(req, res, daemon, version, meta).catch((error: unknown) => {
       logger.error({ code: 'EINTERNAL', message: String(error) }, 'dispatch failed');
       res.destroy();
