@@ -132,6 +132,8 @@ if (!skipStatic) {
   step('lint (biome)', 'npx', ['biome', 'check', '.']);
 }
 step('type-check and build (tsc)', 'npx', ['tsc', '-p', 'tsconfig.json']);
+// The web console (docs/console.md) into dist/ui: the daemon serves it and the browser tests load it.
+step('build the web console (vite)', 'npm', ['run', '--silent', 'build:ui']);
 
 const dist = join(root, 'dist');
 let files = testFiles(dist);

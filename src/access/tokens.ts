@@ -30,6 +30,8 @@ export const TOKEN_OPS = [
   'decapsulate',
   'mac',
   'verify-mac',
+  // Reads GET /v1/metrics and nothing else: the scope of a Prometheus scraper (docs/metrics.md).
+  'metrics',
 ] as const;
 export type TokenOp = (typeof TOKEN_OPS)[number];
 

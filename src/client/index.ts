@@ -482,6 +482,10 @@ export class CofferClient implements CofferOperations {
   async unlockAttempts(): Promise<UnlockAttempts> {
     return this.#json('GET', '/unlock/attempts');
   }
+  /** The daemon's Prometheus metrics as exposition text (an admin or a metrics token; docs/metrics.md). */
+  async metrics(): Promise<string> {
+    return (await this.#request('GET', '/metrics')).body.toString('utf8');
+  }
   async openapi(): Promise<Record<string, unknown>> {
     return this.#json('GET', '/openapi.json');
   }

@@ -57,6 +57,7 @@ import {
 import { MasterKeys } from './master-key.js';
 import { generateMaterial, hasPublicKey, wrapSecret } from './material.js';
 import { assertMetadataString, assertName, validateCreateSpec } from './names.js';
+import type { KeystoreObserver } from './observer.js';
 import type { CryptoOffload } from './offload.js';
 import * as ops from './operations.js';
 import { exportPublicKey, type PublicKeyFormat } from './public-key.js';
@@ -103,6 +104,8 @@ export interface OpenOptions {
    * worker pool (docs/daemon.md "Worker pool"). Absent: everything runs in the calling thread.
    */
   offload?: CryptoOffload;
+  /** Told about failures worth counting, e.g. audit appends (core/observer.ts; the daemon's metrics). */
+  observer?: KeystoreObserver;
 }
 
 /** A resident key's token pair made before the write that records it. */
@@ -169,6 +172,7 @@ export class Keystore implements KeyOperations {
       );
       session.auditOperations = options.auditOperations === true;
       session.offload = options.offload;
+      session.observer = options.observer;
       const headerRecord = await storage.get(HEADER_KEY);
       if (!headerRecord) {
         if (!options.create)

@@ -5,7 +5,7 @@ import { wipe } from '../crypto/bytes.js';
 import { clearCache as clearKemCache } from '../crypto/kem.js';
 import type { Rng } from '../crypto/rng.js';
 import { clearKeyCache } from '../crypto/sig.js';
-import { CofferError } from '../errors.js';
+import { asCofferError, CofferError } from '../errors.js';
 import type { Storage, WriteOp } from '../storage/types.js';
 import { type AuditEvent, AuditLog } from './audit.js';
 import { openRecord, sealRecord } from './barrier.js';
@@ -13,6 +13,7 @@ import { b64 } from './encoding.js';
 import type { MasterKeys } from './master-key.js';
 import { unwrapSecret } from './material.js';
 import { assertKeyId } from './names.js';
+import type { KeystoreObserver } from './observer.js';
 import type { CryptoOffload } from './offload.js';
 import type { KeyInfo } from './types.js';
 import { UsageCounter } from './usage.js';
@@ -80,6 +81,8 @@ export class Session {
   auditOperations = false;
   /** Where expensive kernels run (the daemon's worker pool); undefined: in this thread. */
   offload: CryptoOffload | undefined;
+  /** Told about failures worth counting (core/observer.ts); undefined: nobody listens. */
+  observer: KeystoreObserver | undefined;
 
   constructor(
     readonly storage: Storage,
@@ -279,6 +282,15 @@ export class Session {
     return sealRecord(this.keys.barrier, key, value, this.rng);
   }
 
+  /** Tells the observer that audit entries were not appended (SPEC: the audit log is fail-closed). */
+  #auditFailed(error: unknown): void {
+    try {
+      this.observer?.auditAppendFailed?.(asCofferError(error));
+    } catch {
+      // An observer's own failure must not replace the error the caller sees.
+    }
+  }
+
   /**
    * Runs `build` (which reads what it needs fresh and returns the ops of one change plus its audit
    * events), appends the audit entries, and writes all of it atomically. A lost compare-and-swap
@@ -290,13 +302,21 @@ export class Session {
     for (let attempt = 1; ; attempt++) {
       const { ops, events, result } = await build();
       const at = this.now();
-      const auditOps = await this.audit.prepareAppend(events.map((e) => ({ ...e, actor: this.actor, at })));
+      let auditOps: WriteOp[];
+      try {
+        auditOps = await this.audit.prepareAppend(events.map((e) => ({ ...e, actor: this.actor, at })));
+      } catch (error) {
+        this.#auditFailed(error);
+        throw error;
+      }
       try {
         await this.storage.write([...ops, ...auditOps]);
         return result;
       } catch (error) {
-        if (!(error instanceof CofferError && error.code === 'ECONFLICT') || attempt >= MAX_COMMIT_ATTEMPTS)
+        if (!(error instanceof CofferError && error.code === 'ECONFLICT') || attempt >= MAX_COMMIT_ATTEMPTS) {
+          if (events.length > 0) this.#auditFailed(error);
           throw error;
+        }
         // Back off a little, randomly, so concurrent writers stop colliding in lock step.
         await new Promise((resolve) =>
           setTimeout(resolve, Math.floor(Math.random() * Math.min(50, attempt * 3))),

@@ -17,6 +17,8 @@ import { RotationEventStream } from '../rotation/events.js';
 import { RotationScheduler } from '../rotation/scheduler.js';
 import { createWebhookSender, type WebhookSender } from '../rotation/webhook.js';
 import type { Storage } from '../storage/types.js';
+import { type DaemonMetrics, outcomeOf } from './metrics.js';
+import { instrumentKeystore } from './metrics-keystore.js';
 import type { WorkerPool } from './pool/pool.js';
 
 /** How long an authenticated token is trusted before its record is read again (revocations through
@@ -41,6 +43,8 @@ export interface DaemonOptions {
   rotation?: RotationOptions | false;
   /** Where the keystore runs expensive crypto (docs/daemon.md "Worker pool"); closed with the daemon. */
   pool?: WorkerPool;
+  /** Prometheus metrics (docs/metrics.md): operations are counted through an instrumented keystore. */
+  metrics?: DaemonMetrics;
 }
 
 export class Daemon {
@@ -49,6 +53,8 @@ export class Daemon {
   readonly gate: UnlockGate;
   readonly clock: () => number;
   #ks: Keystore | undefined;
+  /** The keystore as routes and the scheduler see it: #ks, with operations measured when metrics are on. */
+  #view: Keystore | undefined;
   #options: DaemonOptions;
   #tokens = new Map<string, { info: TokenInfo; revision: number; until: number }>();
   #touched = new Map<string, number>();
@@ -135,6 +141,11 @@ export class Daemon {
     return this.#options.pool;
   }
 
+  /** The daemon's Prometheus metrics, when it keeps them (docs/metrics.md). */
+  get metrics(): DaemonMetrics | undefined {
+    return this.#options.metrics;
+  }
+
   /** Worker threads running this daemon's expensive crypto (0: all on the event loop). */
   get poolSize(): number {
     return this.#options.pool?.size ?? 0;
@@ -146,7 +157,7 @@ export class Daemon {
 
   /** The unlocked keystore, or ELOCKED telling the caller how to unlock. */
   keystore(): Keystore {
-    const ks = this.#ks;
+    const ks = this.#view;
     if (ks === undefined || ks.locked)
       throw new CofferError(
         'ELOCKED',
@@ -169,15 +180,39 @@ export class Daemon {
               rng: insecureSeededRng(new TextEncoder().encode('coffer daemon insecure deterministic mode')),
             }
           : {}),
+        ...(this.#options.metrics ? { observer: this.#options.metrics } : {}),
       });
+      const metrics = this.#options.metrics;
+      this.#view = metrics ? instrumentKeystore(this.#ks, metrics) : this.#ks;
     } else {
       await this.#ks.unlock(protector);
     }
-    this.#startScheduler(this.#ks);
+    this.#startScheduler(this.#view ?? this.#ks);
   }
 
   /** Unlock with a passphrase: serialised, counted, refused while locked out. */
   async unlockWithPassphrase(passphrase: string): Promise<void> {
+    const metrics = this.#options.metrics;
+    if (!metrics) return this.#unlockWithPassphrase(passphrase);
+    // A wrong passphrase and a refusal during a lockout are both ELOCKED to the caller; the metrics
+    // tell them apart by whether unlocking was locked out before this attempt.
+    const lockedOutBefore = (await this.gate.lockedOutUntil().catch(() => undefined)) !== undefined;
+    try {
+      await this.#unlockWithPassphrase(passphrase);
+      metrics.unlockAttempts.inc({ outcome: 'ok' });
+    } catch (error) {
+      const code = outcomeOf(error);
+      const credential = code === 'ELOCKED' || code === 'EBADMSG';
+      const outcome = !credential ? code : lockedOutBefore ? 'locked_out' : 'wrong_passphrase';
+      metrics.unlockAttempts.inc({ outcome });
+      // This wrong passphrase may have been the one that started a lockout.
+      if (outcome === 'wrong_passphrase' && (await this.gate.lockedOutUntil().catch(() => undefined)))
+        metrics.lockouts.inc();
+      throw error;
+    }
+  }
+
+  async #unlockWithPassphrase(passphrase: string): Promise<void> {
     if (!this.locked) throw new CofferError('EALREADY', 'the daemon is already unlocked');
     await this.gate.attempt(
       async () => {

@@ -14,27 +14,21 @@ import { createServer as createHttpsServer } from 'node:https';
 import { connect, isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { type Logger, pino } from 'pino';
+import { readUnlockAttempts } from '../access/lockout.js';
 import { CofferError } from '../errors.js';
 import { assertProtectorConfig, type ProtectorConfig } from '../protect/configs.js';
 import { openStorage } from '../storage/open.js';
 import { packageVersion } from '../version.js';
+import { consoleHandler, isConsolePath } from './console.js';
 import { Daemon, type RotationOptions } from './daemon.js';
 import { armDeadline, DEFAULT_TIMEOUTS, type Timeouts } from './deadlines.js';
 import { type LimitOptions, resolveLimits, TokenLimits } from './limits.js';
+import { DaemonMetrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
 import { WorkerPool } from './pool/pool.js';
 import { type RequestMeta, Router } from './router.js';
 import { allRoutes } from './routes.js';
-
-export {
-  allowsApp,
-  allowsOp,
-  authenticate,
-  createToken,
-  listTokens,
-  revokeToken,
-  TOKEN_OPS,
-} from '../access/tokens.js';
+import { metricsListenerHandler } from './routes-metrics.js';
 
 export interface ServerOptions {
   /** Store URL (sqlite:, dir:, postgres://) of an existing keystore. */
@@ -73,12 +67,21 @@ export interface ServerOptions {
    * (default 60 s), however long it lasts.
    */
   timeouts?: Partial<Timeouts>;
+  /**
+   * A second listener, loopback only, serving GET /metrics without a token (docs/metrics.md): for a
+   * Prometheus on the same host, and for scrapes while the daemon is locked. 'HOST:PORT'; port 0 picks one.
+   */
+  metricsListen?: string;
+  /** Where the built web console is (default dist/ui of this package); served at /ui (docs/console.md). */
+  consoleDir?: string;
 }
 
 export interface RunningServer {
   close(): Promise<void>;
   socket?: string;
   url?: string;
+  /** The metrics listener's URL of /metrics, when metricsListen was given. */
+  metricsUrl?: string;
 }
 
 /**
@@ -125,6 +128,12 @@ function validate(options: ServerOptions): void {
       throw new CofferError('EINVAL', 'tls needs cert and key PEM file paths');
   }
   if (options.listen !== undefined) parseListen(options.listen, options.tls !== undefined);
+  if (options.metricsListen !== undefined) {
+    if (typeof options.metricsListen !== 'string')
+      throw new CofferError('EINVAL', "metricsListen must be 'HOST:PORT'");
+    // Never with TLS: the metrics listener is plain HTTP, so it must stay on loopback.
+    parseListen(options.metricsListen, false);
+  }
   if (options.protector !== undefined) assertProtectorConfig(options.protector);
   if (options.clock !== undefined && typeof options.clock !== 'function')
     throw new CofferError('EINVAL', 'clock must be a function');
@@ -216,7 +225,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     );
   }
 
-  const storage = await openStorage(options.store, { create: false });
+  const metrics = new DaemonMetrics();
+  const storage = metrics.instrumentStorage(await openStorage(options.store, { create: false }));
   const pool = options.workers === 0 ? undefined : new WorkerPool({ workers: options.workers });
   let daemon: Daemon;
   try {
@@ -224,6 +234,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       clock,
       ...(pool ? { pool } : {}),
       insecureDeterministic: options.insecureDeterministic === true,
+      metrics,
       rotation: options.rotation === false ? false : (options.rotation ?? {}),
       onBackgroundError: (error, what) =>
         logger.warn(
@@ -234,8 +245,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   } catch (error) {
     await storage.close().catch(() => {});
     await pool?.close();
+    metrics.close();
     throw error;
   }
+  metrics.attach({
+    locked: () => daemon.locked,
+    listKeys: () => (daemon.locked ? undefined : daemon.keystore().listKeys()),
+    unlockAttempts: () => readUnlockAttempts(daemon.storage, daemon.clock()),
+    poolQueueDepth: () => pool?.queueDepth,
+    clock: daemon.clock,
+  });
   if (options.protector !== undefined && options.protector.type !== 'passphrase') {
     try {
       await daemon.unlockWithProtector(options.protector);
@@ -265,6 +284,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   );
 
   const timeouts: Timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
+  const ui = consoleHandler(options.consoleDir);
   let inFlight = 0;
   let closing = false;
   let drained: (() => void) | undefined;
@@ -275,6 +295,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     if (closing) res.setHeader('connection', 'close');
     res.once('close', () => {
       inFlight--;
+      metrics.requests.inc({ route: meta.route ?? 'unmatched', status: String(res.statusCode) });
       logger.info(
         {
           method: req.method,
@@ -289,6 +310,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       );
       if (inFlight === 0) drained?.();
     });
+    const path = (req.url ?? '').split('?')[0] ?? '';
+    if (isConsolePath(path)) {
+      meta.route = 'GET /ui';
+      ui(req, res, path);
+      return;
+    }
     router.dispatch(req, res, daemon, version, meta).catch((error: unknown) => {
       logger.error({ code: 'EINTERNAL', message: String(error) }, 'dispatch failed');
       res.destroy();
@@ -316,10 +343,20 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       const actualPort = typeof address === 'object' && address ? address.port : port;
       result.url = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
     }
+    if (options.metricsListen !== undefined) {
+      const { host, port } = parseListen(options.metricsListen, false);
+      const server = createHttpServer(SERVER_OPTIONS, metricsListenerHandler(daemon));
+      servers.push(server);
+      await listenOn(server, { host, port });
+      const address = server.address();
+      const actualPort = typeof address === 'object' && address ? address.port : port;
+      result.metricsUrl = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}/metrics`;
+    }
   } catch (error) {
     for (const server of servers) server.close();
     if (socketPath !== undefined) await unlink(socketPath).catch(() => {});
     await daemon.close().catch(() => {});
+    metrics.close();
     throw error;
   }
 
@@ -354,6 +391,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       for (const server of servers) server.closeAllConnections();
       await stopped;
       await daemon.close();
+      metrics.close();
       if (socketPath !== undefined) await unlink(socketPath).catch(() => {});
       logger.info('stopped');
     })();
@@ -363,6 +401,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     {
       socket: result.socket,
       url: result.url,
+      ...(result.metricsUrl ? { metricsUrl: result.metricsUrl } : {}),
       locked: daemon.locked,
       keystoreId: daemon.header.id,
       workers: pool?.size ?? 0,

@@ -57,6 +57,8 @@ export interface Route<B = unknown, Q = unknown> {
   auth: Auth;
   /** Token operation the route needs (key routes also check the key's app). */
   op?: TokenOp;
+  /** An admin token may call the route without holding `op` (GET /v1/metrics). */
+  orAdmin?: true;
   body?: Schema<B>;
   query?: Schema<Q>;
   /** The status of a JSON success (default 200); the OpenAPI document reads it from here too. */
@@ -199,7 +201,7 @@ export class Router {
         meta.token = token.id;
         if (r.auth === 'admin' && !token.admin)
           throw new CofferError('EPERM', 'this route needs an admin token');
-        if (r.op && !allowsOp(token, r.op))
+        if (r.op && !allowsOp(token, r.op) && !(r.orAdmin && token.admin))
           throw new CofferError('EPERM', `this token may not perform '${r.op}'`);
         release = this.#limits?.admit(token.id);
       }

@@ -7,6 +7,7 @@ import { hdRoutes } from './routes-hd.js';
 import { keyRoutes } from './routes-keys.js';
 import { keyExtraRoutes } from './routes-keys-extra.js';
 import { maintenanceRoutes } from './routes-maintenance.js';
+import { metricsRoutes } from './routes-metrics.js';
 import { opRoutes } from './routes-ops.js';
 import { streamRoutes } from './routes-stream.js';
 
@@ -20,5 +21,6 @@ export function allRoutes(openapi: () => unknown): Route[] {
     ...hdRoutes,
     ...backupRoutes,
     ...maintenanceRoutes,
+    ...metricsRoutes,
   ];
 }

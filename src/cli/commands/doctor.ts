@@ -1,7 +1,8 @@
 // `coffer doctor`: what this machine can do, probed for real (docs/cli.md): the Node and OpenSSL
 // versions, which crypto primitive runs natively and which in pure JS, and for every protector
 // whether it is usable here and, if not, why — tpm2-tools on PATH and a TPM that answers, a PKCS#11
-// module and the pkcs11js addon, a D-Bus session bus with a Secret Service provider.
+// module and the pkcs11js addon, a D-Bus session bus with a Secret Service provider; and, when a daemon
+// is configured, that daemon's health from its metrics (doctor-daemon.ts).
 import { execFile } from 'node:child_process';
 import { accessSync, constants, existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
@@ -161,6 +162,8 @@ export const doctor: CommandRun = async (ctx) => {
     usable: true,
     detail: `Argon2id through ${nativeSupport.argon2 ? 'node:crypto (native)' : '@noble/hashes (pure JS: slower unlock; Node ≥ 24.7 is native)'}`,
   };
+  const { daemonReport } = await import('./doctor-daemon.js');
+  const daemon = await daemonReport(ctx.config);
   const report = {
     node: {
       version: process.versions.node,
@@ -170,6 +173,7 @@ export const doctor: CommandRun = async (ctx) => {
     crypto: implementations,
     sqlite,
     protectors: { passphrase, keyring, tpm2, pkcs11 },
+    ...(daemon ? { daemon } : {}),
   };
   const mark = (p: ProbeReport) => (p.usable ? 'ok ' : 'no ');
   const nativeCount = Object.values(implementations).filter((i) => i === 'node:crypto').length;
@@ -182,5 +186,12 @@ export const doctor: CommandRun = async (ctx) => {
     '',
     'Protectors:',
     ...Object.entries(report.protectors).map(([name, p]) => `  ${mark(p)} ${name.padEnd(11)} ${p.detail}`),
+    ...(daemon
+      ? [
+          '',
+          `Daemon: ${daemon.detail}`,
+          ...daemon.findings.map((f) => `  ${f.ok ? 'ok ' : 'no '} ${f.what.padEnd(14)} ${f.detail}`),
+        ]
+      : []),
   ]);
 };

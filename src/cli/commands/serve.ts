@@ -14,6 +14,7 @@ export const serve: CommandRun = async (ctx) => {
   const rate = int(ctx.values, 'rate-limit', 0, 1_000_000_000);
   const burst = int(ctx.values, 'rate-burst', 0, 1_000_000_000);
   const listen = str(ctx.values, 'listen');
+  const metricsListen = str(ctx.values, 'metrics-listen');
   const cert = str(ctx.values, 'tls-cert');
   const key = str(ctx.values, 'tls-key');
   if ((cert === undefined) !== (key === undefined))
@@ -38,6 +39,7 @@ export const serve: CommandRun = async (ctx) => {
     ...(cert !== undefined && key !== undefined ? { tls: { cert, key } } : {}),
     ...(insecure ? { insecureDeterministic: true } : {}),
     ...(workers !== undefined ? { workers } : {}),
+    ...(metricsListen !== undefined ? { metricsListen } : {}),
     limits: {
       ...(concurrency !== undefined ? { concurrency } : {}),
       ...(rate !== undefined ? { rate } : {}),
@@ -46,10 +48,20 @@ export const serve: CommandRun = async (ctx) => {
     // This command owns the signals: it closes the server and lets the CLI exit with its code.
     handleSignals: false,
   });
-  await emit(ctx, { socket: server.socket, url: server.url, store: displayStore(config.store) }, []);
+  await emit(
+    ctx,
+    {
+      socket: server.socket,
+      url: server.url,
+      ...(server.metricsUrl ? { metricsUrl: server.metricsUrl } : {}),
+      store: displayStore(config.store),
+    },
+    [],
+  );
   note(
     ctx,
     `coffer daemon serving ${displayStore(config.store)} on ${[server.socket, server.url].filter(Boolean).join(' and ')}` +
+      (server.metricsUrl ? `\nmetrics (no token) at ${server.metricsUrl}` : '') +
       (protector ? '' : '\nlocked: run `coffer unlock` to unlock it'),
   );
   await new Promise<void>((resolve) => {

@@ -188,7 +188,7 @@ export const adminTable: CommandSpec[] = [
     path: ['serve'],
     summary: 'run the daemon on a Unix socket and/or loopback TCP',
     usage:
-      '[--store URL] [--socket PATH] [--listen HOST:PORT [--tls-cert PEM --tls-key PEM]] [--protector TYPE] [--workers N] [--concurrency-limit N] [--rate-limit N] [--rate-burst N]',
+      '[--store URL] [--socket PATH] [--listen HOST:PORT [--tls-cert PEM --tls-key PEM]] [--protector TYPE] [--workers N] [--concurrency-limit N] [--rate-limit N] [--rate-burst N] [--metrics-listen HOST:PORT]',
     options: {
       listen: {
         type: 'string',
@@ -196,6 +196,11 @@ export const adminTable: CommandSpec[] = [
         help: 'TCP on loopback, e.g. 127.0.0.1:7878; --tls-cert/--tls-key for HTTPS',
       },
       'tls-cert': { type: 'string', value: 'PEM', help: 'certificate for HTTPS', complete: 'file' },
+      'metrics-listen': {
+        type: 'string',
+        value: 'HOST:PORT',
+        help: 'also serve Prometheus metrics at /metrics without a token, on loopback only',
+      },
       'tls-key': { type: 'string', value: 'PEM', help: 'private key for HTTPS', complete: 'file' },
       workers: {
         type: 'string',
@@ -225,6 +230,8 @@ export const adminTable: CommandSpec[] = [
     notes: [
       '--socket: 0600, in a 0700 directory; default $COFFER_HOME/coffer.sock without --listen.',
       'keyring, tpm2 and pkcs11 protectors unlock at start; passphrase (default) waits for `coffer unlock`.',
+      'GET /v1/metrics needs an admin token or a metrics token (coffer token create --app "*" --ops metrics).',
+      'The web console is at /ui on the TCP listener (docs/console.md).',
     ],
     examples: [
       'coffer serve --socket /run/coffer/coffer.sock',

@@ -107,6 +107,11 @@ export class WorkerPool implements CryptoOffload {
     return { ...this.#stats };
   }
 
+  /** Jobs waiting in the pool's queue for a worker (the metric coffer_worker_pool_queue_depth). */
+  get queueDepth(): number {
+    return this.#queue.length;
+  }
+
   /** For tests: ends worker `index` the way a crash would (its jobs fail, a new worker takes its place). */
   async _crashForTests(index: number): Promise<void> {
     await this.#slots[index]?.worker.terminate();
