@@ -87,6 +87,9 @@ export async function sign(
   const { info } = await s.loadKey(id);
   const encoding = assertEncoding(info, options.encoding);
   const v = protectVersion(info, 'sign', s.now());
+  // SPEC §4.5: a use is counted only while the key's use count is known (one read per key and process).
+  const admitted = s.usage.admit(id);
+  if (admitted) await admitted;
   if (!isSignatureAlgorithm(info.algorithm)) throw new CofferError('EPERM', `key ${id} is not a signing key`);
   const secret = await s.secret(info, v.version);
   const raw = sig.sign(
@@ -226,6 +229,9 @@ export async function seal(
   const { info } = await s.loadKey(id);
   const alg = sealedAlgorithm(info);
   const v = protectVersion(info, 'seal', s.now());
+  // SPEC §4.5: a use is counted only while the key's use count is known (one read per key and process).
+  const admitted = s.usage.admit(id);
+  if (admitted) await admitted;
   let out: Uint8Array;
   if (alg === 'x-wing') {
     const publicKey = await s.publicKey(info, v.version);
@@ -327,6 +333,9 @@ export async function encapsulate(
   if (info.algorithm !== 'x-wing')
     throw new CofferError('EPERM', `key ${id} (${info.algorithm}) is not a KEM key`);
   const v = protectVersion(info, 'encapsulate', s.now());
+  // SPEC §4.5: a use is counted only while the key's use count is known (one read per key and process).
+  const admitted = s.usage.admit(id);
+  if (admitted) await admitted;
   const publicKey = await s.publicKey(info, v.version);
   const result = kem.encapsulate('x-wing', publicKey, s.rng.insecure ? s.rng.randomBytes(64) : undefined);
   s.usage.count(id, v.version);
@@ -358,6 +367,9 @@ export async function computeMac(
   if (info.algorithm !== 'hmac-sha256')
     throw new CofferError('EPERM', `key ${id} (${info.algorithm}) is not a MAC key`);
   const v = protectVersion(info, 'mac', s.now());
+  // SPEC §4.5: a use is counted only while the key's use count is known (one read per key and process).
+  const admitted = s.usage.admit(id);
+  if (admitted) await admitted;
   const mac = hmac('sha256', await s.secret(info, v.version), data);
   s.usage.count(id, v.version);
   s.auditOperation('op.mac', id, v.version);
