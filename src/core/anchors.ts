@@ -283,6 +283,7 @@ export class AnchorGuard {
   async check(accept?: string): Promise<void> {
     liveTokens.add(this.#token);
     const deadline = this.#host.now() + WAIT_MS;
+    let races = 0;
     for (;;) {
       const e = (await this.#host.storage.root()).anchors[this.name];
       let a: Reading | undefined;
@@ -326,6 +327,13 @@ export class AnchorGuard {
         return;
       } catch (error) {
         if (error instanceof Retry) continue;
+        // The root entry and the anchor were read one after the other: a seal by another process in
+        // between (claim moved, then anchor) is not a rollback. Decide only on a pair read with no root
+        // change around it, as reads of records do (SPEC §4.1).
+        if (acceptable(error) && ++races < 64) {
+          const again = (await this.#host.storage.root()).anchors[this.name];
+          if (JSON.stringify(again) !== JSON.stringify(e)) continue;
+        }
         if (accept !== undefined && acceptable(error)) {
           await this.#accept(accept, e, a ?? { state: 'absent' });
           return;
