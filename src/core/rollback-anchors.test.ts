@@ -59,9 +59,19 @@ const anchors: Record<AnchorConfig['type'], () => AnchorConfig> = {
   tpm2: () => ({ type: 'tpm2', tcti: tpm.tcti, nvIndex: nvIndex++ }),
   pkcs11: () => {
     const t = hsm.token(TOKEN);
-    return { type: 'pkcs11', module: hsm.module, tokenLabel: t.label, pin: t.pin, label: `anchor-${randomUUID()}` };
+    return {
+      type: 'pkcs11',
+      module: hsm.module,
+      tokenLabel: t.label,
+      pin: t.pin,
+      label: `anchor-${randomUUID()}`,
+    };
   },
-  keyring: () => ({ type: 'keyring', service: `coffer-anchor-${randomUUID().slice(0, 8)}`, account: 'store' }),
+  keyring: () => ({
+    type: 'keyring',
+    service: `coffer-anchor-${randomUUID().slice(0, 8)}`,
+    account: 'store',
+  }),
   file: () => ({ type: 'file', path: join(dir.path, `anchor-${randomUUID()}.json`) }),
 };
 
@@ -129,7 +139,11 @@ describe('anchors gone or shared', () => {
       const ks = await open(url, { create: true, anchor });
       await ks.close();
       if (anchor.type === 'pkcs11') {
-        const token = await Pkcs11Token.open({ module: anchor.module, tokenLabel: anchor.tokenLabel, pin: anchor.pin });
+        const token = await Pkcs11Token.open({
+          module: anchor.module,
+          tokenLabel: anchor.tokenLabel,
+          pin: anchor.pin,
+        });
         await token.run({ action: 'delete the anchor' }, (lib, session) => {
           for (const object of findObjects(lib, session, [
             { type: CKA.CLASS, value: CKO.DATA },
@@ -156,7 +170,11 @@ describe('anchors gone or shared', () => {
     );
     const old = await snapshot(url);
     // Both write and seal at once, each its own anchor.
-    await Promise.all([first.rotate(keys[1]!.id), second.rotate(keys[0]!.id), first.revoke(keys[0]!.id, 'x')]);
+    await Promise.all([
+      first.rotate(keys[1]!.id),
+      second.rotate(keys[0]!.id),
+      first.revoke(keys[0]!.id, 'x'),
+    ]);
     await Promise.all([first.close(), second.close()]);
     for (const anchor of [a, b]) await (await open(url, { anchor })).close();
     await restore(url, old);

@@ -9,7 +9,15 @@ import { test } from 'node:test';
 import { openStorage } from '../storage/open.js';
 import { passphrase, tempDir } from '../testing/keystore.js';
 import { rawGet, rawPut, rejectsRollback, snapshot } from '../testing/rollback-attacks.js';
-import { encodeJson, HEADER_KEY, parseHeader, SLOT_PREFIX, type SlotRecord, touchedSlot, unlockWith } from './keyslots.js';
+import {
+  encodeJson,
+  HEADER_KEY,
+  parseHeader,
+  SLOT_PREFIX,
+  type SlotRecord,
+  touchedSlot,
+  unlockWith,
+} from './keyslots.js';
 import { Keystore } from './keystore.js';
 import { MasterKeys } from './master-key.js';
 import { TREE_PREFIX } from './tree.js';
@@ -27,7 +35,11 @@ async function downgrade(url: string): Promise<void> {
     const ops = [{ op: 'put' as const, key: HEADER_KEY, value: encodeJson(v1) }];
     for (const record of await raw.list(SLOT_PREFIX)) {
       const slot = JSON.parse(Buffer.from(record.value).toString()) as SlotRecord;
-      ops.push({ op: 'put', key: record.key, value: encodeJson(touchedSlot(keys, v1, slot, slot.lastUsedAt)) });
+      ops.push({
+        op: 'put',
+        key: record.key,
+        value: encodeJson(touchedSlot(keys, v1, slot, slot.lastUsedAt)),
+      });
     }
     const tree = (await raw.list(TREE_PREFIX)).map((r) => ({ op: 'delete' as const, key: r.key }));
     await raw.write([...ops, ...tree]);
@@ -54,11 +66,14 @@ test('a format-1 store is refused without upgrade, and nothing is written', asyn
   const { dir, url } = await formatOneStore();
   try {
     const before = await snapshot(url);
-    await assert.rejects(Keystore.open({ store: url, protector: passphrase() }), (e: Error & { code?: string }) => {
-      assert.equal(e.code, 'EUNAVAIL');
-      assert.match(e.message, /format 1 .*upgrade: true/);
-      return true;
-    });
+    await assert.rejects(
+      Keystore.open({ store: url, protector: passphrase() }),
+      (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'EUNAVAIL');
+        assert.match(e.message, /format 1 .*upgrade: true/);
+        return true;
+      },
+    );
     assert.deepEqual(await snapshot(url), before);
   } finally {
     dir.remove();
@@ -106,12 +121,19 @@ test('a version-1 header and keyslots copied back over an upgraded store are ref
     };
     await putBack();
     await assert.rejects(Keystore.open({ store: url, protector: passphrase() }), { code: 'EUNAVAIL' });
-    await rejectsRollback(Keystore.open({ store: url, protector: passphrase(), upgrade: true }), 'record', HEADER_KEY);
+    await rejectsRollback(
+      Keystore.open({ store: url, protector: passphrase(), upgrade: true }),
+      'record',
+      HEADER_KEY,
+    );
     // The tree removed as well: only the anchor remembers that this store was upgraded and enrolled.
     const raw = await openStorage(url);
     await raw.write((await raw.list(TREE_PREFIX)).map((r) => ({ op: 'delete' as const, key: r.key })));
     await raw.close();
-    await rejectsRollback(Keystore.open({ store: url, protector: passphrase(), upgrade: true, anchor }), 'anchor');
+    await rejectsRollback(
+      Keystore.open({ store: url, protector: passphrase(), upgrade: true, anchor }),
+      'anchor',
+    );
   } finally {
     anchorDir.remove();
     dir.remove();
