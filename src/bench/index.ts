@@ -11,6 +11,7 @@ import { benchDaemon } from './daemon.js';
 import type { BenchRow } from './harness.js';
 import { benchKeystore } from './keystore.js';
 import { benchStorage } from './storage.js';
+import { benchTree } from './tree.js';
 import { benchUnlock } from './unlock.js';
 
 export const BENCH_GROUPS: Readonly<Record<string, () => Promise<BenchRow[]>>> = {
@@ -18,6 +19,7 @@ export const BENCH_GROUPS: Readonly<Record<string, () => Promise<BenchRow[]>>> =
   sig: benchSig,
   kem: benchKem,
   storage: benchStorage,
+  tree: benchTree,
   keystore: benchKeystore,
   unlock: benchUnlock,
   daemon: benchDaemon,

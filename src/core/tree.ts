@@ -4,7 +4,7 @@
 // parent names and caches them). The shape is a function of the set of entries alone — a node holds
 // at most BUCKET_MAX entries as a bucket, more as an inner node of 16 children — so every writer that
 // applies the same changes builds byte-identical nodes.
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, hash, timingSafeEqual } from 'node:crypto';
 import { CofferError } from '../errors.js';
 import { canonicalJson, textDecoder, textEncoder } from './encoding.js';
 import { RollbackError } from './rollback.js';
@@ -19,7 +19,6 @@ const CHILD_BYTES = 4 + HASH_BYTES;
 const INNER_BYTES = 1 + 16 * CHILD_BYTES;
 const BUCKET = 0x01;
 const INNER = 0x02;
-const KEY_ID_SEGMENT = /^k_[a-z2-7]{26}$/;
 const HEX64 = /^[0-9a-f]{64}$/;
 const ZERO_HASH = Buffer.alloc(HASH_BYTES);
 
@@ -28,15 +27,28 @@ export function isTracked(key: string): boolean {
   return !key.startsWith(TREE_PREFIX) && !key.startsWith('audit/e/') && !key.startsWith('daemon/');
 }
 
+// One-shot hashing (crypto.hash): a position and a value hash per record written or read, and a node
+// hash per node, are on every write's and every cold read's path.
+const TAGS = new Map<string, Buffer>();
+
 function tagged(tag: string, data: Uint8Array | string): Buffer {
-  return createHash('sha256').update(tag).update(ZERO_BYTE).update(data).digest();
+  if (typeof data === 'string') return hash('sha256', `${tag}\0${data}`, 'buffer');
+  let prefix = TAGS.get(tag);
+  if (!prefix) {
+    prefix = Buffer.from(`${tag}\0`);
+    TAGS.set(tag, prefix);
+  }
+  const input = Buffer.allocUnsafe(prefix.length + data.length);
+  prefix.copy(input, 0);
+  input.set(data, prefix.length);
+  return hash('sha256', input, 'buffer');
 }
-const ZERO_BYTE = Buffer.from([0]);
+
+const KEY_ID_IN_KEY = /(?:^|\/)(k_[a-z2-7]{26})(?=\/|$)/;
 
 /** The key id a record belongs to (all of a key's records share a bucket), else the record key itself. */
 export function groupOf(key: string): string {
-  for (const segment of key.split('/')) if (KEY_ID_SEGMENT.test(segment)) return segment;
-  return key;
+  return KEY_ID_IN_KEY.exec(key)?.[1] ?? key;
 }
 
 /** pos(k) = H(group tag, group(k))[0..4] ‖ H(path tag, k)[0..28]. */
@@ -433,8 +445,7 @@ export interface TreeRoot {
 
 function rootMac(treeKey: Uint8Array, body: TreeRoot): string {
   return createHmac('sha256', treeKey)
-    .update('coffer:tree:root:v1')
-    .update(ZERO_BYTE)
+    .update('coffer:tree:root:v1\0')
     .update(canonicalJson(body))
     .digest('hex');
 }

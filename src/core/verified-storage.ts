@@ -61,7 +61,10 @@ interface CachedNode {
   total: number;
 }
 
-/** Nodes by (prefix, hash), least recently used evicted past a byte budget. A node never goes stale. */
+/**
+ * Nodes by (prefix, hash), oldest evicted first past a byte budget (first in, first out: refreshing on
+ * every hit cost more than the occasional re-read of an evicted top node). A node never goes stale.
+ */
 class NodeCache {
   readonly #map = new Map<string, CachedNode>();
   #bytes = 0;
@@ -73,12 +76,7 @@ class NodeCache {
   }
 
   get(key: string): CachedNode | undefined {
-    const node = this.#map.get(key);
-    if (node) {
-      this.#map.delete(key);
-      this.#map.set(key, node);
-    }
-    return node;
+    return this.#map.get(key);
   }
 
   set(key: string, node: CachedNode): void {
