@@ -21,6 +21,7 @@ export type {
 } from './core/protectors.js';
 export type { PublicKeyFormat } from './core/public-key.js';
 export type { Pkcs11TokenConfig } from './core/resident.js';
+export { type RollbackDetail, RollbackError, type RollbackKind } from './core/rollback.js';
 export {
   ALGORITHM_USES,
   type CreateKeySpec,
@@ -39,5 +40,12 @@ export {
 } from './core/types.js';
 export { CofferError, ERROR_CODES, type ErrorCode } from './errors.js';
 export { HdWallet, mnemonicPaperBackup } from './hd/index.js';
+export type {
+  AnchorConfig,
+  FileAnchorConfig,
+  KeyringAnchorConfig,
+  Pkcs11AnchorConfig,
+  Tpm2AnchorConfig,
+} from './protect/anchor.js';
 export { openStorage } from './storage/open.js';
 export type { Storage } from './storage/types.js';

@@ -104,7 +104,14 @@ const init: Command = {
       ...(kdf ? { kdf } : {}),
     });
     prepareStoreDir(store);
-    const ks = await Keystore.open({ store, protector, create: true, actor: 'cli:init' });
+    const { anchor } = await config.keystoreOptions();
+    const ks = await Keystore.open({
+      store,
+      protector,
+      create: true,
+      actor: 'cli:init',
+      ...(anchor ? { anchor } : {}),
+    });
     try {
       const { createToken } = await import('../server/tokens.js');
       const admin = await createToken(ks, { name: 'admin', admin: true, apps: ['*'], ops: ['*'] });

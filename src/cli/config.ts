@@ -9,6 +9,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { ProtectorConfig } from '../core/protectors.js';
 import { CofferError } from '../errors.js';
+import { type AnchorConfig, parseAnchorSpec, validateAnchorConfig } from '../protect/anchor.js';
 import type { Streams } from './io.js';
 import { canPrompt, promptHidden, promptNewSecret } from './prompt.js';
 
@@ -166,6 +167,25 @@ export class Config {
       'EINVAL',
       `no passphrase for the new keyslot and no terminal to ask on: set ${envName}${envName === 'COFFER_PASSPHRASE' ? ' (or COFFER_PASSPHRASE_FILE / --passphrase-file)' : ''}`,
     );
+  }
+
+  /**
+   * Rollback protection settings from the environment (SPEC §4.2, §4.3, docs/protectors.md):
+   * COFFER_ANCHOR (an anchor: file:/PATH, tpm2[:0xINDEX], keyring:SERVICE/ACCOUNT or JSON),
+   * COFFER_ACCEPT_ROLLBACK (a reason: open a store the anchor calls older, audited) and
+   * COFFER_UPGRADE=1 (upgrade a format-1 store).
+   */
+  async keystoreOptions(): Promise<{ anchor?: AnchorConfig; acceptRollback?: string; upgrade?: boolean }> {
+    const spec = nonEmpty(this.env.COFFER_ANCHOR);
+    const accept = nonEmpty(this.env.COFFER_ACCEPT_ROLLBACK);
+    const upgrade = nonEmpty(this.env.COFFER_UPGRADE);
+    if (upgrade !== undefined && upgrade !== '1')
+      throw new CofferError('EINVAL', 'COFFER_UPGRADE must be 1 (or unset)');
+    return {
+      ...(spec !== undefined ? { anchor: await validateAnchorConfig(parseAnchorSpec(spec)) } : {}),
+      ...(accept !== undefined ? { acceptRollback: accept } : {}),
+      ...(upgrade === '1' ? { upgrade: true } : {}),
+    };
   }
 
   get protectorType(): string {

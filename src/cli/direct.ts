@@ -26,7 +26,7 @@ export async function openKeystore(config: Config): Promise<Keystore> {
     return await withSpinner(
       config.streams,
       'Unlocking the keystore…',
-      Keystore.open({ store: config.store, protector, actor: actor() }),
+      Keystore.open({ store: config.store, protector, actor: actor(), ...(await config.keystoreOptions()) }),
     );
   } catch (error) {
     if (error instanceof CofferError && error.code === 'ENOENT' && /keystore|store/.test(error.message)) {

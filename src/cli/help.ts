@@ -19,6 +19,10 @@ const GLOBAL_HELP: [string, string][] = [
     '--protector TYPE',
     'how direct mode opens the store: passphrase (default), keyring, tpm2, pkcs11 (env COFFER_PROTECTOR)',
   ],
+  [
+    'env COFFER_ANCHOR',
+    'rollback anchor outside the store: file:/PATH, tpm2[:0xINDEX], keyring:SERVICE/ACCOUNT or a JSON config (docs/protectors.md); COFFER_ACCEPT_ROLLBACK=REASON opens a store the anchor calls older (audited); COFFER_UPGRADE=1 upgrades a format-1 store',
+  ],
   ['--json', 'machine-readable output on stdout (bytes as base64); errors as JSON on stderr'],
   ['-h, --help', 'help for any command'],
 ];

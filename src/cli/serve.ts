@@ -62,6 +62,7 @@ export const serveCommand: Command = {
       ...(listen !== undefined ? { listen } : {}),
       ...(cert !== undefined && key !== undefined ? { tls: { cert, key } } : {}),
       ...(insecure ? { insecureDeterministic: true } : {}),
+      ...(await config.keystoreOptions()),
       // This command owns the signals: it closes the server and lets the CLI exit with its code.
       handleSignals: false,
     });

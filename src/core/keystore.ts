@@ -340,7 +340,7 @@ export class Keystore {
         throw new CofferError(
           'EUNAVAIL',
           'this keystore is format 1 (no protection against rolled-back records): open it once with ' +
-            '`upgrade: true` (CLI: coffer upgrade) after stopping every process of an older Coffer (SPEC §4.3)',
+            '`upgrade: true` (CLI and daemon: COFFER_UPGRADE=1) after stopping every process of an older Coffer (SPEC §4.3)',
         );
       }
       this.#header = await upgradeStore(s, this.#header);

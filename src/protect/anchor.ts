@@ -179,6 +179,41 @@ export async function validateAnchorConfig(config: unknown): Promise<AnchorConfi
   return out;
 }
 
+/**
+ * An anchor named in one line of configuration (`COFFER_ANCHOR` for the CLI and the daemon,
+ * docs/protectors.md): a JSON config object, or the short forms `file:/ABS/PATH`, `tpm2`,
+ * `tpm2:0x01800CF0`, `keyring:SERVICE/ACCOUNT`. Returns the config object; validate it with
+ * validateAnchorConfig (the PKCS#11 form, which needs a PIN, is JSON only).
+ */
+export function parseAnchorSpec(text: string): unknown {
+  const spec = text.trim();
+  if (spec.startsWith('{')) {
+    try {
+      return JSON.parse(spec);
+    } catch {
+      throw new CofferError('EINVAL', 'the anchor is not valid JSON');
+    }
+  }
+  if (spec.startsWith('file:')) return { type: 'file', path: spec.slice('file:'.length) };
+  if (spec === 'tpm2') return { type: 'tpm2' };
+  if (spec.startsWith('tpm2:')) {
+    const index = spec.slice('tpm2:'.length);
+    if (!/^0x[0-9a-fA-F]{1,8}$/.test(index))
+      throw new CofferError('EINVAL', 'tpm2 anchor index must be hex, e.g. tpm2:0x01800CF0');
+    return { type: 'tpm2', nvIndex: Number.parseInt(index, 16) };
+  }
+  if (spec.startsWith('keyring:')) {
+    const rest = spec.slice('keyring:'.length);
+    const slash = rest.indexOf('/');
+    if (slash <= 0) throw new CofferError('EINVAL', 'keyring anchor must be keyring:SERVICE/ACCOUNT');
+    return { type: 'keyring', service: rest.slice(0, slash), account: rest.slice(slash + 1) };
+  }
+  throw new CofferError(
+    'EINVAL',
+    'anchor must be file:/ABS/PATH, tpm2, tpm2:0xINDEX, keyring:SERVICE/ACCOUNT or a JSON config object',
+  );
+}
+
 /** Opens the platform behind an anchor config (loading its module on first use). */
 export async function openAnchorDevice(config: AnchorConfig): Promise<AnchorDevice> {
   switch (config.type) {

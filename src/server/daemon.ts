@@ -5,7 +5,7 @@
 
 import type { ServerResponse } from 'node:http';
 import { HEADER_KEY, parseHeader, type StoreHeader } from '../core/keyslots.js';
-import { Keystore } from '../core/keystore.js';
+import { Keystore, type OpenOptions } from '../core/keystore.js';
 import type { ProtectorConfig } from '../core/protectors.js';
 import { insecureSeededRng } from '../crypto/rng.js';
 import { CofferError } from '../errors.js';
@@ -36,6 +36,8 @@ export interface DaemonOptions {
   onBackgroundError: (error: unknown, what: string) => void;
   /** Rotation scheduler settings; false: no scheduler in this daemon (cron runs `coffer rotate due`). */
   rotation?: RotationOptions | false;
+  /** Rollback anchor, acceptance and format upgrade for the keystore (SPEC §4.2, §4.3). */
+  keystore?: Pick<OpenOptions, 'anchor' | 'acceptRollback' | 'upgrade'>;
 }
 
 export class Daemon {
@@ -147,6 +149,7 @@ export class Daemon {
         protector,
         actor: 'daemon',
         clock: this.clock,
+        ...this.#options.keystore,
         ...(this.#options.insecureDeterministic
           ? {
               insecureDeterministic: true,

@@ -16,6 +16,7 @@ import { dirname, resolve } from 'node:path';
 import { type Logger, pino } from 'pino';
 import { assertProtectorConfig, type ProtectorConfig } from '../core/protectors.js';
 import { CofferError } from '../errors.js';
+import type { AnchorConfig } from '../protect/anchor.js';
 import { openStorage } from '../storage/open.js';
 import { Daemon, type RotationOptions } from './daemon.js';
 import { openApiDocument } from './openapi.js';
@@ -59,6 +60,12 @@ export interface ServerOptions {
    * a Coffer-Signature HMAC header), and a stable instance name. false: none (use `coffer rotate due`).
    */
   rotation?: RotationOptions | false;
+  /** Rollback anchor outside the store (SPEC §4.2, docs/protectors.md). */
+  anchor?: AnchorConfig;
+  /** Accept the store the anchor calls older, with this reason (audited; SPEC §4.2). */
+  acceptRollback?: string;
+  /** Upgrade a format-1 store at the first unlock (SPEC §4.3). */
+  upgrade?: boolean;
 }
 
 export interface RunningServer {
@@ -207,6 +214,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       clock,
       insecureDeterministic: options.insecureDeterministic === true,
       rotation: options.rotation === false ? false : (options.rotation ?? {}),
+      keystore: {
+        ...(options.anchor ? { anchor: options.anchor } : {}),
+        ...(options.acceptRollback ? { acceptRollback: options.acceptRollback } : {}),
+        ...(options.upgrade ? { upgrade: true } : {}),
+      },
       onBackgroundError: (error, what) =>
         logger.warn(
           { what, code: error instanceof CofferError ? error.code : 'EINTERNAL' },
