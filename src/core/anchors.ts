@@ -277,10 +277,11 @@ export class AnchorGuard {
 
   /**
    * Compares the store with its anchor (SPEC §4.2 table), enrolling it on first use and completing a
-   * seal a dead process left behind. With `accept` (an operator's reason), a store older than the anchor
+   * seal a dead process left behind (`creating`: for a store made just now). With `accept` (an
+   * operator's reason), a store older than the anchor
    * (or an anchor gone or behind) is accepted as the current store, audited, and sealed.
    */
-  async check(accept?: string): Promise<void> {
+  async check(accept?: string, creating = false): Promise<void> {
     liveTokens.add(this.#token);
     const deadline = this.#host.now() + WAIT_MS;
     let races = 0;
@@ -290,7 +291,9 @@ export class AnchorGuard {
       try {
         a = await this.#read();
         if (e === undefined) {
-          if (a.state === 'value') {
+          // A brand-new store has no past to roll back to: it may adopt a TPM counter left by another
+          // (the counter only moves forward; a blob of another store is refused by its store id).
+          if (a.state === 'value' && !(creating && (await this.#dev()).kind === 'counter')) {
             throw this.#fail(
               `the store was rolled back to before anchor ${this.name} was enrolled, or the anchor belongs to another keystore: the anchor holds ${a.value} but this store never recorded it`,
             );

@@ -254,7 +254,7 @@ export class Keystore {
     if (anchor) {
       session.anchor = anchorFor(anchor, session, header.id);
       try {
-        await session.anchor.check();
+        await session.anchor.check(undefined, true);
       } catch (error) {
         session.lock();
         await session.anchor.close().catch(() => {});

@@ -132,6 +132,22 @@ describe('anchors gone or shared', () => {
     await (await open(url, { anchor })).close();
   });
 
+  test('a new store adopts a TPM counter that already exists; an existing store never does', async () => {
+    const anchor = anchors.tpm2();
+    const first = await open(await backends.sqlite!(), { create: true, anchor });
+    await first.close();
+    // Creating a second store on the same (already incremented) counter: nothing to roll back to.
+    const url = await backends.sqlite!();
+    const second = await open(url, { create: true, anchor });
+    await second.createKey({ app: 'shop', purpose: 'adopt', algorithm: 'ed25519' });
+    await second.close();
+    await (await open(url, { anchor })).close();
+    // A store that never recorded this counter, opened with it later: refused (SPEC §4.2).
+    const unanchored = await backends.sqlite!();
+    await (await open(unanchored, { create: true })).close();
+    await rejectsRollback(open(unanchored, { anchor }), 'anchor');
+  });
+
   test('a deleted token object or keyring item is EUNAVAIL, never a silent fresh start', async () => {
     for (const type of ['pkcs11', 'keyring'] as const) {
       const url = await backends.sqlite!();
