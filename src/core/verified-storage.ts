@@ -154,9 +154,13 @@ export class VerifiedStorage implements Storage {
     return structuredClone((await this.#readRoot()).root);
   }
 
-  /** Records a root as seen (after reading it or writing it); refuses one older than already seen. */
-  #observe(seq: number, mac: string): void {
-    const seen = this.#highest;
+  /**
+   * Records a root as seen (after reading or writing it). `floor` is the newest root seen before the
+   * read began: only it may not be newer than what the read returned. (A read issued before one of
+   * this process's own writes finished may legitimately return the root from before that write.)
+   */
+  #observe(seq: number, mac: string, floor: { seq: number; mac: string } | undefined): void {
+    const seen = floor;
     if (seen && (seq < seen.seq || (seq === seen.seq && mac !== seen.mac))) {
       throw new RollbackError(
         { kind: 'store' },
@@ -164,10 +168,11 @@ export class VerifiedStorage implements Storage {
           `sequence ${seen.seq}${seq === seen.seq ? ' with other contents' : ''} (an older copy of the whole store; SPEC §4.1)`,
       );
     }
-    if (!seen || seq > seen.seq) this.#highest = { seq, mac };
+    if (!this.#highest || seq > this.#highest.seq) this.#highest = { seq, mac };
   }
 
   async #readRoot(): Promise<RootState> {
+    const floor = this.#highest;
     const record = await this.#raw.get(ROOT_KEY);
     if (!record) {
       if (this.#allowEmpty && this.#highest === undefined) return EMPTY;
@@ -179,7 +184,7 @@ export class VerifiedStorage implements Storage {
     const last = this.#last;
     if (last && last.revision === record.revision && last.bytes.equals(record.value)) return last;
     const { root, mac } = decodeRoot(this.#treeKey(), record.value);
-    this.#observe(root.seq, mac);
+    this.#observe(root.seq, mac, floor);
     const state: RootState = { root, revision: record.revision, mac, bytes: Buffer.from(record.value) };
     this.#last = state;
     return state;
@@ -378,7 +383,9 @@ export class VerifiedStorage implements Storage {
         throw error;
       }
       for (const made of update.made) this.#cache.set(cacheKey(made.prefix, made.hash), made);
-      this.#observe(root.seq, encoded.mac);
+      // Our own commit: newer than everything seen before it began, but a concurrent read of this
+      // process may already have seen later commits of others, so only raise the mark.
+      if (!this.#highest || root.seq > this.#highest.seq) this.#highest = { seq: root.seq, mac: encoded.mac };
       this.#last = { root, revision: generation, mac: encoded.mac, bytes: Buffer.from(encoded.bytes) };
       if (!options.quiet) this.#onWrite?.();
       return generation;
