@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the system components the test suite starts for real (DEVELOPERS: platform protectors are
 # tested against the real component): PostgreSQL 15, SoftHSM2, swtpm + tpm2-tools, gnome-keyring
-# under D-Bus, OpenSSL and ssh-keygen for interop checks. Needs root for apt-get; a non-root run
+# under D-Bus, OpenSSL, ssh-keygen / ssh-add and git (SSH commit signing) for interop checks, zbarimg
+# for QR codes, zsh and fish for the CLI's completion scripts. Needs root for apt-get; a non-root run
 # only reports what is missing.
 set -euo pipefail
 
-packages=(postgresql-15 softhsm2 swtpm swtpm-tools tpm2-tools gnome-keyring dbus dbus-daemon libsecret-tools openssl openssh-client procps zbar-tools)
+packages=(postgresql-15 softhsm2 swtpm swtpm-tools tpm2-tools gnome-keyring dbus dbus-daemon libsecret-tools openssl openssh-client procps zbar-tools git zsh fish)
 
 missing=()
 for p in "${packages[@]}"; do

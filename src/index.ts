@@ -23,6 +23,20 @@ export type { PublicKeyFormat } from './core/public-key.js';
 export type { Pkcs11TokenConfig } from './core/resident.js';
 export { type RollbackDetail, RollbackError, type RollbackKind } from './core/rollback.js';
 export {
+  type ByteSource,
+  ByteStream,
+  type SealStreamOptions,
+  sealStreamToPublicKey,
+  type UnsealStreamOptions,
+} from './core/stream-seal.js';
+export type {
+  KeyOperations,
+  SignatureCheck,
+  SignatureEncoding,
+  TokenInfo,
+  TokenSpec,
+} from './core/surface.js';
+export {
   ALGORITHM_USES,
   type CreateKeySpec,
   KEY_ALGORITHMS,

@@ -64,14 +64,25 @@ export interface CreateBackupOptions {
   kdf?: PassphraseKdfParams;
   /** An X-Wing recipient: an object, or a `coffer1:xwing:<keyId>:<version>:<b64url>` string. */
   recipient?: RecipientOption | string;
-  /** Incremental: a store generation, or the path of the backup this one builds on. */
-  since?: number | string;
+  /**
+   * Incremental: a store generation, the path of the backup this one builds on, or that backup's
+   * header fields (as `inspectBackup` gives them) when its file is elsewhere.
+   */
+  since?: number | string | BackupBase;
   app?: string;
   purpose?: string;
   keyIds?: string[];
   /** Plaintext bytes per chunk, a power of two from 1 KiB to 1 MiB (default 64 KiB). */
   chunkSize?: number;
   onProgress?: (progress: BackupProgress) => void;
+}
+
+/** The base of an incremental backup, described by its header instead of its file. */
+export interface BackupBase {
+  generation: number;
+  backupId?: string;
+  /** Checked against this keystore when given: a base of another store is refused. */
+  storeId?: string;
 }
 
 export interface BackupResult {
@@ -134,7 +145,7 @@ interface Checked {
   kind: BackupKind;
   filter: ExportFilter;
   selection?: BackupSelection;
-  since?: number | string;
+  since?: number | string | BackupBase;
   passphrase?: { passphrase: Passphrase; kdf: PassphraseKdfParams };
   recipient?: RecipientOption | XWingRecipient;
   chunkSize: number;
@@ -197,9 +208,18 @@ function checkOptions(options: CreateBackupOptions): Checked {
   }
   const { since } = options;
   if (since !== undefined) {
-    const okNumber = typeof since === 'number' && Number.isSafeInteger(since) && since >= 0;
-    if (!okNumber && !(typeof since === 'string' && since.length > 0)) {
-      throw new CofferError('EINVAL', 'since must be a store generation (integer ≥ 0) or a backup file path');
+    const generation = (g: unknown) => typeof g === 'number' && Number.isSafeInteger(g) && g >= 0;
+    const okBase =
+      typeof since === 'object' &&
+      since !== null &&
+      generation(since.generation) &&
+      (since.backupId === undefined || (typeof since.backupId === 'string' && since.backupId.length > 0)) &&
+      (since.storeId === undefined || typeof since.storeId === 'string');
+    if (!generation(since) && !okBase && !(typeof since === 'string' && since.length > 0)) {
+      throw new CofferError(
+        'EINVAL',
+        'since must be a store generation (integer ≥ 0), a backup file path, or { generation, backupId? }',
+      );
     }
   }
   const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
@@ -344,6 +364,15 @@ export async function createBackup(
     baseBackupId = base.backupId;
   } else if (typeof o.since === 'number') {
     baseGeneration = o.since;
+  } else if (o.since !== undefined) {
+    if (o.since.storeId !== undefined && o.since.storeId !== ks.id) {
+      throw new CofferError(
+        'EINVAL',
+        `the base backup is of another keystore (${o.since.storeId}), not ${ks.id}`,
+      );
+    }
+    baseGeneration = o.since.generation;
+    baseBackupId = o.since.backupId;
   }
   const recipientKey = o.recipient ? await resolveRecipient(ks, o.recipient) : undefined;
   // Read before exporting: anything that changes during the export has a later revision, so the

@@ -76,7 +76,21 @@ export async function readBackupFile(
   } catch (error) {
     throw fsError(path, error);
   }
-  const file = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  return parseBackupBytes(new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength));
+}
+
+/**
+ * A backup's header and layout from its bytes (a file read elsewhere, or a backup sent to the
+ * daemon); the checksum is verified before anything else is used.
+ */
+export function parseBackupBytes(file: Uint8Array): {
+  file: Uint8Array;
+  header: BackupHeader;
+  preambleLength: number;
+  body: Uint8Array;
+} {
+  if (!(file instanceof Uint8Array)) throw new CofferError('EINVAL', 'a backup must be bytes');
+  if (file.length > MAX_FILE_BYTES) throw new CofferError('E2BIG', 'larger than any backup can be');
   const { header, preambleLength } = parsePreamble(file);
   if (file.length < preambleLength + CHECKSUM_BYTES)
     throw new CofferError('EBADMSG', 'backup truncated: no checksum');

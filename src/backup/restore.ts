@@ -14,7 +14,7 @@ import { assertPassphrase, type Passphrase } from '../crypto/passphrase-kdf.js';
 import { CofferError, type ErrorCode } from '../errors.js';
 import type { BackupProgress } from './create.js';
 import type { BackupHeader, BackupKind } from './format.js';
-import { readBackupFile } from './inspect.js';
+import { parseBackupBytes, readBackupFile } from './inspect.js';
 import { decodePayload } from './payload.js';
 import { unwrapWithPassphrase, unwrapWithSharedSecret } from './recipients.js';
 import { openChunks, payloadKey } from './stream.js';
@@ -138,10 +138,11 @@ async function openFileKey(ks: Keystore, header: BackupHeader, options: RestoreO
 /** Decrypts and parses the whole payload; returns it and the keys (secrets are views into it). */
 async function decryptPayload(
   ks: Keystore,
-  path: string,
+  source: string | Uint8Array,
   options: RestoreOptions,
 ): Promise<{ header: BackupHeader; payload: Uint8Array; keys: ExportedKey[]; requires: string[] }> {
-  const { file, header, preambleLength, body } = await readBackupFile(path);
+  const { file, header, preambleLength, body } =
+    typeof source === 'string' ? await readBackupFile(source) : parseBackupBytes(source);
   options.onProgress?.({ phase: 'read', done: file.length, total: file.length });
   const fileKey = await openFileKey(ks, header, options);
   const key = payloadKey(fileKey, header.backupId);
@@ -207,19 +208,19 @@ function failure(id: string, error: unknown): RestoreFailure {
 }
 
 /**
- * Restores a backup into `ks`: every check first (nothing is written if any fails), then the keys
+ * Restores a backup (a file path, or its bytes) into `ks`: every check first (nothing is written if any fails), then the keys
  * in as few atomic batches as storage allows. Ids, versions, states and public keys are kept.
  */
 export async function restoreBackup(
   ks: Keystore,
-  path: string,
+  source: string | Uint8Array,
   options: RestoreOptions = {},
 ): Promise<RestoreReport> {
   if (!isKeystore(ks)) throw new CofferError('EINVAL', 'ks must be an open Keystore');
-  if (typeof path !== 'string' || path.length === 0)
-    throw new CofferError('EINVAL', 'path must be a non-empty string');
+  if (!(source instanceof Uint8Array) && (typeof source !== 'string' || source.length === 0))
+    throw new CofferError('EINVAL', 'give a backup file path or the backup bytes');
   checkOptions(options);
-  const { header, payload, keys, requires } = await decryptPayload(ks, path, options);
+  const { header, payload, keys, requires } = await decryptPayload(ks, source, options);
   try {
     const mode: ImportMode = options.mode ?? (header.kind === 'incremental' ? 'overwrite' : 'fail');
     const existing = new Map((await ks.listKeys()).map((k) => [k.id, `${k.app}/${k.purpose}`]));

@@ -1,8 +1,15 @@
-// Daemon throughput (brief J): requests over the Unix socket with keep-alive through coffer/client,
-// single and in batches of 100, for Ed25519 sign and 1 KiB seal, each as a ratio to the in-process
-// `ks.sign` / `ks.seal` measured in the same run, with p50/p99 latency per request. Goal: batched
-// daemon signing at ≥ 0.5× in-process throughput.
+// Daemon throughput and fairness (docs/daemon.md): requests over the Unix socket with keep-alive
+// through coffer/client, single and in batches of 100, for Ed25519 sign, ML-DSA-65 sign and 1 KiB
+// seal, each as a ratio to the in-process single-thread `ks.sign` / `ks.seal` measured in the same run,
+// with p50/p99 latency per request. Goals: batched Ed25519 signing at ≥ 0.5× in-process; batched
+// ML-DSA-65 signing at ≥ 1.5× in-process (the worker pool uses both cores); and /v1/health answering
+// with p99 ≤ 50 ms while two 1000-item ML-DSA-65 batches run (reported as 50 ms / p99, goal ≥ 1).
+// The ML-DSA ratio needs idle cores: with Linux autogroup scheduling (sched_autogroup_enabled=1) all
+// threads of one session share that session's CPU share, so on a machine busy with other sessions the
+// pool's two workers get what one thread would, and the ratio shows the share, not the pool. Each row
+// carries the 1-minute load per core beside it.
 import { chmodSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { CofferClient } from '../client/index.js';
@@ -13,6 +20,9 @@ import { passphrase, tempDir } from '../testing/keystore.js';
 import type { BenchRow } from './harness.js';
 
 const BATCH = 100;
+/** The fairness scenario of the issue: two batches of this many ML-DSA-65 items at once. */
+const HEAVY_BATCH = 1000;
+const HEALTH_BUDGET_MS = 50;
 
 interface Measured {
   /** Items per second. */
@@ -41,18 +51,102 @@ async function measure(call: () => Promise<unknown>, items: number, ms: number):
   return { rate: (latencies.length * items * 1000) / (now - start), p50: at(0.5), p99: at(0.99) };
 }
 
-async function best(
-  call: () => Promise<unknown>,
-  items: number,
+/**
+ * The daemon call and its in-process baseline measured in alternating rounds, best round of each: on
+ * a shared machine the load changes from second to second, and alternating keeps both sides under the
+ * same conditions.
+ */
+async function sideBySide(
+  subject: () => Promise<unknown>,
+  subjectItems: number,
+  baseline: () => Promise<unknown>,
   rounds: number,
   ms: number,
-): Promise<Measured> {
-  let top: Measured = { rate: 0, p50: 0, p99: 0 };
+): Promise<{ subject: Measured; base: Measured }> {
+  let subjectTop: Measured = { rate: 0, p50: 0, p99: 0 };
+  let baseTop: Measured = { rate: 0, p50: 0, p99: 0 };
   for (let i = 0; i < rounds; i++) {
-    const m = await measure(call, items, ms);
-    if (m.rate > top.rate) top = m;
+    const b = await measure(baseline, 1, ms);
+    if (b.rate > baseTop.rate) baseTop = b;
+    const m = await measure(subject, subjectItems, ms);
+    if (m.rate > subjectTop.rate) subjectTop = m;
   }
-  return top;
+  return { subject: subjectTop, base: baseTop };
+}
+
+/** The 1-minute load average over the cores: how busy the machine was around a figure. */
+function loadPerCore(): number {
+  return Math.round(((loadavg()[0] ?? 0) / availableParallelism()) * 100) / 100;
+}
+
+/** Latency percentile of sorted samples, in ms with µs precision. */
+function percentile(sorted: number[], q: number): number {
+  return Math.round((sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0) * 1000) / 1000;
+}
+
+/**
+ * The issue's attack: two HEAVY_BATCH-item ML-DSA-65 sign-batches from one token, and meanwhile an
+ * unauthenticated client asking /v1/health back to back. Health latency idle is measured first, side by
+ * side; the row's ratio is HEALTH_BUDGET_MS / p99 under load (≥ 1: the goal is met).
+ */
+async function healthUnderLoad(
+  socket: string,
+  client: CofferClient,
+  keyId: string,
+  message: Uint8Array,
+): Promise<BenchRow> {
+  const probe = new CofferClient({ socket });
+  try {
+    const idle: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      const t = performance.now();
+      await probe.health();
+      idle.push(performance.now() - t);
+    }
+    const items = Array.from({ length: HEAVY_BATCH }, () => message);
+    const started = performance.now();
+    let running = true;
+    const batches = Promise.all([client.signBatch(keyId, items), client.signBatch(keyId, items)]).finally(
+      () => {
+        running = false;
+      },
+    );
+    const loaded: number[] = [];
+    await new Promise((r) => setTimeout(r, 50));
+    while (running) {
+      const t = performance.now();
+      await probe.health();
+      loaded.push(performance.now() - t);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const results = await batches;
+    const seconds = (performance.now() - started) / 1000;
+    const failed = results.flat().filter((r) => !r.ok).length;
+    idle.sort((a, b) => a - b);
+    loaded.sort((a, b) => a - b);
+    const p99 = percentile(loaded, 0.99);
+    return {
+      group: 'daemon',
+      name: `health p99 under 2 × ${HEAVY_BATCH} ml-dsa-65 batch items (goal ≤ ${HEALTH_BUDGET_MS} ms)`,
+      opsPerSec: Math.round(loaded.length / seconds),
+      baseline: `${HEALTH_BUDGET_MS} ms budget`,
+      ratio: HEALTH_BUDGET_MS / Math.max(p99, 0.001),
+      goal: 1,
+      extra: {
+        p50ms: percentile(loaded, 0.5),
+        p99ms: p99,
+        maxms: percentile(loaded, 1),
+        idleP99ms: percentile(idle, 0.99),
+        samples: loaded.length,
+        batchSeconds: Math.round(seconds * 100) / 100,
+        batchItemsPerSec: Math.round((2 * HEAVY_BATCH) / seconds),
+        failedItems: failed,
+        loadPerCore: loadPerCore(),
+      },
+    };
+  } finally {
+    probe.close();
+  }
 }
 
 export async function benchDaemon(options: { rounds?: number; ms?: number } = {}): Promise<BenchRow[]> {
@@ -65,9 +159,18 @@ export async function benchDaemon(options: { rounds?: number; ms?: number } = {}
   let ks = await Keystore.open({ store, protector: passphrase(), create: true });
   const { token } = await createToken(ks, { apps: ['*'], ops: ['*'], admin: true });
   const sigKey = await ks.createKey({ app: 'bench', purpose: 'sig', algorithm: 'ed25519' });
+  const pqKey = await ks.createKey({ app: 'bench', purpose: 'pq', algorithm: 'ml-dsa-65' });
   const aesKey = await ks.createKey({ app: 'bench', purpose: 'aes', algorithm: 'aes-256-gcm' });
   await ks.close();
-  const server = await startServer({ store, socket, logger: false, handleSignals: false });
+  // Throughput is measured without the per-token rate limit (a batch of 100 Ed25519 items can pass
+  // 20 000 operations per second); the concurrency limit stays at its default.
+  const server = await startServer({
+    store,
+    socket,
+    logger: false,
+    handleSignals: false,
+    limits: { rate: 0 },
+  });
   const client = new CofferClient({ socket, token });
   ks = await Keystore.open({ store, protector: passphrase() });
   try {
@@ -77,41 +180,63 @@ export async function benchDaemon(options: { rounds?: number; ms?: number } = {}
     const messages = Array.from({ length: BATCH }, () => message);
     const plaintexts = Array.from({ length: BATCH }, () => ({ plaintext }));
     const rows: BenchRow[] = [];
-    const add = (name: string, daemon: Measured, base: Measured, baseline: string, goal?: number) =>
+    const add = async (
+      name: string,
+      subject: () => Promise<unknown>,
+      items: number,
+      baseline: () => Promise<unknown>,
+      baselineName: string,
+      options: { goal?: number; ms?: number } = {},
+    ) => {
+      const { subject: daemon, base } = await sideBySide(subject, items, baseline, rounds, options.ms ?? ms);
       rows.push({
         group: 'daemon',
         name,
         opsPerSec: Math.round(daemon.rate),
-        baseline,
+        baseline: baselineName,
         baselineOpsPerSec: Math.round(base.rate),
         ratio: daemon.rate / base.rate,
-        ...(goal !== undefined ? { goal } : {}),
-        extra: { p50ms: daemon.p50, p99ms: daemon.p99 },
+        ...(options.goal !== undefined ? { goal: options.goal } : {}),
+        extra: { p50ms: daemon.p50, p99ms: daemon.p99, loadPerCore: loadPerCore() },
       });
-    const inSign = await best(() => ks.sign(sigKey.id, message), 1, rounds, ms);
-    add(
+    };
+    const inSign = () => ks.sign(sigKey.id, message);
+    await add(
       'sign ed25519, one per request',
-      await best(() => client.sign(sigKey.id, message), 1, rounds, ms),
+      () => client.sign(sigKey.id, message),
+      1,
       inSign,
       'in-process ks.sign',
     );
-    add(
+    await add(
       `sign ed25519, batches of ${BATCH}`,
-      await best(() => client.signBatch(sigKey.id, messages), BATCH, rounds, ms),
+      () => client.signBatch(sigKey.id, messages),
+      BATCH,
       inSign,
       'in-process ks.sign',
-      0.5,
+      { goal: 0.5 },
     );
-    const inSeal = await best(() => ks.seal(aesKey.id, plaintext), 1, rounds, ms);
-    add(
+    await add(
+      `sign ml-dsa-65, batches of ${BATCH}`,
+      () => client.signBatch(pqKey.id, messages),
+      BATCH,
+      () => ks.sign(pqKey.id, message),
+      'in-process ks.sign (one thread)',
+      { goal: 1.5, ms: Math.max(ms, 2000) },
+    );
+    rows.push(await healthUnderLoad(socket, client, pqKey.id, message));
+    const inSeal = () => ks.seal(aesKey.id, plaintext);
+    await add(
       'seal aes-256-gcm 1 KiB, one per request',
-      await best(() => client.seal(aesKey.id, plaintext), 1, rounds, ms),
+      () => client.seal(aesKey.id, plaintext),
+      1,
       inSeal,
       'in-process ks.seal',
     );
-    add(
+    await add(
       `seal aes-256-gcm 1 KiB, batches of ${BATCH}`,
-      await best(() => client.sealBatch(aesKey.id, plaintexts), BATCH, rounds, ms),
+      () => client.sealBatch(aesKey.id, plaintexts),
+      BATCH,
       inSeal,
       'in-process ks.seal',
     );

@@ -4,6 +4,7 @@
 // command: timings on shared machines are noisy, and the numbers are for people to read.
 import { pathToFileURL } from 'node:url';
 import { benchBackup } from './backup.js';
+import { benchCli } from './cli.js';
 import { benchKem } from './crypto-kem.js';
 import { benchSig } from './crypto-sig.js';
 import { benchSymmetric } from './crypto-symmetric.js';
@@ -11,6 +12,7 @@ import { benchDaemon } from './daemon.js';
 import type { BenchRow } from './harness.js';
 import { benchKeystore } from './keystore.js';
 import { benchStorage } from './storage.js';
+import { benchStream } from './stream.js';
 import { benchTree } from './tree.js';
 import { benchUnlock } from './unlock.js';
 
@@ -24,6 +26,8 @@ export const BENCH_GROUPS: Readonly<Record<string, () => Promise<BenchRow[]>>> =
   unlock: benchUnlock,
   daemon: benchDaemon,
   backup: benchBackup,
+  stream: benchStream,
+  cli: benchCli,
 };
 
 function parseArgs(argv: string[]): { only: string | undefined } {

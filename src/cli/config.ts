@@ -1,60 +1,50 @@
-// Where the CLI's settings come from (DESIGN §7, K-readme): flags first, then COFFER_* environment
-// variables, then defaults. The default store is `sqlite:$COFFER_HOME/keystore.db` with COFFER_HOME
-// defaulting to ~/.coffer (created 0700 by `coffer init`). A daemon is used only when one is
-// configured (--socket/--url or COFFER_SOCKET/COFFER_URL); otherwise the store is opened directly.
-// Secrets (passphrase, token, PIN) come from the environment, a file or a prompt, never from flags,
-// because flags are visible to every user in the process list.
+// Where the CLI's settings come from (docs/cli.md "Settings"): a flag, else its COFFER_* environment
+// variable, else the config file (config-file.ts), else the default. The default store is
+// `sqlite:$COFFER_HOME/keystore.db` with COFFER_HOME defaulting to ~/.coffer (created 0700 by `coffer
+// init`). A daemon is used when one is configured; at each level (flags, environment, config file) a
+// daemon (socket/url) beats a store, and a store on a higher level beats a daemon on a lower one, so
+// `--store` on the command line always means "this store". Secrets (passphrase, token, PIN) come from
+// the environment, a file or a prompt, never from flags or the config file: flags are visible to every
+// user in the process list, and config files get copied around.
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { ProtectorConfig } from '../core/protectors.js';
 import { CofferError } from '../errors.js';
 import { type AnchorConfig, parseAnchorSpec, validateAnchorConfig } from '../protect/anchor.js';
+import { type ConfigFile, readConfig } from './config-file.js';
+import type { Values } from './context.js';
 import type { Streams } from './io.js';
 import { canPrompt, promptHidden, promptNewSecret } from './prompt.js';
+import { GLOBAL_OPTIONS, type GlobalName } from './table/global.js';
 
 export type Env = Record<string, string | undefined>;
 
-/** The global flags every command accepts (parseArgs option table). */
-export const GLOBAL_OPTIONS = {
-  store: { type: 'string' },
-  socket: { type: 'string' },
-  url: { type: 'string' },
-  ca: { type: 'string' },
-  'token-file': { type: 'string' },
-  'passphrase-file': { type: 'string' },
-  protector: { type: 'string' },
-  'keyring-service': { type: 'string' },
-  'keyring-account': { type: 'string' },
-  tcti: { type: 'string' },
-  pcrs: { type: 'string' },
-  'pkcs11-module': { type: 'string' },
-  'pkcs11-token': { type: 'string' },
-  'pkcs11-key': { type: 'string' },
-  json: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
+/** The Keystore.open options that guard against rollback (SPEC §4.2, §4.3), from the environment. */
+export interface RollbackSettings {
+  anchor?: AnchorConfig;
+  acceptRollback?: string;
+  upgrade?: boolean;
+}
 
-export type GlobalValues = {
-  store?: string | undefined;
-  socket?: string | undefined;
-  url?: string | undefined;
-  ca?: string | undefined;
-  'token-file'?: string | undefined;
-  'passphrase-file'?: string | undefined;
-  protector?: string | undefined;
-  'keyring-service'?: string | undefined;
-  'keyring-account'?: string | undefined;
-  tcti?: string | undefined;
-  pcrs?: string | undefined;
-  'pkcs11-module'?: string | undefined;
-  'pkcs11-token'?: string | undefined;
-  'pkcs11-key'?: string | undefined;
-  json?: boolean | undefined;
+/** The config file's keys: every global setting under its flag name, and `agent` (on/off). */
+export const CONFIG_KEYS: Readonly<Record<string, 'string' | 'boolean'>> = {
+  ...Object.fromEntries(
+    Object.entries(GLOBAL_OPTIONS)
+      .filter(([, spec]) => 'config' in spec && spec.config)
+      .map(([name]) => [name, 'string' as const]),
+  ),
+  agent: 'boolean',
 };
 
-function nonEmpty(value: string | undefined): string | undefined {
-  return value === undefined || value === '' ? undefined : value;
+/** The agent runs unless turned off; it locks and exits after this long unused. */
+export const DEFAULT_AGENT_IDLE = '15m';
+
+type Level = 'flag' | 'env' | 'config';
+const LEVELS: readonly Level[] = ['flag', 'env', 'config'];
+
+function nonEmpty(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
 function readSecretFile(path: string, what: string): string {
@@ -72,15 +62,51 @@ function readSecretFile(path: string, what: string): string {
   return text.replace(/\r?\n$/, '');
 }
 
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Durations like 90d, 12h, 30m, 45s, 500ms; `what` names the setting in the error. */
+export function parseDuration(text: string, what: string): number {
+  const match = /^([1-9][0-9]{0,9})(ms|s|m|h|d)$/.exec(text);
+  if (!match) throw new CofferError('EINVAL', `${what} must be a duration like 90d, 12h, 30m or 45s`);
+  return Number(match[1]) * UNITS[match[2]!]!;
+}
+
 export class Config {
-  readonly values: GlobalValues;
+  readonly values: Values;
   readonly env: Env;
   readonly streams: Streams;
+  #file: ConfigFile | undefined;
 
-  constructor(values: GlobalValues, env: Env, streams: Streams) {
+  constructor(values: Values, env: Env, streams: Streams, file?: ConfigFile) {
     this.values = values;
     this.env = env;
     this.streams = streams;
+    this.#file = file;
+  }
+
+  /** The config file, read on first use (commands that need no setting never read it). */
+  get file(): ConfigFile {
+    this.#file ??= readConfig(this.env, CONFIG_KEYS);
+    return this.#file;
+  }
+
+  #at(level: Level, name: GlobalName): string | undefined {
+    if (level === 'flag') return nonEmpty(this.values[name]);
+    if (level === 'env') {
+      const spec = GLOBAL_OPTIONS[name];
+      return 'env' in spec ? nonEmpty(this.env[spec.env]) : undefined;
+    }
+    const value = nonEmpty(this.file.values[name]);
+    return value === undefined ? undefined : expandHome(value, this.env);
+  }
+
+  /** A setting: flag, else environment, else config file. */
+  setting(name: GlobalName): string | undefined {
+    for (const level of LEVELS) {
+      const value = this.#at(level, name);
+      if (value !== undefined) return value;
+    }
+    return undefined;
   }
 
   get json(): boolean {
@@ -98,52 +124,81 @@ export class Config {
     return `sqlite:${join(this.home, 'keystore.db')}`;
   }
 
-  /** The store URL: --store, COFFER_STORE, else the default under COFFER_HOME. */
+  /** The store URL: --store, COFFER_STORE, the config file, else the default under COFFER_HOME. */
   get store(): string {
-    return nonEmpty(this.values.store) ?? nonEmpty(this.env.COFFER_STORE) ?? this.defaultStore;
+    return this.setting('store') ?? this.defaultStore;
   }
 
   get storeIsDefault(): boolean {
-    return nonEmpty(this.values.store) === undefined && nonEmpty(this.env.COFFER_STORE) === undefined;
+    return this.setting('store') === undefined;
   }
 
-  /** The daemon endpoint when one is configured. */
+  /** The daemon endpoint when one is configured (see the top of this file for the order). */
   get daemon(): { socket: string } | { url: string } | undefined {
-    const socket = nonEmpty(this.values.socket);
-    const url = nonEmpty(this.values.url);
-    if (socket !== undefined && url !== undefined)
-      throw new CofferError('EINVAL', 'give either --socket or --url, not both');
-    if (socket !== undefined) return { socket };
-    if (url !== undefined) return { url };
-    // Flags beat the environment: --store on the command line means "this store, directly".
-    if (nonEmpty(this.values.store) !== undefined) return undefined;
-    const envSocket = nonEmpty(this.env.COFFER_SOCKET);
-    const envUrl = nonEmpty(this.env.COFFER_URL);
-    if (envSocket !== undefined) return { socket: envSocket };
-    if (envUrl !== undefined) return { url: envUrl };
+    for (const level of LEVELS) {
+      const socket = this.#at(level, 'socket');
+      const url = this.#at(level, 'url');
+      if (socket !== undefined && url !== undefined) {
+        const where =
+          level === 'flag'
+            ? '--socket or --url'
+            : level === 'env'
+              ? 'COFFER_SOCKET or COFFER_URL'
+              : `socket or url in ${this.file.path}`;
+        throw new CofferError('EINVAL', `give either ${where}, not both`);
+      }
+      if (socket !== undefined) return { socket };
+      if (url !== undefined) return { url };
+      if (this.#at(level, 'store') !== undefined) return undefined;
+    }
     return undefined;
   }
 
   get ca(): string | undefined {
-    const path = nonEmpty(this.values.ca) ?? nonEmpty(this.env.COFFER_CA);
+    const path = this.setting('ca');
     return path === undefined ? undefined : readFileSync(path, 'utf8');
   }
 
-  /** The bearer token for the daemon: COFFER_TOKEN, or --token-file / COFFER_TOKEN_FILE. */
+  /** The bearer token for the daemon: --token-file / COFFER_TOKEN_FILE / config, else COFFER_TOKEN. */
   token(): string | undefined {
-    const file = nonEmpty(this.values['token-file']) ?? nonEmpty(this.env.COFFER_TOKEN_FILE);
-    if (file !== undefined) return readSecretFile(file, '--token-file');
+    const file = this.setting('token-file');
+    if (file !== undefined) return readSecretFile(file, 'token file');
     return nonEmpty(this.env.COFFER_TOKEN);
   }
 
+  /** Whether direct mode hands over to the per-user agent (--no-agent, COFFER_AGENT, config `agent`). */
+  get agentEnabled(): boolean {
+    if (this.values['no-agent'] === true) return false;
+    const env = nonEmpty(this.env.COFFER_AGENT);
+    if (env !== undefined) {
+      if (/^(1|on|yes|true)$/i.test(env)) return true;
+      if (/^(0|off|no|false)$/i.test(env)) return false;
+      throw new CofferError('EINVAL', 'COFFER_AGENT must be 1/on/yes/true or 0/off/no/false');
+    }
+    const configured = this.file.values.agent;
+    return configured === undefined ? true : configured === true;
+  }
+
+  /** How long the agent may stay unused before it locks and exits. */
+  get agentIdleMs(): number {
+    return parseDuration(
+      this.setting('agent-idle') ?? DEFAULT_AGENT_IDLE,
+      'the agent idle timeout (--agent-idle)',
+    );
+  }
+
+  #passphraseFile(): string | undefined {
+    return this.setting('passphrase-file');
+  }
+
   /**
-   * The passphrase: --passphrase-file, COFFER_PASSPHRASE_FILE, COFFER_PASSPHRASE, else a hidden
-   * prompt on a terminal. With none of them the keystore stays locked (ELOCKED) and the message
+   * The passphrase: --passphrase-file / COFFER_PASSPHRASE_FILE / config, COFFER_PASSPHRASE, else a
+   * hidden prompt on a terminal. With none of them the keystore stays locked (ELOCKED) and the message
    * says what to set.
    */
   async passphrase(purpose = 'Passphrase'): Promise<string> {
-    const file = nonEmpty(this.values['passphrase-file']) ?? nonEmpty(this.env.COFFER_PASSPHRASE_FILE);
-    if (file !== undefined) return readSecretFile(file, '--passphrase-file');
+    const file = this.#passphraseFile();
+    if (file !== undefined) return readSecretFile(file, 'passphrase file');
     const value = nonEmpty(this.env.COFFER_PASSPHRASE);
     if (value !== undefined) return value;
     if (canPrompt(this.streams)) return promptHidden(this.streams, `${purpose}: `);
@@ -157,8 +212,8 @@ export class Config {
   /** A passphrase for a new keyslot (init, protector add): from the same sources, prompted twice. */
   async newPassphrase(envName = 'COFFER_PASSPHRASE'): Promise<string> {
     if (envName === 'COFFER_PASSPHRASE') {
-      const file = nonEmpty(this.values['passphrase-file']) ?? nonEmpty(this.env.COFFER_PASSPHRASE_FILE);
-      if (file !== undefined) return readSecretFile(file, '--passphrase-file');
+      const file = this.#passphraseFile();
+      if (file !== undefined) return readSecretFile(file, 'passphrase file');
     }
     const value = nonEmpty(this.env[envName]);
     if (value !== undefined) return value;
@@ -175,7 +230,7 @@ export class Config {
    * COFFER_ACCEPT_ROLLBACK (a reason: open a store the anchor calls older, audited) and
    * COFFER_UPGRADE=1 (upgrade a format-1 store).
    */
-  async keystoreOptions(): Promise<{ anchor?: AnchorConfig; acceptRollback?: string; upgrade?: boolean }> {
+  async keystoreOptions(): Promise<RollbackSettings> {
     const spec = nonEmpty(this.env.COFFER_ANCHOR);
     const accept = nonEmpty(this.env.COFFER_ACCEPT_ROLLBACK);
     const upgrade = nonEmpty(this.env.COFFER_UPGRADE);
@@ -189,12 +244,12 @@ export class Config {
   }
 
   get protectorType(): string {
-    return nonEmpty(this.values.protector) ?? nonEmpty(this.env.COFFER_PROTECTOR) ?? 'passphrase';
+    return this.setting('protector') ?? 'passphrase';
   }
 
   /**
-   * The protector config of `type` built from the protector flags. Passphrases and PINs come from
-   * the environment or a prompt (`secret` picks which passphrase source for new slots).
+   * The protector config of `type` built from the protector settings. Passphrases and PINs come from
+   * the environment, a file or a prompt (`newSlot`: a new passphrase, asked twice).
    */
   async protectorConfig(
     type: string,
@@ -208,33 +263,36 @@ export class Config {
       case 'keyring':
         return {
           type,
-          service: nonEmpty(this.values['keyring-service']) ?? 'coffer',
-          account: nonEmpty(this.values['keyring-account']) ?? 'keystore',
+          service: this.setting('keyring-service') ?? 'coffer',
+          account: this.setting('keyring-account') ?? 'keystore',
         };
       case 'tpm2': {
-        const tcti = nonEmpty(this.values.tcti) ?? nonEmpty(this.env.TPM2TOOLS_TCTI);
-        const pcrs = nonEmpty(this.values.pcrs);
+        const tcti = this.setting('tcti');
+        const pcrs = this.setting('pcrs');
         return { type, ...(tcti ? { tcti } : {}), ...(pcrs ? { pcrs } : {}) };
       }
       case 'pkcs11': {
-        const module = nonEmpty(this.values['pkcs11-module']) ?? nonEmpty(this.env.COFFER_PKCS11_MODULE);
-        const tokenLabel = nonEmpty(this.values['pkcs11-token']);
+        const module = this.setting('pkcs11-module');
+        const tokenLabel = this.setting('pkcs11-token');
         const pin = nonEmpty(this.env.COFFER_PKCS11_PIN);
         if (module === undefined)
           throw new CofferError('EINVAL', 'pkcs11 needs --pkcs11-module PATH (or COFFER_PKCS11_MODULE)');
         if (tokenLabel === undefined) throw new CofferError('EINVAL', 'pkcs11 needs --pkcs11-token LABEL');
         if (pin === undefined)
           throw new CofferError('EINVAL', 'pkcs11 needs the user PIN in COFFER_PKCS11_PIN');
-        return {
-          type,
-          module,
-          tokenLabel,
-          pin,
-          keyLabel: nonEmpty(this.values['pkcs11-key']) ?? 'coffer-kek',
-        };
+        return { type, module, tokenLabel, pin, keyLabel: this.setting('pkcs11-key') ?? 'coffer-kek' };
       }
       default:
         throw new CofferError('EINVAL', `unknown protector ${type}: use passphrase, keyring, tpm2 or pkcs11`);
     }
   }
+}
+
+/** `~/…` in a config value (also after a `sqlite:` or `dir:` scheme) means the home directory. */
+function expandHome(value: string, env: Env): string {
+  const home = nonEmpty(env.HOME) ?? homedir();
+  return value.replace(
+    /^((?:sqlite|dir):)?~(?=\/)/,
+    (_m, scheme: string | undefined) => `${scheme ?? ''}${home}`,
+  );
 }

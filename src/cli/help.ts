@@ -1,43 +1,38 @@
-// Help text (DESIGN §7): an overview of every command, and per command its usage, options and
-// examples, so `coffer <command> --help` is enough to use it.
-import type { Command } from './command.js';
-
-const GLOBAL_HELP: [string, string][] = [
-  [
-    '--store URL',
-    'store for direct mode: sqlite:PATH, dir:PATH, postgres://… (env COFFER_STORE; default sqlite:$COFFER_HOME/keystore.db, COFFER_HOME=~/.coffer)',
-  ],
-  [
-    '--socket PATH | --url URL',
-    'use a running daemon instead (env COFFER_SOCKET / COFFER_URL; token in COFFER_TOKEN or --token-file FILE; --ca PEM for https)',
-  ],
-  [
-    '--passphrase-file FILE',
-    'passphrase from a file (else COFFER_PASSPHRASE, else a hidden prompt on a terminal)',
-  ],
-  [
-    '--protector TYPE',
-    'how direct mode opens the store: passphrase (default), keyring, tpm2, pkcs11 (env COFFER_PROTECTOR)',
-  ],
-  [
-    'env COFFER_ANCHOR',
-    'rollback anchor outside the store: file:/PATH, tpm2[:0xINDEX], keyring:SERVICE/ACCOUNT or a JSON config (docs/protectors.md); COFFER_ACCEPT_ROLLBACK=REASON opens a store the anchor calls older (audited); COFFER_UPGRADE=1 upgrades a format-1 store',
-  ],
-  ['--json', 'machine-readable output on stdout (bytes as base64); errors as JSON on stderr'],
-  ['-h, --help', 'help for any command'],
-];
+// Help text from the command table (docs/cli.md): an overview of every command, per group and per
+// command its usage, options, notes and examples, so `coffer <command> --help` is enough to use it.
+// Loads nothing but the table.
+import type { CommandSpec, OptionSpec } from './spec.js';
+import { BACKUP_LIMIT, formatSize, GLOBAL_OPTIONS, SEAL_LIMIT, SIGN_LIMIT } from './table/global.js';
 
 function table(rows: [string, string][], indent = '  '): string[] {
   const width = Math.min(28, Math.max(...rows.map(([a]) => a.length)));
-  return rows.map(([a, b]) => `${indent}${a.padEnd(width)}  ${b}`);
+  return rows.map(([a, b]) =>
+    a.length > width
+      ? `${indent}${a}\n${indent}${' '.repeat(width)}  ${b}`
+      : `${indent}${a.padEnd(width)}  ${b}`,
+  );
 }
 
-export function overview(commands: Command[]): string {
-  const rows = commands.map((c): [string, string] => [c.path.join(' '), c.summary]);
-  // Backups have their own parser (src/backup/command.ts); list them with the rest.
-  rows.push(['backup create', 'write an encrypted backup (passphrase or X-Wing recipient)']);
-  rows.push(['backup restore', 'restore keys from an encrypted backup']);
-  rows.push(['backup inspect', "print a backup's header without decrypting it"]);
+function optionRow(name: string, spec: OptionSpec): [string, string] {
+  const flag = `${spec.short ? `-${spec.short}, ` : ''}--${name}${spec.type === 'string' ? ` ${spec.value ?? 'VALUE'}` : ''}`;
+  return [flag, spec.help];
+}
+
+const GLOBAL_SHOWN = [
+  'store',
+  'socket',
+  'url',
+  'passphrase-file',
+  'protector',
+  'no-agent',
+  'agent-idle',
+  'json',
+  'help',
+  'version',
+] as const;
+
+export function overview(commands: readonly CommandSpec[]): string {
+  const rows = commands.filter((c) => !c.hidden).map((c): [string, string] => [c.path.join(' '), c.summary]);
   return [
     'coffer — a post-quantum-ready keystore: key handles and operations, never private key bytes',
     '',
@@ -46,8 +41,27 @@ export function overview(commands: Command[]): string {
     'Commands:',
     ...table(rows),
     '',
-    'Global options:',
-    ...table(GLOBAL_HELP),
+    'Global options (each also from its environment variable or the config file, see docs/cli.md):',
+    ...table(
+      GLOBAL_SHOWN.map((name) => {
+        const spec = GLOBAL_OPTIONS[name];
+        const [flag, help] = optionRow(name, spec);
+        return [flag, 'env' in spec ? `${help} [${spec.env}]` : help];
+      }),
+    ),
+    '  Protector settings: --keyring-service/--keyring-account, --tcti/--pcrs, --pkcs11-module/-token/-key;',
+    '  daemon: --ca PEM, --token-file FILE (or COFFER_TOKEN).',
+    '  Rollback anchor outside the store (docs/protectors.md): COFFER_ANCHOR=file:/PATH, tpm2[:0xINDEX],',
+    '  keyring:SERVICE/ACCOUNT or a JSON config; COFFER_ACCEPT_ROLLBACK=REASON opens a store the anchor',
+    '  calls older (audited); COFFER_UPGRADE=1 upgrades a format-1 store.',
+    '',
+    'Modes: with --socket/--url (or COFFER_SOCKET/COFFER_URL) commands go to that daemon. Otherwise the',
+    '  first command that needs the keystore unlocks it and starts a per-user agent, so later commands',
+    '  skip the passphrase KDF; it locks and exits after --agent-idle unused, or on `coffer lock`.',
+    '',
+    `Limits: sign and verify take at most ${formatSize(SIGN_LIMIT)} of data (sign a hash of larger files); seal,`,
+    `  unseal, encrypt, mac take at most ${formatSize(SEAL_LIMIT)} per call; backups through the agent or a daemon`,
+    `  at most ${formatSize(BACKUP_LIMIT)}.`,
     '',
     'Exit codes: 0 ok, 2 bad input (EINVAL/E2BIG), 3 not allowed (EPERM), 4 not found (ENOENT),',
     '  5 exists/conflict (EALREADY/ECONFLICT), 6 key state (EKEYREVOKED/EKEYEXPIRED/ESTATE),',
@@ -59,12 +73,13 @@ export function overview(commands: Command[]): string {
     '  KEY=$(coffer key create --app demo --purpose docs --alg ed25519)',
     '  coffer sign "$KEY" --in README.md --out README.sig && coffer verify "$KEY" --sig README.sig --in README.md',
     '',
-    "Run 'coffer <command> --help' for a command's options and examples.",
+    "Run 'coffer <command> --help' for a command's options and examples; 'coffer completion bash|zsh|fish'",
+    'prints a completion script.',
   ].join('\n');
 }
 
-export function groupHelp(commands: Command[], group: string): string {
-  const members = commands.filter((c) => c.path[0] === group);
+export function groupHelp(commands: readonly CommandSpec[], group: string): string {
+  const members = commands.filter((c) => c.path[0] === group && c.path.length === 2 && !c.hidden);
   return [
     `Usage: coffer ${group} <${members.map((c) => c.path[1]).join('|')}> …`,
     '',
@@ -74,21 +89,22 @@ export function groupHelp(commands: Command[], group: string): string {
   ].join('\n');
 }
 
-export function commandHelp(command: Command): string {
+export function commandHelp(command: CommandSpec): string {
   const lines = [
     `Usage: coffer ${command.path.join(' ')}${command.usage ? ` ${command.usage}` : ''}`,
     '',
     command.summary,
   ];
-  if (command.optionHelp && command.optionHelp.length > 0)
-    lines.push('', 'Options:', ...table(command.optionHelp));
+  const options = Object.entries(command.options ?? {});
+  if (options.length > 0)
+    lines.push('', 'Options:', ...table(options.map(([name, spec]) => optionRow(name, spec))));
   if (command.notes) lines.push('', ...command.notes);
-  lines.push(
-    '',
-    'Examples:',
-    ...command.examples.map((e) => `  ${e}`),
-    '',
-    "Global options (--store, --socket, --json, …): 'coffer --help'.",
-  );
+  if (command.examples.length > 0) lines.push('', 'Examples:', ...command.examples.map((e) => `  ${e}`));
+  lines.push('', "Global options (--store, --socket, --no-agent, --json, …): 'coffer --help'.");
   return lines.join('\n');
+}
+
+/** `usage: coffer key show ID` with what was wrong, for a wrong number of arguments. */
+export function usageLine(command: CommandSpec): string {
+  return `usage: coffer ${command.path.join(' ')} ${command.usage}`.trimEnd();
 }

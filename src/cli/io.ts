@@ -1,47 +1,77 @@
 // Input and output of command data (DESIGN §7): data comes from `--in FILE` or stdin and goes to
 // `--out FILE` or stdout; binary never goes to a terminal by accident (it is refused with a hint),
 // and files written with secrets in mind (unsealed plaintext) are created 0600.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import {
+  closeSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { LIMITS } from '../core/types.js';
 import { CofferError } from '../errors.js';
+import type { Streams } from './streams.js';
+import { formatSize } from './table/global.js';
+
+export type { Streams } from './streams.js';
 
 /** What a command may read at most: sealed payloads are the largest thing the API accepts. */
 export const MAX_INPUT_BYTES = LIMITS.sealPayloadBytes + 64 * 1024;
 
-export interface Streams {
-  stdin: NodeJS.ReadableStream & { isTTY?: boolean };
-  stdout: NodeJS.WritableStream & { isTTY?: boolean };
-  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+/** The bound of one command's input, named for the message: `seal takes at most 16 MiB per call`. */
+export interface InputLimit {
+  max: number;
+  /** What takes the input, e.g. 'seal', 'sign'. */
+  op: string;
+  /** Advice for larger input, e.g. 'sign a hash of it instead'. */
+  advice?: string;
 }
 
-export const processStreams: Streams = {
-  stdin: process.stdin,
-  stdout: process.stdout,
-  stderr: process.stderr,
-};
+function tooBig(source: string, size: number | undefined, limit: InputLimit): CofferError {
+  const what =
+    size === undefined
+      ? `${source} holds more than ${formatSize(limit.max)}`
+      : `${source} is ${formatSize(size)}`;
+  return new CofferError(
+    'E2BIG',
+    `${what}; ${limit.op} takes at most ${formatSize(limit.max)} per call${limit.advice ? `: ${limit.advice}` : ''}`,
+  );
+}
 
-function readBounded(path: string, what: string): Uint8Array {
+function readBounded(path: string, what: string, limit: InputLimit): Uint8Array {
   let data: Buffer;
   try {
     data = readFileSync(path);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new CofferError('ENOENT', `${what}: no such file ${path}`);
+    if (code === 'EISDIR') throw new CofferError('EINVAL', `${what}: ${path} is a directory`);
     throw new CofferError('EINVAL', `${what}: cannot read ${path} (${code ?? 'error'})`);
   }
-  if (data.length > MAX_INPUT_BYTES)
-    throw new CofferError('E2BIG', `${what}: ${path} is larger than ${MAX_INPUT_BYTES} bytes`);
+  if (data.length > limit.max) throw tooBig(`${what} ${path}`, data.length, limit);
   return new Uint8Array(data.buffer, data.byteOffset, data.length);
 }
 
-/** Reads a file given on the command line (signature files, public keys). */
-export function readFileArg(path: string, what: string): Uint8Array {
-  return readBounded(path, what);
+/** Reads a file given on the command line (signature files, public keys, backups). */
+export function readFileArg(path: string, what: string, limit?: InputLimit): Uint8Array {
+  return readBounded(path, what, limit ?? { max: MAX_INPUT_BYTES, op: what });
 }
 
-/** Reads the command's data: `--in FILE` (or `-` for stdin), else stdin unless it is a terminal. */
-export async function readInput(streams: Streams, inPath: string | undefined): Promise<Uint8Array> {
-  if (inPath !== undefined && inPath !== '-') return readBounded(inPath, '--in');
+/**
+ * Reads the command's data: `--in FILE` (or `-` for stdin), else stdin unless it is a terminal. Input
+ * over `limit` is E2BIG, saying the size, the bound and what to do instead.
+ */
+export async function readInput(
+  streams: Streams,
+  inPath: string | undefined,
+  limit: InputLimit = { max: MAX_INPUT_BYTES, op: 'this command' },
+): Promise<Uint8Array> {
+  if (inPath !== undefined && inPath !== '-') return readBounded(inPath, '--in', limit);
   if (inPath === undefined && streams.stdin.isTTY) {
     throw new CofferError('EINVAL', 'no input: give --in FILE or pipe the data into stdin');
   }
@@ -50,12 +80,45 @@ export async function readInput(streams: Streams, inPath: string | undefined): P
   for await (const chunk of streams.stdin) {
     const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
     total += buf.length;
-    if (total > MAX_INPUT_BYTES)
-      throw new CofferError('E2BIG', `stdin: input is larger than ${MAX_INPUT_BYTES} bytes`);
+    if (total > limit.max) throw tooBig('stdin', undefined, limit);
     chunks.push(buf);
   }
   const all = Buffer.concat(chunks);
   return new Uint8Array(all.buffer, all.byteOffset, all.length);
+}
+
+/**
+ * Writes a file whole or not at all: a temporary file beside it, fsync, rename (a crash never leaves
+ * half a backup under the final name). `mode` applies from creation.
+ */
+export function writeFileAtomic(path: string, data: Uint8Array, mode: number): void {
+  const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  let fd: number;
+  try {
+    fd = openSync(temp, 'wx', mode);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new CofferError(
+      code === 'ENOENT' ? 'ENOENT' : code === 'EACCES' || code === 'EPERM' ? 'EPERM' : 'EINVAL',
+      `cannot write ${path}: ${code ?? (error as Error).message}`,
+    );
+  }
+  try {
+    let written = 0;
+    while (written < data.length) written += writeSync(fd, data, written);
+    fsyncSync(fd);
+    closeSync(fd);
+    renameSync(temp, path);
+  } catch (error) {
+    try {
+      closeSync(fd);
+    } catch {}
+    rmSync(temp, { force: true });
+    throw new CofferError(
+      'EINVAL',
+      `cannot write ${path}: ${(error as NodeJS.ErrnoException).code ?? error}`,
+    );
+  }
 }
 
 /** Decodes base64 text (standard or url alphabet, surrounding whitespace allowed), strictly. */

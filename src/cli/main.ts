@@ -1,45 +1,54 @@
 #!/usr/bin/env node
-// The `coffer` command line (DESIGN §7): finds the command, parses its flags with node:util
-// parseArgs, runs it against a daemon or the store directly, and maps every failure to the exit
-// code of its CofferError code (DESIGN §4) with a message on stderr that says what to do.
-import { readFileSync, realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { asCofferError, CofferError, type ERROR_CODES } from '../errors.js';
-import type { Backend } from './backend.js';
-import type { Command, Context, OptionTable, Values } from './command.js';
-import { adminCommands } from './commands-admin.js';
-import { dataCommands } from './commands-data.js';
-import { keyCommands } from './commands-keys.js';
-import { rotationCommands } from './commands-rotation.js';
-import { Config, type Env, GLOBAL_OPTIONS, type GlobalValues } from './config.js';
-import { doctorCommand } from './doctor.js';
-import { commandHelp, groupHelp, overview } from './help.js';
-import { processStreams, type Streams } from './io.js';
-import { canPrompt, promptHidden } from './prompt.js';
-import { serveCommand } from './serve.js';
+// The `coffer` command line (docs/cli.md): finds the command in the declarative table, parses its
+// flags with node:util parseArgs, loads only that command's implementation, runs it against a daemon,
+// the per-user agent or the store itself, and maps every failure to the exit code of its CofferError
+// code (README "Errors") with a message on stderr that says what to do. Help, completion and the
+// version load nothing but the table.
+import type * as Fs from 'node:fs';
+import type { ParseArgsConfig } from 'node:util';
+import type { CofferError, ErrorCode } from '../errors.js';
+import type { Env } from './config.js';
+import type { Context, Mode, Values } from './context.js';
+import { commandHelp, groupHelp, overview, usageLine } from './help.js';
+import type { CommandSpec, OptionSpec } from './spec.js';
+import type { Streams } from './streams.js';
+import { GLOBAL_OPTIONS } from './table/global.js';
+import { COMMANDS, findCommand, isGroup } from './table/index.js';
 
-export const COMMANDS: Command[] = [
-  ...adminCommands.filter((c) => ['init', 'status', 'unlock', 'lock'].includes(c.path[0]!)),
-  ...keyCommands,
-  ...dataCommands,
-  ...adminCommands.filter((c) => !['init', 'status', 'unlock', 'lock'].includes(c.path[0]!)),
-  ...rotationCommands,
-  serveCommand,
-  doctorCommand,
-];
+// Static imports are the table and the help renderer only: everything a command needs (settings,
+// connections, node:util's parser, the implementation) is imported when a command runs.
 
-/** Hints added to an error message by code, when the message alone may not say what to do. */
-const HINTS: Partial<Record<keyof typeof ERROR_CODES, string>> = {
-  ELOCKED:
-    'the keystore stays locked: with a daemon run `coffer unlock`; in direct mode give the right secret (COFFER_PASSPHRASE, or COFFER_PKCS11_PIN for a pkcs11 protector)',
-  EUNAVAIL: 'run `coffer doctor` to see which protectors and backends work on this machine',
-  EINTERNAL: 'this is a bug in coffer: please report it with the command you ran (never include secrets)',
+/**
+ * node:fs without building its ES module namespace (a measurable part of `--help`'s budget):
+ * process.getBuiltinModule where Node has it (≥ 20.16), an import otherwise.
+ */
+async function fs(): Promise<typeof Fs> {
+  return process.getBuiltinModule?.('node:fs') ?? (await import('node:fs'));
+}
+
+/** The process's streams, each created on first use: `--help` never sets up stdin. */
+const processStreams: Streams = {
+  get stdin() {
+    return process.stdin;
+  },
+  get stdout() {
+    return process.stdout;
+  },
+  get stderr() {
+    return process.stderr;
+  },
 };
 
+/**
+ * A usage error found before any command runs; it becomes CofferError EINVAL where errors are
+ * reported, so the errors module is loaded only when there is an error to report.
+ */
+class UsageError extends Error {}
+
+/** Flags that take a value, so the value is never mistaken for a command word. */
 function valueTaking(): Set<string> {
   const names = new Set<string>();
-  const add = (table: OptionTable | undefined) => {
+  const add = (table: Readonly<Record<string, OptionSpec>> | undefined) => {
     for (const [name, spec] of Object.entries(table ?? {})) {
       if (spec.type === 'string') {
         names.add(`--${name}`);
@@ -47,13 +56,13 @@ function valueTaking(): Set<string> {
       }
     }
   };
-  add(GLOBAL_OPTIONS as unknown as OptionTable);
+  add(GLOBALS);
   for (const c of COMMANDS) add(c.options);
   return names;
 }
 
 /** The leading positional words of argv (the command path candidates), skipping option values. */
-function commandWords(argv: string[]): string[] {
+function commandWords(argv: readonly string[]): string[] {
   const taking = valueTaking();
   const words: string[] = [];
   for (let i = 0; i < argv.length && words.length < 2; i++) {
@@ -68,34 +77,116 @@ function commandWords(argv: string[]): string[] {
   return words;
 }
 
-function findCommand(words: string[]): Command | undefined {
-  return (
-    COMMANDS.find((c) => c.path.length === 2 && c.path[0] === words[0] && c.path[1] === words[1]) ??
-    COMMANDS.find((c) => c.path.length === 1 && c.path[0] === words[0])
-  );
-}
+const GLOBALS: Readonly<Record<string, OptionSpec>> = GLOBAL_OPTIONS;
 
-function version(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-      version?: string;
+function parseOptions(command: CommandSpec): NonNullable<ParseArgsConfig['options']> {
+  const out: NonNullable<ParseArgsConfig['options']> = {};
+  for (const [name, spec] of [...Object.entries(GLOBALS), ...Object.entries(command.options ?? {})]) {
+    out[name] = {
+      type: spec.type,
+      ...(spec.short ? { short: spec.short } : {}),
+      ...(spec.multiple ? { multiple: true } : {}),
     };
-    return pkg.version ?? 'unknown';
-  } catch {
-    return 'unknown';
   }
+  return out;
 }
 
-function reportError(streams: Streams, json: boolean, error: CofferError): void {
-  const hint = HINTS[error.code];
+/** Values outside an option's or argument's choices are EINVAL naming the choices. */
+function checkChoices(command: CommandSpec, values: Values, args: string[]): void {
+  for (const [name, spec] of Object.entries(command.options ?? {})) {
+    const value = values[name];
+    const elsewhere = typeof value === 'string' ? spec.elsewhere?.[value] : undefined;
+    if (elsewhere !== undefined) throw new UsageError(`--${name} ${value}: ${elsewhere}`);
+    if (spec.choices && typeof value === 'string' && !spec.choices.includes(value))
+      throw new UsageError(`unknown --${name} ${value}: use one of ${spec.choices.join(', ')}`);
+  }
+  (command.args ?? []).forEach((arg, i) => {
+    const value = args[i];
+    if (arg.choices && value !== undefined && !arg.choices.includes(value))
+      throw new UsageError(`unknown ${arg.name} ${value}: use one of ${arg.choices.join(', ')}`);
+  });
+}
+
+const UNLOCKING = new Set(['unlock', 'agent start']);
+
+/**
+ * Help text to stdout or stderr. The process's own streams get a plain write(2): setting up Node's
+ * stream machinery would cost `--help` as much CPU as the rest of it.
+ */
+async function say(streams: Streams, to: 'stdout' | 'stderr', text: string): Promise<void> {
+  if (streams === processStreams) {
+    const { writeSync } = await fs();
+    const fd = to === 'stdout' ? 1 : 2;
+    const bytes = Buffer.from(`${text}\n`);
+    for (let at = 0; at < bytes.length; ) {
+      try {
+        at += writeSync(fd, bytes, at);
+      } catch (error) {
+        // A full non-blocking pipe: the stream waits for the reader; a closed one has no reader.
+        if ((error as NodeJS.ErrnoException).code === 'EAGAIN') streams[to].write(bytes.subarray(at));
+        return;
+      }
+    }
+    return;
+  }
+  streams[to].write(`${text}\n`);
+}
+
+/** What to add to an error so it says what to do, given the command and where it ran. */
+function explain(
+  error: CofferError,
+  command: CommandSpec | undefined,
+  mode: Mode | undefined,
+): {
+  message: string;
+  hint?: string;
+} {
+  const name = command?.path.join(' ') ?? '';
+  const hints: Partial<Record<ErrorCode, string>> = {
+    EUNAVAIL: 'run `coffer doctor` to see which protectors and backends work on this machine',
+    EINTERNAL: 'this is a bug in coffer: please report it with the command you ran (never include secrets)',
+  };
+  if (error.code === 'ELOCKED') {
+    if (UNLOCKING.has(name)) {
+      return {
+        message: error.message,
+        ...(mode === 'daemon'
+          ? {
+              hint: 'check the passphrase: 5 failures in a row lock unlocking out for 15 minutes (`coffer status` shows the count)',
+            }
+          : {
+              hint: 'check the secret: COFFER_PASSPHRASE / --passphrase-file, or COFFER_PKCS11_PIN for a pkcs11 protector',
+            }),
+      };
+    }
+    // Only unlocking can be locked out: any other ELOCKED from a daemon means it is locked.
+    if (mode === 'daemon')
+      return { message: 'the daemon is locked: run `coffer unlock` (it asks for the passphrase)' };
+    return {
+      message: error.message,
+      hint: 'the keystore stays locked: give the right secret (COFFER_PASSPHRASE, or COFFER_PKCS11_PIN for a pkcs11 protector)',
+    };
+  }
+  const hint = hints[error.code];
+  return { message: error.message, ...(hint && !error.message.includes(hint) ? { hint } : {}) };
+}
+
+function reportError(
+  streams: Streams,
+  json: boolean,
+  error: CofferError,
+  command: CommandSpec | undefined,
+  mode: Mode | undefined,
+): void {
+  const { message, hint } = explain(error, command, mode);
   if (json) {
     streams.stderr.write(
-      `${JSON.stringify({ error: { code: error.code, message: error.message, ...(hint ? { hint } : {}) } })}\n`,
+      `${JSON.stringify({ error: { code: error.code, message, ...(hint ? { hint } : {}) } })}\n`,
     );
     return;
   }
-  streams.stderr.write(`coffer: ${error.message} (${error.code})\n`);
-  if (hint && !error.message.includes(hint)) streams.stderr.write(`hint: ${hint}\n`);
+  streams.stderr.write(`coffer: ${message} (${error.code})\n`);
+  if (hint) streams.stderr.write(`hint: ${hint}\n`);
 }
 
 /** Runs one CLI invocation and resolves with its exit code (never throws). */
@@ -105,149 +196,133 @@ export async function runCli(
   streams: Streams = processStreams,
 ): Promise<number> {
   const wantsJson = argv.includes('--json');
-  let backend: Backend | undefined;
+  let command: CommandSpec | undefined;
+  let connection: import('./connect.js').Connection | undefined;
+  /** Whether a daemon is configured: commands like unlock talk to it without the connection. */
+  let daemonConfigured = false;
   try {
     const words = commandWords(argv);
     const help = argv.includes('--help') || argv.includes('-h');
-    if (words.length === 0 || words[0] === 'help') {
-      if (argv.includes('--version')) {
-        streams.stdout.write(`coffer ${version()}\n`);
-        return 0;
-      }
-      const target =
-        words[0] === 'help' ? findCommand(argv.filter((a) => !a.startsWith('-')).slice(1)) : undefined;
-      streams.stdout.write(`${target ? commandHelp(target) : overview(COMMANDS)}\n`);
-      if (words.length === 0 && !help) return 2;
+    // `--version` alone is the global flag; after a command word it is that command's --version N.
+    if (words.length === 0 && (argv.includes('--version') || argv.includes('-V'))) {
+      const { packageVersion } = await import('./version.js');
+      const version = await packageVersion();
+      await say(
+        streams,
+        'stdout',
+        wantsJson ? JSON.stringify({ version, node: process.versions.node }, null, 2) : `coffer ${version}`,
+      );
       return 0;
     }
-    if (words[0] === 'backup') return await runBackup(argv, env, streams);
-    const command = findCommand(words);
+    if (words[0] === 'help') {
+      const rest = argv.filter((a) => !a.startsWith('-')).slice(1);
+      const target = findCommand(rest);
+      if (target === undefined && rest.length > 0 && !isGroup(rest[0]))
+        throw new UsageError(
+          `unknown command ${JSON.stringify(rest.join(' '))}: run \`coffer --help\` for the list`,
+        );
+      await say(
+        streams,
+        'stdout',
+        target ? commandHelp(target) : rest[0] ? groupHelp(COMMANDS, rest[0]) : overview(COMMANDS),
+      );
+      return 0;
+    } else if (words.length === 0) {
+      // `coffer` alone is a usage error: the overview goes where errors go.
+      await say(streams, help ? 'stdout' : 'stderr', overview(COMMANDS));
+      return help ? 0 : 2;
+    } else {
+      command = findCommand(words);
+    }
     if (command === undefined) {
-      if (COMMANDS.some((c) => c.path[0] === words[0] && c.path.length === 2)) {
+      if (isGroup(words[0])) {
         if (help && words.length === 1) {
-          streams.stdout.write(`${groupHelp(COMMANDS, words[0]!)}\n`);
+          await say(streams, 'stdout', groupHelp(COMMANDS, words[0]!));
           return 0;
         }
-        streams.stderr.write(`${groupHelp(COMMANDS, words[0]!)}\n`);
-        throw new CofferError(
-          'EINVAL',
+        await say(streams, 'stderr', groupHelp(COMMANDS, words[0]!));
+        throw new UsageError(
           words[1] ? `unknown subcommand: ${words.join(' ')}` : `${words[0]} needs a subcommand`,
         );
       }
-      throw new CofferError(
-        'EINVAL',
-        `unknown command ${JSON.stringify(words[0])}: run \`coffer --help\` for the list`,
-      );
+      throw new UsageError(`unknown command ${JSON.stringify(words[0])}: run \`coffer --help\` for the list`);
     }
     if (help) {
-      streams.stdout.write(`${commandHelp(command)}\n`);
+      await say(streams, 'stdout', commandHelp(command));
       return 0;
     }
+    const { parseArgs } = await import('node:util');
     let parsed: { values: Values; positionals: string[] };
     try {
       parsed = parseArgs({
         args: argv,
-        options: { ...(GLOBAL_OPTIONS as unknown as OptionTable), ...(command.options ?? {}) },
+        options: parseOptions(command),
         allowPositionals: true,
         strict: true,
-      }) as { values: Values; positionals: string[] };
+      });
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      throw new CofferError('EINVAL', `${message} — see \`coffer ${command.path.join(' ')} --help\``);
+      throw new UsageError(`${message} — see \`coffer ${command.path.join(' ')} --help\``);
     }
     const args = parsed.positionals.slice(command.path.length);
-    const [min, max] =
-      typeof command.positionals === 'number'
-        ? [command.positionals, command.positionals]
-        : (command.positionals ?? [0, 0]);
+    const args0 = command.args ?? [];
+    const [min, max] = [args0.filter((a) => !a.optional).length, args0.length];
     if (args.length < min || args.length > max) {
-      throw new CofferError(
-        'EINVAL',
-        `usage: coffer ${command.path.join(' ')} ${command.usage}`.trimEnd() +
-          (args.length > max ? ` (unexpected ${JSON.stringify(args[max])})` : ''),
+      throw new UsageError(
+        usageLine(command) + (args.length > max ? ` (unexpected ${JSON.stringify(args[max])})` : ''),
       );
     }
-    const config = new Config(parsed.values as GlobalValues, env, streams);
+    checkChoices(command, parsed.values, args);
+    const [{ Config }, { Connection }] = await Promise.all([import('./config.js'), import('./connect.js')]);
+    const config = new Config(parsed.values, env, streams);
+    try {
+      daemonConfigured = config.daemon !== undefined;
+    } catch {
+      // a bad daemon setting fails the command where it is used, with its own message
+    }
+    const open = new Connection(config);
+    connection = open;
     const ctx: Context = {
       config,
+      streams,
       args,
       values: parsed.values,
-      backend: async () => {
-        if (backend) return backend;
-        if (config.daemon !== undefined) {
-          const { openRemote } = await import('./remote.js');
-          backend = await openRemote(config);
-        } else {
-          const { openDirect } = await import('./direct.js');
-          backend = await openDirect(config);
-        }
-        return backend;
-      },
+      ops: () => open.ops(),
+      keystore: () => open.keystore(),
     };
-    await command.run(ctx);
+    const run = await command.load();
+    await run(ctx);
     return 0;
   } catch (error) {
-    const e = asCofferError(error);
-    reportError(streams, wantsJson, e);
+    const { asCofferError, CofferError } = await import('../errors.js');
+    const e = error instanceof UsageError ? new CofferError('EINVAL', error.message) : asCofferError(error);
+    reportError(
+      streams,
+      wantsJson,
+      e,
+      command,
+      connection?.mode ?? (daemonConfigured ? 'daemon' : undefined),
+    );
     // Stack traces only on request: they can name paths but never carry key material.
     if (env.COFFER_DEBUG === '1' && error instanceof Error) streams.stderr.write(`${error.stack}\n`);
     return e.exitCode;
   } finally {
-    if (backend) await backend.close().catch(() => {});
+    await connection?.close();
   }
 }
 
-/**
- * `coffer backup …` lives in src/backup/command.ts with its own parser: the global options (store,
- * protector, passphrase sources) are taken out here and used to open the keystore directly.
- */
-async function runBackup(argv: string[], env: Env, streams: Streams): Promise<number> {
-  const globals = GLOBAL_OPTIONS as unknown as OptionTable;
-  const { values, tokens } = parseArgs({
-    args: argv,
-    options: globals,
-    allowPositionals: true,
-    strict: false,
-    tokens: true,
-  });
-  const drop = new Set<number>();
-  for (const token of tokens ?? []) {
-    if (token.kind !== 'option' || !(token.name in globals) || token.name === 'json' || token.name === 'help')
-      continue;
-    drop.add(token.index);
-    if (token.value !== undefined && !token.inlineValue) drop.add(token.index + 1);
-  }
-  const rest = argv.filter((_, i) => !drop.has(i));
-  rest.splice(rest.indexOf('backup'), 1);
-  const config = new Config(values as GlobalValues, env, streams);
-  if (config.daemon !== undefined && !rest.includes('inspect')) {
-    throw new CofferError(
-      'EINVAL',
-      'backups run directly on a store (--store or COFFER_STORE), not through a daemon',
-    );
-  }
-  const { openKeystore } = await import('./direct.js');
-  const { backupCommand } = await import('../backup/command.js');
-  return backupCommand(rest, {
-    stdout: streams.stdout,
-    stderr: streams.stderr,
-    env,
-    openKeystore: () => openKeystore(config),
-    ...(canPrompt(streams) ? { promptHidden: (question: string) => promptHidden(streams, question) } : {}),
-  });
-}
-
-function isMain(): boolean {
+async function isMain(): Promise<boolean> {
   const entry = process.argv[1];
   if (entry === undefined) return false;
   try {
-    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
+    // Node runs the real path of its entry (npm's bin symlink resolved), which is import.meta.url.
+    return (await fs()).realpathSync(entry) === decodeURIComponent(new URL(import.meta.url).pathname);
   } catch {
     return false;
   }
 }
 
-if (isMain()) {
+if (await isMain()) {
   // A closed pipe (`coffer key list | head -1`) is not an error worth a stack trace.
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code === 'EPIPE') process.exit(0);

@@ -9,6 +9,7 @@
 //   env NAME=VALUE        set (empty VALUE: unset) a variable for later lines
 //   capture NAME RE       set NAME to the first group of RE matched in the last stdout
 //   cmp A B               files equal (A may be `stdout` or `stderr`); exists / ! exists FILE
+//   cp SRC DST            copy a file (SRC may be `stdout` or `stderr` of the last exec)
 //   waitfor FILE          wait (≤ 20 s) until FILE exists (a daemon's socket), or tcp:HOST:PORT accepts
 //                         ($PORT is a loopback port that was free when the script started)
 //   kill                  SIGTERM every background process, wait, check each exited 0
@@ -230,9 +231,14 @@ export async function runScript(name: string, text: string, options: ScriptOptio
     LANG: 'C',
     NODE_NO_WARNINGS: '1',
     PORT: String(await freePort()),
+    // The per-user agent of each script lives in its own runtime directory, which goes away with
+    // $WORK (an agent exits when its socket is removed); scripts turn the agent on where they test it.
+    XDG_RUNTIME_DIR: join(work, 'run'),
+    COFFER_AGENT: '0',
     ...options.env,
   };
   mkdirSync(vars.HOME!, { mode: 0o700 });
+  mkdirSync(vars.XDG_RUNTIME_DIR!, { mode: 0o700 });
   let last: Result | undefined;
   let stdinFile: string | undefined;
   const timeoutMs = options.timeoutMs ?? 60_000;
@@ -345,6 +351,19 @@ export async function runScript(name: string, text: string, options: ScriptOptio
                 : readFileSync(path(f));
           const equal = read(rest[0]!).equals(read(rest[1]!));
           if (equal === negate) fail(line, negate ? 'files are equal' : `${rest[0]} and ${rest[1]} differ`);
+          break;
+        }
+        case 'cp': {
+          if (rest.length !== 2) fail(line, 'cp needs a source and a destination');
+          const [from, to] = rest as [string, string];
+          const bytes =
+            from === 'stdout'
+              ? needLast(line).stdoutBytes
+              : from === 'stderr'
+                ? Buffer.from(needLast(line).stderr)
+                : readFileSync(path(from));
+          mkdirSync(dirname(path(to)), { recursive: true });
+          writeFileSync(path(to), bytes);
           break;
         }
         case 'exists': {

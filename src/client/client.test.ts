@@ -1,6 +1,6 @@
 // coffer/client on its own: importing it loads no native addon (checked in a fresh process by
 // watching process.dlopen, the one door every .node addon goes through — and the check is shown able
-// to fail by loading better-sqlite3 afterwards), bad arguments are EINVAL before any I/O, and an
+// to fail by loading the pkcs11js addon afterwards), bad arguments are EINVAL before any I/O, and an
 // unreachable daemon is EUNAVAIL with a hint.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -18,18 +18,18 @@ test('importing coffer/client calls process.dlopen for no native addon', () => {
     const { CofferClient } = await import(${JSON.stringify(client)});
     const afterClient = [...loaded];
     new CofferClient({ socket: '/nonexistent/coffer.sock' });
-    const { default: Database } = await import('better-sqlite3');
-    new Database(':memory:').close();
-    console.log(JSON.stringify({ afterClient, afterSqlite: loaded }));
+    const { createRequire } = await import('node:module');
+    createRequire(import.meta.url)('pkcs11js'); // an N-API addon: loads under Node 20 and 24 alike
+    console.log(JSON.stringify({ afterClient, afterAddon: loaded }));
   `;
   const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
     cwd: new URL('../../', import.meta.url).pathname,
     encoding: 'utf8',
   });
-  const { afterClient, afterSqlite } = JSON.parse(out) as { afterClient: string[]; afterSqlite: string[] };
+  const { afterClient, afterAddon } = JSON.parse(out) as { afterClient: string[]; afterAddon: string[] };
   assert.deepEqual(afterClient, []);
   assert.ok(
-    afterSqlite.some((f) => f.endsWith('.node')),
+    afterAddon.some((f) => f.endsWith('.node')),
     'the probe does see a native addon load',
   );
 });

@@ -1,7 +1,8 @@
-// `coffer/client` (DESIGN §7): a typed client for the daemon's /v1 API with the same argument and
-// result types as the Keystore methods of the same names, and the same CofferError codes (taken from
-// the daemon's `{ error: { code, message } }`). It uses only node:http / node:https — importing it
-// loads no native addon — and keeps connections alive (Unix socket or TCP/TLS).
+// `coffer/client` (SPEC §10): a typed client for the daemon's /v1 API. It implements the operations
+// surface (client/surface.ts) — the same methods, arguments and results as a Keystore in this process,
+// plus the hd, backup, rotation and tokens namespaces — and throws CofferError with the daemon's codes
+// (from its `{ error: { code, message } }`). It uses only node:http / node:https and imports nothing of
+// core or crypto at run time, and keeps connections alive (Unix socket or TCP/TLS).
 import {
   Agent as HttpAgent,
   request as httpRequest,
@@ -10,11 +11,27 @@ import {
 } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { AuditEntry, AuditReport } from '../core/audit.js';
-import { b64 as base64 } from '../core/encoding.js';
 import type { ProtectorInfo } from '../core/keyslots.js';
+import type { Aad, KeyFilter, SignatureCheck, SignatureEncoding } from '../core/surface.js';
 import type { CreateKeySpec, KeyInfo } from '../core/types.js';
-import { assertBytes } from '../crypto/bytes.js';
 import { CofferError, isErrorCode } from '../errors.js';
+import { assertByteSource, ByteReader, type ByteSource } from '../format/byte-reader.js';
+
+export type { ByteSource } from '../format/byte-reader.js';
+
+import { assertBytes, fromBase64, toBase64 } from './bytes.js';
+import { BackupClient, type Call, HdClient, keyPath, RotationClient, TokenClient } from './groups.js';
+import type { CofferOperations } from './surface.js';
+
+export type {
+  Aad,
+  KeyFilter,
+  SignatureCheck,
+  SignatureEncoding,
+  TokenInfo,
+  TokenSpec,
+} from '../core/surface.js';
+export { type CofferOperations, OPERATION_NAMES, type OperationName } from './surface.js';
 
 export interface ClientOptions {
   /** Unix socket path of the daemon. */
@@ -36,31 +53,42 @@ export interface DaemonStatus {
   version: string;
 }
 
-export interface ClientTokenInfo {
-  id: string;
-  name?: string;
-  apps: string[];
-  ops: string[];
-  admin: boolean;
-  createdAt: number;
-  lastUsedAt?: number;
+/** Unlock attempts and lockout (SPEC §10.4), readable without a token. */
+export interface UnlockAttempts {
+  failures: number;
+  maxFailures: number;
+  lockedOutUntil?: number;
 }
 
 export type BatchError = { ok: false; error: { code: string; message: string } };
 export type BatchResult<T> = ({ ok: true } & T) | BatchError;
-export type Aad = Uint8Array | string;
+
+/**
+ * ERATE from the daemon (HTTP 429): this token is over its concurrency or rate limit. `retryAfterSeconds`
+ * is the daemon's Retry-After (seconds; undefined when it sent none): retrying sooner fails again.
+ */
+export class RateLimitedError extends CofferError {
+  readonly retryAfterSeconds: number | undefined;
+  constructor(message: string, retryAfterSeconds: number | undefined) {
+    super('ERATE', message);
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+/** Retry-After as seconds: delta-seconds, or an HTTP date (RFC 9110 §10.2.3); undefined if absent or bad. */
+export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
+  if (typeof value !== 'string') return undefined;
+  const text = value.trim();
+  if (/^\d{1,10}$/.test(text)) return Number(text);
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - now) / 1000));
+}
 
 /** Payloads at least this large go as raw octet-stream bodies (no base64) unless told otherwise. */
 const RAW_THRESHOLD = 64 * 1024;
 const encoder = new TextEncoder();
-
-const b64 = base64.encode;
-
-function unb64(text: unknown): Uint8Array {
-  if (typeof text !== 'string') throw new CofferError('EINTERNAL', 'the daemon sent a malformed byte field');
-  const bytes = Buffer.from(text, 'base64');
-  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
+const b64 = toBase64;
+const unb64 = fromBase64;
 
 function aadBytes(aad: Aad | undefined): Uint8Array | undefined {
   if (aad === undefined) return undefined;
@@ -73,14 +101,75 @@ function decodeItem<T>(item: unknown, decode: (ok: Record<string, unknown>) => T
   return { ok: false, error: { code: String(r.error?.code), message: String(r.error?.message) } };
 }
 
-interface Call {
-  json?: unknown;
-  raw?: Uint8Array;
-  headers?: Record<string, string>;
-  query?: Record<string, string | number | undefined>;
+/**
+ * What sealStream / unsealStream resolve to: the daemon's output as an async iterable of byte pieces,
+ * iterated once. It ends normally only when the daemon confirmed the whole stream (trailer
+ * `Coffer-Status: ok`); a failure after the first byte (EBADMSG for a tampered or truncated stream,
+ * EKEYREVOKED, …) is thrown at the end with the daemon's code, and a connection that broke off is
+ * EUNAVAIL. `return()` (a `break`) stops the upload and the download.
+ */
+export class ClientByteStream implements AsyncIterableIterator<Uint8Array> {
+  readonly keyId: string;
+  /** The key version that sealed (or had sealed) the stream (the Coffer-Key-Version header). */
+  readonly version: number;
+  readonly #inner: AsyncGenerator<Uint8Array>;
+  readonly #stop: () => void;
+
+  constructor(keyId: string, version: number, inner: AsyncGenerator<Uint8Array>, stop: () => void) {
+    this.keyId = keyId;
+    this.version = version;
+    this.#inner = inner;
+    this.#stop = stop;
+  }
+  next(): Promise<IteratorResult<Uint8Array>> {
+    return this.#inner.next();
+  }
+  async return(): Promise<IteratorResult<Uint8Array>> {
+    this.#stop();
+    return this.#inner.return(undefined);
+  }
+  async throw(error?: unknown): Promise<IteratorResult<Uint8Array>> {
+    this.#stop();
+    return this.#inner.throw(error);
+  }
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
 }
 
-export class CofferClient {
+/** Reads a bounded error body of a failed streaming request into the daemon's CofferError. */
+function streamError(res: IncomingMessage): Promise<CofferError> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const finish = () => {
+      let code: unknown;
+      let message = `the daemon answered HTTP ${res.statusCode}`;
+      try {
+        const parsed = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+          error?: { code?: unknown; message?: unknown };
+        };
+        code = parsed.error?.code;
+        if (typeof parsed.error?.message === 'string') message = parsed.error.message;
+      } catch {
+        // not a Coffer error body (a proxy?): keep the status in the message
+      }
+      resolve(new CofferError(isErrorCode(code) ? code : 'EINTERNAL', message));
+    };
+    res.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= 64 * 1024) chunks.push(chunk);
+    });
+    res.on('end', finish);
+    res.on('error', finish);
+  });
+}
+
+export class CofferClient implements CofferOperations {
+  readonly hd: HdClient;
+  readonly backup: BackupClient;
+  readonly rotation: RotationClient;
+  readonly tokens: TokenClient;
   readonly #base: RequestOptions;
   readonly #send: typeof httpRequest;
   readonly #agent: HttpAgent;
@@ -127,6 +216,11 @@ export class CofferClient {
       this.#send = https ? (httpsRequest as unknown as typeof httpRequest) : httpRequest;
       this.#where = parsed.origin;
     }
+    const json = <T>(method: string, path: string, call?: Call) => this.#json<T>(method, path, call);
+    this.hd = new HdClient(json);
+    this.backup = new BackupClient(json);
+    this.rotation = new RotationClient(json);
+    this.tokens = new TokenClient(json);
   }
 
   /** Closes idle keep-alive connections (the client can still be used afterwards). */
@@ -176,6 +270,8 @@ export class CofferClient {
             } catch {
               // not a Coffer error body (a proxy?): keep the status in the message
             }
+            if (code === 'ERATE' || (status === 429 && code === undefined))
+              return fail(new RateLimitedError(message, parseRetryAfter(res.headers['retry-after'])));
             fail(new CofferError(isErrorCode(code) ? code : 'EINTERNAL', message));
           });
         },
@@ -203,10 +299,167 @@ export class CofferClient {
     return JSON.parse(body.toString('utf8')) as T;
   }
 
+  #streamAgent: HttpAgent | undefined;
+
+  /**
+   * Streams get a connection of their own, never a pooled keep-alive one: a pooled socket may be the
+   * one the daemon is closing at that moment (its keep-alive timeout), and a stream cannot be retried
+   * once its upload has begun.
+   */
+  #freshConnections(): HttpAgent {
+    if (this.#streamAgent === undefined) {
+      const pooled = this.#agent;
+      this.#streamAgent =
+        pooled instanceof HttpsAgent
+          ? new HttpsAgent({ keepAlive: false, ...(pooled.options.ca ? { ca: pooled.options.ca } : {}) })
+          : new HttpAgent({ keepAlive: false });
+    }
+    return this.#streamAgent;
+  }
+
+  /**
+   * Streams `source` through `POST /v1/keys/{id}/<route>` (SPEC §6.2, §10.1): the upload runs while
+   * the reply is read, both with backpressure, so memory stays bounded whatever the size.
+   */
+  #stream(
+    route: 'seal-stream' | 'unseal-stream',
+    id: string,
+    source: ByteSource,
+    options: { aad?: Aad },
+  ): Promise<ClientByteStream> {
+    assertByteSource('source', source);
+    const aad = aadBytes(options.aad);
+    const headers: Record<string, string> = {
+      accept: 'application/octet-stream',
+      'content-type': 'application/octet-stream',
+      te: 'trailers',
+      // Not `close` (what a non-pooling agent sends): on a failure mid-stream the daemon would then shut
+      // the socket on an unread upload, and the reset can destroy the reply's trailer before it is read.
+      // The socket is still never reused: the agent drops it once the reply ended.
+      connection: 'keep-alive',
+      ...(aad ? { 'coffer-aad': b64(aad) } : {}),
+    };
+    if (this.#token !== undefined) headers.authorization = `Bearer ${this.#token}`;
+    const path = `/v1${this.#key(id)}/${route}`;
+    return new Promise((resolve, reject) => {
+      const req = this.#send({
+        ...this.#base,
+        agent: this.#freshConnections(),
+        method: 'POST',
+        path,
+        headers,
+      });
+      const reader = new ByteReader(source);
+      let finished = false; // the reply ended, failed or was abandoned: stop uploading
+      let sourceError: unknown;
+      let responded = false;
+      const stop = () => {
+        finished = true;
+        req.destroy();
+      };
+      const pump = async () => {
+        try {
+          for await (const piece of reader.rest()) {
+            if (finished) return;
+            if (!req.write(piece))
+              await new Promise<void>((done) => {
+                const go = () => {
+                  req.off('drain', go);
+                  req.off('close', go);
+                  done();
+                };
+                req.on('drain', go);
+                req.on('close', go);
+              });
+          }
+          if (!finished) req.end();
+        } catch (error) {
+          // The source failed: the daemon must not see a clean end of an incomplete input.
+          sourceError = error;
+          finished = true;
+          req.destroy();
+          if (!responded) reject(error);
+        } finally {
+          await reader.close();
+        }
+      };
+      const where = this.#where;
+      req.setTimeout(this.#timeout, () => {
+        req.destroy(
+          new CofferError('EUNAVAIL', `the daemon at ${where} did not answer in ${this.#timeout} ms`),
+        );
+      });
+      req.on('error', (error: NodeJS.ErrnoException) => {
+        if (responded || sourceError !== undefined) return; // the reply (or the source) reports it
+        finished = true;
+        reject(
+          error instanceof CofferError
+            ? error
+            : new CofferError(
+                'EUNAVAIL',
+                `cannot reach the daemon at ${where} (${error.code ?? error.message}); is it running?`,
+              ),
+        );
+      });
+      req.on('response', (res: IncomingMessage) => {
+        responded = true;
+        if (res.statusCode !== 200) {
+          finished = true;
+          void streamError(res).then((error) => {
+            req.destroy();
+            reject(error);
+          });
+          return;
+        }
+        async function* body(): AsyncGenerator<Uint8Array> {
+          try {
+            try {
+              for await (const chunk of res as AsyncIterable<Buffer>)
+                yield new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+            } catch {
+              if (sourceError !== undefined) throw sourceError;
+              throw new CofferError(
+                'EUNAVAIL',
+                `the stream from the daemon at ${where} broke off before its end`,
+              );
+            }
+            if (sourceError !== undefined) throw sourceError;
+            const status = res.trailers['coffer-status'];
+            if (status === 'ok') return;
+            if (isErrorCode(status))
+              throw new CofferError(status, decodeURIComponent(res.trailers['coffer-error'] ?? status));
+            throw new CofferError(
+              'EUNAVAIL',
+              `the daemon at ${where} ended the stream without confirming it`,
+            );
+          } finally {
+            stop();
+          }
+        }
+        resolve(new ClientByteStream(id, Number(res.headers['coffer-key-version']), body(), stop));
+      });
+      req.flushHeaders();
+      void pump();
+    });
+  }
+  /**
+   * Seals an input of any size through the daemon (SPEC §6.2): resolves once the daemon accepted the
+   * request (key, scope and state checked), with the sealed stream as it is produced.
+   */
+  async sealStream(id: string, source: ByteSource, options: { aad?: Aad } = {}): Promise<ClientByteStream> {
+    return this.#stream('seal-stream', id, source, options);
+  }
+  /**
+   * Opens a sealed stream (or a one-shot blob) through the daemon, chunk by chunk. As with
+   * `Keystore.unsealStream`, plaintext is provisional until the iteration ends without an error: a
+   * truncated stream fails (EBADMSG) only at its end.
+   */
+  async unsealStream(id: string, source: ByteSource, options: { aad?: Aad } = {}): Promise<ClientByteStream> {
+    return this.#stream('unseal-stream', id, source, options);
+  }
+
   #key(id: string): string {
-    if (typeof id !== 'string' || id.length === 0 || id.length > 128)
-      throw new CofferError('EINVAL', 'key id must be a non-empty string');
-    return `/keys/${encodeURIComponent(id)}`;
+    return keyPath(id);
   }
 
   // ---- daemon ----
@@ -225,6 +478,10 @@ export class CofferClient {
   async lock(): Promise<DaemonStatus> {
     return this.#json('POST', '/lock');
   }
+  /** Failed unlock attempts so far and the lockout end (no token needed). */
+  async unlockAttempts(): Promise<UnlockAttempts> {
+    return this.#json('GET', '/unlock/attempts');
+  }
   async openapi(): Promise<Record<string, unknown>> {
     return this.#json('GET', '/openapi.json');
   }
@@ -234,8 +491,13 @@ export class CofferClient {
   async createKey(spec: CreateKeySpec): Promise<KeyInfo> {
     return this.#json('POST', '/keys', { json: spec });
   }
-  async listKeys(filter: { app?: string; purpose?: string } = {}): Promise<KeyInfo[]> {
-    return (await this.#json<{ keys: KeyInfo[] }>('GET', '/keys', { query: filter })).keys;
+  /** Creates the keys in one durable batch on the daemon (at most 1000). */
+  async createKeys(specs: CreateKeySpec[]): Promise<KeyInfo[]> {
+    if (!Array.isArray(specs)) throw new CofferError('EINVAL', 'specs must be an array');
+    return (await this.#json<{ keys: KeyInfo[] }>('POST', '/keys/batch', { json: { specs } })).keys;
+  }
+  async listKeys(filter: KeyFilter = {}): Promise<KeyInfo[]> {
+    return (await this.#json<{ keys: KeyInfo[] }>('GET', '/keys', { query: { ...filter } })).keys;
   }
   async getKey(id: string): Promise<KeyInfo> {
     return this.#json('GET', this.#key(id));
@@ -254,16 +516,8 @@ export class CofferClient {
   async rotate(id: string, options: { reason?: string } = {}): Promise<KeyInfo> {
     return this.#json('POST', `${this.#key(id)}/rotate`, { json: options });
   }
-  /** Confirms a rotation the key's policy holds for confirmation; resolves with the `rotated` event. */
-  async confirmRotation(id: string): Promise<Record<string, unknown>> {
-    return this.#json('POST', `${this.#key(id)}/confirm-rotation`);
-  }
-  /** Rotates now and marks the old version compromised; resolves with the `alert` event. */
-  async emergencyRotate(
-    id: string,
-    incident: { id?: string; description: string },
-  ): Promise<Record<string, unknown>> {
-    return this.#json('POST', `${this.#key(id)}/emergency-rotate`, { json: { incident } });
+  async activate(id: string): Promise<KeyInfo> {
+    return this.#json('POST', `${this.#key(id)}/activate`);
   }
   async suspend(id: string, options: { reason?: string } = {}): Promise<KeyInfo> {
     return this.#json('POST', `${this.#key(id)}/suspend`, { json: options });
@@ -283,7 +537,7 @@ export class CofferClient {
   async sign(
     id: string,
     data: Uint8Array,
-    options: { encoding?: 'raw' | 'der'; context?: Uint8Array } = {},
+    options: { encoding?: SignatureEncoding; context?: Uint8Array } = {},
   ): Promise<{ signature: Uint8Array; version: number }> {
     assertBytes('data', data);
     const r = await this.#json<{ signature: string; version: number }>('POST', `${this.#key(id)}/sign`, {
@@ -295,11 +549,28 @@ export class CofferClient {
     id: string,
     data: Uint8Array,
     signature: Uint8Array,
-    options: { version?: number; encoding?: 'raw' | 'der'; context?: Uint8Array } = {},
+    options: { version?: number; encoding?: SignatureEncoding; context?: Uint8Array } = {},
   ): Promise<boolean> {
+    return (await this.#verifyLike<{ valid: boolean }>('verify', id, data, signature, options)).valid;
+  }
+  async checkSignature(
+    id: string,
+    data: Uint8Array,
+    signature: Uint8Array,
+    options: { version?: number; encoding?: SignatureEncoding; context?: Uint8Array } = {},
+  ): Promise<SignatureCheck> {
+    return this.#verifyLike<SignatureCheck>('check-signature', id, data, signature, options);
+  }
+  #verifyLike<T>(
+    route: 'verify' | 'check-signature',
+    id: string,
+    data: Uint8Array,
+    signature: Uint8Array,
+    options: { version?: number; encoding?: SignatureEncoding; context?: Uint8Array },
+  ): Promise<T> {
     assertBytes('data', data);
     assertBytes('signature', signature);
-    const r = await this.#json<{ valid: boolean }>('POST', `${this.#key(id)}/verify`, {
+    return this.#json<T>('POST', `${this.#key(id)}/${route}`, {
       json: {
         data: b64(data),
         signature: b64(signature),
@@ -308,7 +579,6 @@ export class CofferClient {
         context: options.context && b64(options.context),
       },
     });
-    return r.valid;
   }
 
   async #sealLike(
@@ -474,28 +744,12 @@ export class CofferClient {
     );
   }
 
-  // ---- tokens, audit, protectors (admin) ----
+  // ---- audit, protectors (admin) ----
 
-  async createToken(options: {
-    name?: string;
-    apps: string[];
-    ops: string[];
-    admin?: boolean;
-  }): Promise<{ id: string; token: string }> {
-    return this.#json('POST', '/tokens', { json: options });
-  }
-  async listTokens(): Promise<ClientTokenInfo[]> {
-    return (await this.#json<{ tokens: ClientTokenInfo[] }>('GET', '/tokens')).tokens;
-  }
-  async revokeToken(id: string): Promise<void> {
-    if (typeof id !== 'string' || id.length === 0)
-      throw new CofferError('EINVAL', 'token id must be a string');
-    await this.#json('DELETE', `/tokens/${encodeURIComponent(id)}`);
-  }
   async auditTail(count?: number): Promise<AuditEntry[]> {
     return (await this.#json<{ entries: AuditEntry[] }>('GET', '/audit', { query: { count } })).entries;
   }
-  async auditVerify(): Promise<AuditReport> {
+  async verifyAudit(): Promise<AuditReport> {
     return this.#json('GET', '/audit/verify');
   }
   async listProtectors(): Promise<ProtectorInfo[]> {

@@ -57,6 +57,7 @@ import {
 import { MasterKeys } from './master-key.js';
 import { generateMaterial, hasPublicKey, wrapSecret } from './material.js';
 import { assertMetadataString, assertName, validateCreateSpec } from './names.js';
+import type { CryptoOffload } from './offload.js';
 import * as ops from './operations.js';
 import { type ProtectorConfig, validateProtectorConfig } from './protectors.js';
 import { exportPublicKey, type PublicKeyFormat } from './public-key.js';
@@ -68,6 +69,8 @@ import {
   validateTokenConfig,
 } from './resident.js';
 import { idKey, metaKey, Session, type VersionRecord, versionKey } from './session.js';
+import * as streams from './stream-seal.js';
+import type { KeyOperations, SignatureCheck } from './surface.js';
 import { type CreateKeySpec, type KeyInfo, type KeyResidency, LIMITS } from './types.js';
 import { upgradeStore } from './upgrade.js';
 import { usageKey } from './usage.js';
@@ -113,6 +116,11 @@ export interface OpenOptions {
   acceptRollback?: string;
   /** Upgrade a format-1 store (no record tree) to format 2; without it such a store is refused (SPEC §4.3). */
   upgrade?: boolean;
+  /**
+   * Runs expensive crypto (ML-DSA, X-Wing, large payloads) off this thread: the daemon passes its
+   * worker pool (docs/daemon.md "Worker pool"). Absent: everything runs in the calling thread.
+   */
+  offload?: CryptoOffload;
 }
 
 /** A resident key's token pair made before the write that records it. */
@@ -158,7 +166,8 @@ function anchorFor(config: AnchorConfig, session: Session, storeId: string): Anc
   });
 }
 
-export class Keystore {
+/** The keystore in this process; its operations are the shared surface of core/surface.ts. */
+export class Keystore implements KeyOperations {
   #session: Session;
   #header: StoreHeader;
   #resident: ResidentKeys;
@@ -200,6 +209,7 @@ export class Keystore {
         options.insecureDeterministic === true,
       );
       session.auditOperations = options.auditOperations === true;
+      session.offload = options.offload;
       const headerRecord = await storage.get(HEADER_KEY);
       if (!headerRecord) {
         if (!options.create)
@@ -874,6 +884,15 @@ export class Keystore {
   ) {
     return ops.verify(this.#open(), id, data, signature, options);
   }
+  /** Verification as a public operation: compromised keys answer too, with their state (SPEC §2). */
+  async checkSignature(
+    id: string,
+    data: Uint8Array,
+    signature: Uint8Array,
+    options?: { version?: number; encoding?: ops.SignatureEncoding; context?: Uint8Array },
+  ): Promise<SignatureCheck> {
+    return ops.checkSignature(this.#open(), id, data, signature, options);
+  }
   async seal(id: string, plaintext: Uint8Array, options?: { aad?: Uint8Array | string }) {
     return ops.seal(this.#open(), id, plaintext, options);
   }
@@ -882,6 +901,40 @@ export class Keystore {
   }
   async rewrap(id: string, sealed: Uint8Array, options?: { aad?: Uint8Array | string }) {
     return ops.rewrap(this.#open(), id, sealed, options);
+  }
+
+  /**
+   * Seals an input of any size in constant memory (SPEC §6.2) under the primary version. Resolves once
+   * the key and its state are checked, with a pull-driven async iterable of sealed pieces (header,
+   * then one piece per chunk); `.version` is the version used.
+   */
+  async sealStream(
+    id: string,
+    source: streams.ByteSource,
+    options?: streams.SealStreamOptions,
+  ): Promise<streams.ByteStream> {
+    return streams.sealStream(this.#open(), id, source, options);
+  }
+  /**
+   * Opens a sealed stream (or a one-shot blob) in constant memory (SPEC §6.2). Resolves once the header
+   * is read and its data key unwrapped; each plaintext piece is released only after its chunk
+   * verified, and a truncated stream fails with EBADMSG at its end: treat output as provisional until
+   * the iteration finished without an error.
+   */
+  async unsealStream(
+    id: string,
+    sealed: streams.ByteSource,
+    options?: streams.UnsealStreamOptions,
+  ): Promise<streams.ByteStream> {
+    return streams.unsealStream(this.#open(), id, sealed, options);
+  }
+  /** A sealed stream with a new header for the primary version and the same body (SPEC §6.2.3). */
+  async rewrapStream(
+    id: string,
+    sealed: streams.ByteSource,
+    options?: streams.UnsealStreamOptions,
+  ): Promise<streams.ByteStream> {
+    return streams.rewrapStream(this.#open(), id, sealed, options);
   }
   async generateDataKey(id: string, options?: { aad?: Uint8Array | string; includePlaintext?: boolean }) {
     return ops.generateDataKey(this.#open(), id, options);

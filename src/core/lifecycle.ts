@@ -30,22 +30,25 @@ function requireUse(info: KeyInfo, use: KeyUse): void {
   }
 }
 
-function revokedError(info: KeyInfo, what: string, state: KeyState): CofferError {
-  return new CofferError('EKEYREVOKED', `${what} of key ${info.id} is ${state}`);
+/** "key k_… is compromised" / "version 2 of key k_… is destroyed", and what is refused. */
+function revokedError(info: KeyInfo, version: number | undefined, state: KeyState, use: KeyUse): CofferError {
+  const what = version === undefined ? `key ${info.id}` : `version ${version} of key ${info.id}`;
+  return new CofferError('EKEYREVOKED', `${what} is ${state}: ${use} is refused`);
 }
 
 /** Version used by a protect operation (sign, seal, encapsulate, mac, data key): the primary. */
 export function protectVersion(info: KeyInfo, use: KeyUse, now: number): VersionInfo {
   const key = effectiveKey(info, now);
   requireUse(key, use);
-  if (key.state === 'compromised' || key.state === 'destroyed') throw revokedError(key, 'the key', key.state);
+  if (key.state === 'compromised' || key.state === 'destroyed')
+    throw revokedError(key, undefined, key.state, use);
   if (key.state !== 'active') {
     throw new CofferError('ESTATE', `key ${key.id} is ${key.state}: ${use} needs an active key`);
   }
   const primary = key.versions.find((v) => v.version === key.primaryVersion);
   if (!primary) throw new CofferError('EINTERNAL', `key ${key.id} has no primary version record`);
   if (primary.state === 'compromised' || primary.state === 'destroyed') {
-    throw revokedError(key, `version ${primary.version}`, primary.state);
+    throw revokedError(key, primary.version, primary.state, use);
   }
   if (primary.state !== 'active') {
     throw new CofferError(
@@ -60,12 +63,13 @@ export function protectVersion(info: KeyInfo, use: KeyUse, now: number): Version
 export function processVersion(info: KeyInfo, use: KeyUse, version: number, now: number): VersionInfo {
   const key = effectiveKey(info, now);
   requireUse(key, use);
-  if (key.state === 'compromised' || key.state === 'destroyed') throw revokedError(key, 'the key', key.state);
+  if (key.state === 'compromised' || key.state === 'destroyed')
+    throw revokedError(key, undefined, key.state, use);
   if (key.state === 'pre-active') throw new CofferError('ESTATE', `key ${key.id} is pre-active`);
   const found = key.versions.find((v) => v.version === version);
   if (!found) throw new CofferError('ENOENT', `key ${key.id} has no version ${version}`);
   if (found.state === 'compromised' || found.state === 'destroyed') {
-    throw revokedError(key, `version ${version}`, found.state);
+    throw revokedError(key, version, found.state, use);
   }
   if (found.state === 'pre-active')
     throw new CofferError('ESTATE', `version ${version} of key ${key.id} is pre-active`);
@@ -106,6 +110,52 @@ export function versionsToTry(
   return version === undefined
     ? processCandidates(info, use, now)
     : [processVersion(info, use, version, now)];
+}
+
+/**
+ * Versions whose public key may answer a public verification (SPEC §2 "Public verification"), newest
+ * first, or the named one: like a process operation, except that compromised and destroyed keys and
+ * versions are not refused — the caller gets their state with the answer. Pre-active keys and
+ * versions (nothing was ever signed with them), versions below minDecryptionVersion and past their
+ * grace end are refused as for every process operation.
+ */
+export function publicVerifyVersions(info: KeyInfo, version: number | undefined, now: number): VersionInfo[] {
+  const key = effectiveKey(info, now);
+  requireUse(key, 'verify');
+  if (key.state === 'pre-active') throw new CofferError('ESTATE', `key ${key.id} is pre-active`);
+  const check = (v: VersionInfo): VersionInfo => {
+    if (v.state === 'pre-active')
+      throw new CofferError('ESTATE', `version ${v.version} of key ${key.id} is pre-active`);
+    if (v.version < key.minDecryptionVersion) {
+      throw new CofferError(
+        'EKEYEXPIRED',
+        `version ${v.version} of key ${key.id} is below its minimum decryption version ${key.minDecryptionVersion}`,
+      );
+    }
+    if (v.graceEndsAt !== undefined && now >= v.graceEndsAt) {
+      throw new CofferError(
+        'EKEYEXPIRED',
+        `the grace period of version ${v.version} of key ${key.id} has ended`,
+      );
+    }
+    return v;
+  };
+  if (version !== undefined) {
+    const found = key.versions.find((v) => v.version === version);
+    if (!found) throw new CofferError('ENOENT', `key ${key.id} has no version ${version}`);
+    return [check(found)];
+  }
+  const out: VersionInfo[] = [];
+  let firstError: unknown;
+  for (const v of [...key.versions].sort((a, b) => b.version - a.version)) {
+    try {
+      out.push(check(v));
+    } catch (error) {
+      firstError ??= error;
+    }
+  }
+  if (out.length === 0) throw firstError ?? new CofferError('ENOENT', `key ${key.id} has no versions`);
+  return out;
 }
 
 function withHistory(info: KeyInfo, transition: Transition): KeyInfo {

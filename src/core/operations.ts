@@ -2,24 +2,30 @@
 // encapsulate/decapsulate, mac, data keys and rewrap. Each checks bounds, use and state first.
 import * as aead from '../crypto/aead.js';
 import { assertBytes, concatBytes, equalBytes, wipe } from '../crypto/bytes.js';
-import { hkdf } from '../crypto/kdf.js';
-import * as kem from '../crypto/kem.js';
-import { hmac } from '../crypto/mac.js';
-import * as sig from '../crypto/sig.js';
 import { CofferError } from '../errors.js';
 import { ecdsaSignatureFromDer, ecdsaSignatureToDer } from '../format/ecdsa-der.js';
 import { encodeSealedHeader, parseSealedHeader, type SealedAlgorithm } from '../format/sealed.js';
+import { isSealedStream } from '../format/sealed-stream.js';
 import { textEncoder } from './encoding.js';
 import { keyIdBytes } from './ids.js';
-import { processVersion, protectVersion, versionsToTry } from './lifecycle.js';
+import { KERNELS, XWING_CIPHERTEXT } from './kernels.js';
+import {
+  effectiveKey,
+  processVersion,
+  protectVersion,
+  publicVerifyVersions,
+  versionsToTry,
+} from './lifecycle.js';
 import { isSignatureAlgorithm } from './material.js';
 import { assertKeyId } from './names.js';
+import { perform } from './offload.js';
 import type { Session } from './session.js';
-import { type KeyInfo, LIMITS, type SealAlgorithm } from './types.js';
+import { unsealStreamInMemory } from './stream-seal.js';
+import type { SignatureCheck } from './surface.js';
+import { type KeyInfo, LIMITS } from './types.js';
 
 const MAX_AAD_BYTES = 64 * 1024;
-const SEAL_TO_INFO = textEncoder.encode('coffer:seal-to:v1');
-const XWING_CIPHERTEXT = 1120;
+const MiB = 1024 * 1024;
 const NO_AAD = new Uint8Array(0);
 
 /**
@@ -60,7 +66,7 @@ function assertMessage(name: string, data: unknown, max: number): asserts data i
   if (data.length > max) throw new CofferError('E2BIG', `${name} is larger than ${max} bytes`);
 }
 
-function assertAad(aad: unknown): Uint8Array {
+export function assertAad(aad: unknown): Uint8Array {
   if (aad === undefined) return NO_AAD;
   if (typeof aad === 'string') aad = textEncoder.encode(aad);
   assertBytes('aad', aad);
@@ -92,11 +98,13 @@ export async function sign(
   if (admitted) await admitted;
   if (!isSignatureAlgorithm(info.algorithm)) throw new CofferError('EPERM', `key ${id} is not a signing key`);
   const secret = await s.secret(info, v.version);
-  const raw = sig.sign(
+  const raw = await perform(
+    s.offload,
+    'sign',
     info.algorithm,
-    secret,
-    data,
-    options.context ? { context: options.context } : undefined,
+    data.length,
+    { keyId: id, version: v.version, secret },
+    [secret, info.algorithm, data, options.context],
   );
   s.usage.count(id, v.version);
   s.auditOperation('op.sign', id, v.version);
@@ -128,21 +136,80 @@ export async function verify(
   const versions = versionsToTry(info, 'verify', options.version, s.now());
   for (const v of versions) {
     const publicKey = await s.publicKey(info, v.version);
-    if (
-      sig.verify(
-        info.algorithm,
-        publicKey,
-        data,
-        raw,
-        options.context ? { context: options.context } : undefined,
-      )
-    )
-      return true;
+    const args = [info.algorithm, publicKey, data, raw, options.context] as const;
+    if (await perform(s.offload, 'verify', info.algorithm, data.length, undefined, [...args])) return true;
   }
   return false;
 }
 
-function sealedAlgorithm(info: KeyInfo): SealedAlgorithm {
+/** ECDSA signatures are 64 bytes raw (r ‖ s); anything else that parses as DER is read as DER. */
+function recogniseEncoding(info: KeyInfo, signature: Uint8Array, given: unknown): SignatureEncoding {
+  if (given !== undefined) return assertEncoding(info, given);
+  if (info.algorithm !== 'ecdsa-p256' && info.algorithm !== 'secp256k1') return 'raw';
+  if (signature.length === 64) return 'raw';
+  try {
+    ecdsaSignatureFromDer(signature);
+    return 'der';
+  } catch {
+    return 'raw';
+  }
+}
+
+/**
+ * Verification as a public operation (SPEC §2 "Public verification"): the same mathematics as
+ * `verify`, answered for compromised and destroyed versions too (their public keys are kept), with
+ * the key's and the verifying version's state so the caller can judge the answer. ECDSA signatures
+ * are recognised as raw or DER when no encoding is given.
+ */
+export async function checkSignature(
+  s: Session,
+  id: string,
+  data: unknown,
+  signature: unknown,
+  options: { version?: number; encoding?: SignatureEncoding; context?: Uint8Array } = {},
+): Promise<SignatureCheck> {
+  assertMessage('data', data, LIMITS.signMessageBytes);
+  assertBytes('signature', signature);
+  const { info } = await s.loadKey(id);
+  if (!isSignatureAlgorithm(info.algorithm)) {
+    throw new CofferError(
+      'EPERM',
+      info.algorithm === 'hmac-sha256'
+        ? `key ${id} is an HMAC key: check its tags with verify-mac`
+        : `key ${id} (${info.algorithm}) is not a signing key`,
+    );
+  }
+  const encoding = recogniseEncoding(info, signature, options.encoding);
+  const now = s.now();
+  const versions = publicVerifyVersions(info, options.version, now);
+  const keyState = effectiveKey(info, now).state;
+  let raw: Uint8Array | undefined = signature;
+  if (encoding === 'der') {
+    try {
+      raw = ecdsaSignatureFromDer(signature);
+    } catch {
+      raw = undefined; // a malformed signature is a wrong signature, never an exception
+    }
+  }
+  if (raw !== undefined) {
+    for (const v of versions) {
+      let publicKey: Uint8Array;
+      try {
+        publicKey = await s.publicKey(info, v.version);
+      } catch (error) {
+        // A version destroyed before public keys were kept has none left to verify with.
+        if (v.state === 'destroyed' && options.version === undefined) continue;
+        throw error;
+      }
+      const args = [info.algorithm, publicKey, data, raw, options.context] as const;
+      if (await perform(s.offload, 'verify', info.algorithm, data.length, undefined, [...args]))
+        return { valid: true, version: v.version, encoding, keyState, versionState: v.state };
+    }
+  }
+  return { valid: false, encoding, keyState };
+}
+
+export function sealedAlgorithm(info: KeyInfo): SealedAlgorithm {
   if (
     info.algorithm === 'aes-256-gcm' ||
     info.algorithm === 'xchacha20-poly1305' ||
@@ -153,37 +220,6 @@ function sealedAlgorithm(info: KeyInfo): SealedAlgorithm {
   throw new CofferError('EPERM', `key ${info.id} (${info.algorithm}) cannot seal`);
 }
 
-/**
- * SPEC §6 kind 0x01: header ‖ nonce ‖ ciphertext ‖ tag, AAD = header ‖ caller's AAD, built in one
- * buffer (aead.encryptInto): prepending the header to aead.encrypt's output would copy the whole
- * payload (up to 16 MiB) a second time.
- */
-function sealSymmetric(
-  s: Session,
-  alg: SealAlgorithm,
-  key: Uint8Array,
-  header: Uint8Array,
-  plaintext: Uint8Array,
-  aad: Uint8Array,
-): Uint8Array {
-  const nonceLength = aead.NONCE_LENGTH[alg];
-  const nonce = s.rng.randomBytes(nonceLength);
-  const bodyAt = header.length + nonceLength;
-  const out = new Uint8Array(bodyAt + plaintext.length + aead.TAG_LENGTH);
-  out.set(header, 0);
-  out.set(nonce, header.length);
-  aead.encryptInto(
-    alg,
-    key,
-    nonce,
-    plaintext,
-    aad.length === 0 ? header : concatBytes(header, aad),
-    out,
-    bodyAt,
-  );
-  return out;
-}
-
 /** Seals to an X-Wing public key (SPEC §6 kind 0x02): anyone with the public key can do this. */
 export function sealToPublicKey(
   target: { keyId: string; version: number; publicKey: Uint8Array },
@@ -192,30 +228,26 @@ export function sealToPublicKey(
   randomBytes: (n: number) => Uint8Array,
   deterministic = false,
 ): Uint8Array {
+  const { header, eseed, nonce } = sealToPublicKeyInputs(target, randomBytes, deterministic);
+  return KERNELS.sealToPublicKey(target.publicKey, header, nonce, eseed, plaintext, aad);
+}
+
+/** The header and randomness of a seal-to-public-key; the eseed only in deterministic test mode. */
+function sealToPublicKeyInputs(
+  target: { keyId: string; version: number },
+  randomBytes: (n: number) => Uint8Array,
+  deterministic: boolean,
+): { header: Uint8Array; eseed: Uint8Array | undefined; nonce: Uint8Array } {
   const header = encodeSealedHeader({
     kind: 'toPublicKey',
     algorithm: 'x-wing',
     keyId: keyIdBytes(target.keyId),
     version: target.version,
   });
-  // An explicit eseed forces the (slower) deterministic ML-KEM path: only test mode needs it.
-  const { ciphertext, sharedSecret } = kem.encapsulate(
-    'x-wing',
-    target.publicKey,
-    deterministic ? randomBytes(64) : undefined,
-  );
-  const key = hkdf('sha256', sharedSecret, header, SEAL_TO_INFO, 32);
-  const nonce = randomBytes(12);
-  try {
-    return concatBytes(
-      header,
-      ciphertext,
-      nonce,
-      aead.encrypt('aes-256-gcm', key, nonce, plaintext, concatBytes(header, aad)),
-    );
-  } finally {
-    wipe(key, sharedSecret);
-  }
+  // An explicit eseed forces the (slower) deterministic ML-KEM path: only test mode needs it. Drawn
+  // before the nonce, as it always was, so deterministic-mode outputs stay the same.
+  const eseed = deterministic ? randomBytes(64) : undefined;
+  return { header, eseed, nonce: randomBytes(12) };
 }
 
 export async function seal(
@@ -224,7 +256,12 @@ export async function seal(
   plaintext: unknown,
   options: { aad?: Uint8Array | string } = {},
 ): Promise<Uint8Array> {
-  assertMessage('plaintext', plaintext, LIMITS.sealPayloadBytes);
+  assertBytes('plaintext', plaintext);
+  if (plaintext.length > LIMITS.sealPayloadBytes)
+    throw new CofferError(
+      'E2BIG',
+      `plaintext is larger than the one-shot seal limit of ${LIMITS.sealPayloadBytes / MiB} MiB: seal larger inputs as a stream (sealStream, SPEC §6.2)`,
+    );
   const aad = assertAad(options.aad);
   const { info } = await s.loadKey(id);
   const alg = sealedAlgorithm(info);
@@ -235,18 +272,33 @@ export async function seal(
   let out: Uint8Array;
   if (alg === 'x-wing') {
     const publicKey = await s.publicKey(info, v.version);
-    out = sealToPublicKey(
-      { keyId: id, version: v.version, publicKey },
-      plaintext,
-      aad,
+    const { header, eseed, nonce } = sealToPublicKeyInputs(
+      { keyId: id, version: v.version },
       (n) => s.rng.randomBytes(n),
       s.rng.insecure,
     );
+    out = await perform(s.offload, 'sealToPublicKey', alg, plaintext.length, undefined, [
+      publicKey,
+      header,
+      nonce,
+      eseed,
+      plaintext,
+      aad,
+    ]);
   } else {
     const header = cached(headerCache, `${alg}/${id}/${v.version}`, () =>
       encodeSealedHeader({ kind: 'symmetric', algorithm: alg, keyId: idBytes(id), version: v.version }),
     );
-    out = sealSymmetric(s, alg, await s.secret(info, v.version), header, plaintext, aad);
+    const secret = await s.secret(info, v.version);
+    const nonce = s.rng.randomBytes(aead.NONCE_LENGTH[alg]);
+    out = await perform(
+      s.offload,
+      'sealSymmetric',
+      alg,
+      plaintext.length,
+      { keyId: id, version: v.version, secret },
+      [secret, alg, header, nonce, plaintext, aad],
+    );
   }
   s.usage.count(id, v.version);
   s.auditOperation('op.seal', id, v.version);
@@ -261,8 +313,13 @@ export async function unseal(
 ): Promise<Uint8Array> {
   assertKeyId(id);
   assertBytes('sealed', sealed);
+  // A sealed stream (SPEC §6.2.4) opens here too, all or nothing, when its plaintext fits the bound.
+  if (isSealedStream(sealed)) return unsealStreamInMemory(s, id, sealed, options);
   if (sealed.length > LIMITS.sealPayloadBytes + 4096)
-    throw new CofferError('E2BIG', 'sealed data is larger than the bound');
+    throw new CofferError(
+      'E2BIG',
+      `sealed data is larger than the one-shot unseal limit of ${LIMITS.sealPayloadBytes / MiB} MiB + 4 KiB: open larger data as a stream (unsealStream, SPEC §6.2)`,
+    );
   const aad = assertAad(options.aad);
   const { header, headerBytes, body } = parseSealedHeader(sealed);
   if (!samePublicBytes(header.keyId, idBytes(id)))
@@ -274,27 +331,41 @@ export async function unseal(
   const secret = await s.secret(info, v.version);
   s.auditOperation('op.unseal', id, v.version);
   const fullAad = aad.length === 0 ? headerBytes : concatBytes(headerBytes, aad);
+  const ref = { keyId: id, version: v.version, secret };
   if (header.algorithm === 'x-wing') {
     if (body.length < XWING_CIPHERTEXT + 12 + 16)
       throw new CofferError('EBADMSG', 'sealed data is too short');
-    const sharedSecret = kem.decapsulate('x-wing', secret, body.subarray(0, XWING_CIPHERTEXT));
-    const key = hkdf('sha256', sharedSecret, headerBytes, SEAL_TO_INFO, 32);
-    try {
-      const nonce = body.subarray(XWING_CIPHERTEXT, XWING_CIPHERTEXT + 12);
-      return aead.decrypt('aes-256-gcm', key, nonce, body.subarray(XWING_CIPHERTEXT + 12), fullAad);
-    } finally {
-      wipe(key, sharedSecret);
-    }
+    return explainOpenFailure(id, v.version, () =>
+      perform(s.offload, 'openXWing', 'x-wing', body.length, ref, [secret, headerBytes, body, fullAad]),
+    );
   }
   const nonceLength = aead.NONCE_LENGTH[header.algorithm];
   if (body.length < nonceLength + 16) throw new CofferError('EBADMSG', 'sealed data is too short');
-  return aead.decrypt(
-    header.algorithm,
-    secret,
-    body.subarray(0, nonceLength),
-    body.subarray(nonceLength),
-    fullAad,
+  const algorithm = header.algorithm;
+  return explainOpenFailure(id, v.version, () =>
+    perform(s.offload, 'openSymmetric', algorithm, body.length, ref, [secret, algorithm, body, fullAad]),
   );
+}
+
+/**
+ * The AEAD's own message names its inner algorithm (X-Wing seals with AES-GCM inside); a caller of
+ * unseal needs the key and what to check instead.
+ */
+async function explainOpenFailure(
+  id: string,
+  version: number,
+  open: () => Uint8Array | Promise<Uint8Array>,
+): Promise<Uint8Array> {
+  try {
+    return await open();
+  } catch (error) {
+    if (!(error instanceof CofferError && error.code === 'EBADMSG')) throw error;
+    throw new CofferError(
+      'EBADMSG',
+      `cannot unseal with key ${id} v${version}: the AAD differs from the one it was sealed with, or the data was altered`,
+      { cause: error },
+    );
+  }
 }
 
 export async function rewrap(
@@ -337,7 +408,8 @@ export async function encapsulate(
   const admitted = s.usage.admit(id);
   if (admitted) await admitted;
   const publicKey = await s.publicKey(info, v.version);
-  const result = kem.encapsulate('x-wing', publicKey, s.rng.insecure ? s.rng.randomBytes(64) : undefined);
+  const eseed = s.rng.insecure ? s.rng.randomBytes(64) : undefined;
+  const result = await perform(s.offload, 'encapsulate', 'x-wing', 0, undefined, [publicKey, eseed]);
   s.usage.count(id, v.version);
   s.auditOperation('op.encapsulate', id, v.version);
   return { ...result, version: v.version };
@@ -354,7 +426,11 @@ export async function decapsulate(
   if (info.algorithm !== 'x-wing')
     throw new CofferError('EPERM', `key ${id} (${info.algorithm}) is not a KEM key`);
   const v = processVersion(info, 'decapsulate', options.version ?? info.primaryVersion, s.now());
-  return kem.decapsulate('x-wing', await s.secret(info, v.version), ciphertext);
+  const secret = await s.secret(info, v.version);
+  return perform(s.offload, 'decapsulate', 'x-wing', 0, { keyId: id, version: v.version, secret }, [
+    secret,
+    ciphertext,
+  ]);
 }
 
 export async function computeMac(
@@ -370,7 +446,9 @@ export async function computeMac(
   // SPEC §4.5: a use is counted only while the key's use count is known (one read per key and process).
   const admitted = s.usage.admit(id);
   if (admitted) await admitted;
-  const mac = hmac('sha256', await s.secret(info, v.version), data);
+  const secret = await s.secret(info, v.version);
+  const ref = { keyId: id, version: v.version, secret };
+  const mac = await perform(s.offload, 'mac', 'hmac-sha256', data.length, ref, [secret, data]);
   s.usage.count(id, v.version);
   s.auditOperation('op.mac', id, v.version);
   return { mac, version: v.version };
@@ -390,7 +468,10 @@ export async function verifyMac(
     throw new CofferError('EPERM', `key ${id} (${info.algorithm}) is not a MAC key`);
   const versions = versionsToTry(info, 'verify', options.version, s.now());
   for (const v of versions) {
-    if (equalBytes(hmac('sha256', await s.secret(info, v.version), data), tag)) return true;
+    const secret = await s.secret(info, v.version);
+    const ref = { keyId: id, version: v.version, secret };
+    const mac = await perform(s.offload, 'mac', 'hmac-sha256', data.length, ref, [secret, data]);
+    if (equalBytes(mac, tag)) return true;
   }
   return false;
 }

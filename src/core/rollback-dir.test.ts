@@ -1,4 +1,4 @@
-// Rollback attacks on the dir: backend (SPEC §4.1, §4.2, §4.5, §8, §14); see src/testing/rollback-attacks.ts.
+// Rollback attacks on the dir: backend (SPEC §4.1, §4.2, §4.5, §8, §15); see src/testing/rollback-attacks.ts.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

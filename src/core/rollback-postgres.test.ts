@@ -1,4 +1,4 @@
-// Rollback attacks on postgres:// (SPEC §4.1, §4.2, §4.5, §8, §14) against a real PostgreSQL cluster
+// Rollback attacks on postgres:// (SPEC §4.1, §4.2, §4.5, §8, §15) against a real PostgreSQL cluster
 // started for this file; see src/testing/rollback-attacks.ts.
 import { after, before } from 'node:test';
 import { type PostgresCluster, startPostgres } from '../testing/postgres.js';

@@ -1,4 +1,4 @@
-// Rollback attacks on the default sqlite: backend (SPEC §4.1, §4.2, §4.5, §8, §14): records put back
+// Rollback attacks on the default sqlite: backend (SPEC §4.1, §4.2, §4.5, §8, §15): records put back
 // from before a change, removed ones resurrected, the audit log truncated under an older head, usage
 // records damaged, and the whole store replaced by an older copy (src/testing/rollback-attacks.ts).
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -15,6 +15,7 @@ import { b64 } from './encoding.js';
 import type { MasterKeys } from './master-key.js';
 import { unwrapSecret } from './material.js';
 import { assertKeyId } from './names.js';
+import type { CryptoOffload } from './offload.js';
 import type { KeyInfo } from './types.js';
 import { UsageCounter } from './usage.js';
 import { type Anchors, VerifiedStorage } from './verified-storage.js';
@@ -93,6 +94,8 @@ export class Session {
   #opEvents: Omit<AuditEvent, 'actor'>[] = [];
   #opTimer: NodeJS.Timeout | undefined;
   auditOperations = false;
+  /** Where expensive kernels run (the daemon's worker pool); undefined: in this thread. */
+  offload: CryptoOffload | undefined;
 
   constructor(
     raw: Storage,
@@ -184,6 +187,7 @@ export class Session {
     // The crypto layer keeps prepared keys (KeyObjects, expanded ML-KEM/ML-DSA keys) for speed.
     clearKeyCache();
     clearKemCache();
+    this.offload?.forgetAll();
   }
 
   now(): number {
@@ -235,6 +239,7 @@ export class Session {
     const versions = this.#versions.get(id);
     if (versions) wipeVersions(versions);
     this.#versions.delete(id);
+    this.offload?.forget(id);
   }
 
   /** The cache entry of one version, created empty on first use. */

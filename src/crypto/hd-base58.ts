@@ -1,6 +1,7 @@
-// Base58Check (Bitcoin's address/extended-key text encoding, BIP-32 §Serialization format): base58
-// over the payload ‖ first 4 bytes of SHA-256(SHA-256(payload)). Only public data (xpub) and secrets
-// the caller asked to serialise (xprv) pass through; the intermediate copies are wiped.
+// Base58 and Base58Check (Bitcoin's address/extended-key text encoding, BIP-32 §Serialization
+// format): base58 over the payload ‖ first 4 bytes of SHA-256(SHA-256(payload)). Only public data
+// (xpub, addresses) and secrets the caller asked to serialise (xprv) pass through; the intermediate
+// copies are wiped. Plain base58 (no checksum) is Solana's address form (SPEC §14.11).
 import { createHash } from 'node:crypto';
 import { CofferError } from '../errors.js';
 import { concatBytes, equalBytes, wipe } from './bytes.js';
@@ -14,7 +15,8 @@ function checksum(payload: Uint8Array): Uint8Array {
   return Uint8Array.from(second.subarray(0, 4));
 }
 
-function encode(bytes: Uint8Array): string {
+/** Plain base58 (Bitcoin alphabet): leading zero bytes become leading '1's. */
+export function base58Encode(bytes: Uint8Array): string {
   let zeros = 0;
   while (zeros < bytes.length && bytes[zeros] === 0) zeros++;
   // Repeated division on a byte array (no BigInt): base-256 digits → base-58 digits.
@@ -37,13 +39,14 @@ function encode(bytes: Uint8Array): string {
   return out;
 }
 
-function decode(text: string): Uint8Array {
+/** Plain base58 → bytes; EINVAL for a character outside the alphabet. */
+export function base58Decode(text: string): Uint8Array {
   let zeros = 0;
   while (zeros < text.length && text[zeros] === '1') zeros++;
   const bytes: number[] = [];
   for (let i = zeros; i < text.length; i++) {
     const value = VALUE.get(text[i]!);
-    if (value === undefined) throw new CofferError('EINVAL', 'extended key contains a non-base58 character');
+    if (value === undefined) throw new CofferError('EINVAL', 'input contains a non-base58 character');
     let carry = value;
     for (let j = 0; j < bytes.length; j++) {
       carry += bytes[j]! * 58;
@@ -64,7 +67,7 @@ function decode(text: string): Uint8Array {
 export function base58checkEncode(payload: Uint8Array): string {
   const full = concatBytes(payload, checksum(payload));
   try {
-    return encode(full);
+    return base58Encode(full);
   } finally {
     wipe(full);
   }
@@ -74,14 +77,14 @@ export function base58checkEncode(payload: Uint8Array): string {
 export function base58checkDecode(text: string, maxChars = 200): Uint8Array {
   if (typeof text !== 'string') throw new CofferError('EINVAL', 'Base58Check input must be a string');
   if (text.length > maxChars) throw new CofferError('EINVAL', 'Base58Check input is too long');
-  const full = decode(text);
+  const full = base58Decode(text);
   if (full.length < 4) throw new CofferError('EINVAL', 'Base58Check input is too short');
   const payload = full.slice(0, -4);
   const ok = equalBytes(checksum(payload), full.subarray(-4));
   wipe(full);
   if (!ok) {
     wipe(payload);
-    throw new CofferError('EINVAL', 'Base58Check checksum does not match (mistyped or truncated key)');
+    throw new CofferError('EINVAL', 'Base58Check checksum does not match (mistyped or truncated)');
   }
   return payload;
 }

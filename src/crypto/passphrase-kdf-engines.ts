@@ -3,11 +3,12 @@
 // tests call these; the `_` prefix marks them internal and the crypto namespace does not export them.
 // Keeping both engines callable side by side is what lets the tests prove native == pure JS.
 import * as nodeCrypto from 'node:crypto';
-import { argon2id as nobleArgon2id, argon2idAsync as nobleArgon2idAsync } from '@noble/hashes/argon2.js';
+import { argon2id as nobleArgon2id } from '@noble/hashes/argon2.js';
 import { pbkdf2 as noblePbkdf2, pbkdf2Async as noblePbkdf2Async } from '@noble/hashes/pbkdf2.js';
 import { scrypt as nobleScrypt, scryptAsync as nobleScryptAsync } from '@noble/hashes/scrypt.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { CofferError } from '../errors.js';
+import { argon2idInThread } from './argon2-thread.js';
 
 export interface _Argon2idInput {
   password: Uint8Array;
@@ -153,9 +154,10 @@ export function _argon2idNoble(i: _Argon2idInput): Uint8Array {
   }
 }
 
+/** Runs in a worker thread (argon2-thread.ts), so the calling thread's event loop stays free. */
 export async function _argon2idNobleAsync(i: _Argon2idInput): Promise<Uint8Array> {
   try {
-    return await nobleArgon2idAsync(i.password, i.salt, nobleArgon2Options(i));
+    return await argon2idInThread({ password: i.password, salt: i.salt, options: nobleArgon2Options(i) });
   } catch (error) {
     throw failed('argon2id', error);
   }

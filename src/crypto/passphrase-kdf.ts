@@ -266,7 +266,8 @@ export function derivePassphraseKey(
 
 /**
  * Same result as derivePassphraseKey, without blocking the event loop: native derivations run on
- * libuv's thread pool, the pure-JS fallback yields to the loop every few milliseconds.
+ * libuv's thread pool; the pure-JS Argon2id fallback runs in a worker thread (argon2-thread.ts), and
+ * the pure-JS scrypt / PBKDF2 fallbacks (never used on Node ≥ 20) yield to the loop every few ms.
  */
 export async function derivePassphraseKeyAsync(
   params: PassphraseKdfParams,

@@ -120,3 +120,12 @@ export const mlDsa65Native: SigBackend = Object.freeze({
     }
   },
 });
+
+/**
+ * The FIPS 204 expanded secret key (4032 bytes, skEncode of Algorithm 24) of a seed — what a PKCS#8
+ * "expandedKey" or "both" form carries (RFC 9881 §6), so an importer can check it against the seed.
+ * A fresh copy the caller must wipe.
+ */
+export function mlDsa65ExpandedSecretKey(seed: Uint8Array): Uint8Array {
+  return nobleSecret(seed).secretKey.slice();
+}

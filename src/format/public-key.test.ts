@@ -166,9 +166,7 @@ test('round trips for every algorithm and format, from random keys', () => {
         assert.deepEqual(publicKeyFromSpki(publicKeyToSpki(alg, publicKey), alg), { alg, publicKey });
         assert.deepEqual(publicKeyFromPem(publicKeyToPem(alg, publicKey), alg), { alg, publicKey });
         assert.deepEqual(exportPublicKey(alg, publicKey, 'raw'), publicKey);
-        if (alg !== 'ml-dsa-65') {
-          assert.deepEqual(publicKeyFromJwk(publicKeyToJwk(alg, publicKey), alg), { alg, publicKey });
-        }
+        assert.deepEqual(publicKeyFromJwk(publicKeyToJwk(alg, publicKey), alg), { alg, publicKey });
         if (alg === 'ed25519' || alg === 'ecdsa-p256') {
           const line = publicKeyToOpenSsh(alg, publicKey, 'me@host');
           assert.deepEqual(publicKeyFromOpenSsh(line, alg), { alg, publicKey, comment: 'me@host' });
@@ -187,7 +185,16 @@ test('exportPublicKey covers every format and refuses unknown ones', () => {
   assert.equal(exportPublicKey('ed25519', publicKey, 'openssh'), publicKeyToOpenSsh('ed25519', publicKey));
   assert.throws(() => exportPublicKey('ed25519', publicKey, 'der' as 'spki'), einval);
   assert.throws(() => exportPublicKey('rsa' as 'ed25519', publicKey, 'raw'), einval);
-  assert.throws(() => exportPublicKey('ml-dsa-65', sig.keygen('ml-dsa-65', SEED).publicKey, 'jwk'), einval);
+  // RFC 9964 §6: ML-DSA-65 has a JWK form (kty AKP), and a private member in it is refused on parse.
+  const mldsa = sig.keygen('ml-dsa-65', SEED).publicKey;
+  const akp = exportPublicKey('ml-dsa-65', mldsa, 'jwk') as { kty: string; alg: string; pub: string };
+  assert.deepEqual(Object.keys(akp), ['kty', 'alg', 'pub']);
+  assert.equal(akp.kty, 'AKP');
+  assert.equal(akp.alg, 'ML-DSA-65');
+  assert.deepEqual(publicKeyFromJwk(akp), { alg: 'ml-dsa-65', publicKey: mldsa });
+  assert.throws(() => publicKeyFromJwk({ ...akp, priv: 'AAAA' }), einval);
+  assert.throws(() => publicKeyFromJwk({ ...akp, alg: 'ML-DSA-44' }), einval);
+  assert.throws(() => publicKeyFromJwk({ ...akp, pub: akp.pub.slice(4) }), einval);
   assert.throws(
     () => exportPublicKey('secp256k1', sig.keygen('secp256k1', SEED).publicKey, 'openssh'),
     einval,

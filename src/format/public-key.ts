@@ -1,16 +1,18 @@
 // Public key formats (SPEC "Public key formats"): raw ↔ SubjectPublicKeyInfo DER / PEM for every
-// signature algorithm, JWK for Ed25519 (RFC 8037 OKP) and the EC curves (RFC 7518 EC, RFC 8812
-// "secp256k1"), and OpenSSH public key lines for ssh-ed25519 and ecdsa-sha2-nistp256 (RFC 8709,
-// RFC 5656). Parsers are strict and validate the key itself (curve points, canonical Ed25519
+// signature algorithm, JWK for Ed25519 (RFC 8037 OKP), the EC curves (RFC 7518 EC, RFC 8812
+// "secp256k1") and ML-DSA-65 (RFC 9964 AKP), and OpenSSH public key lines and wire blobs for
+// ssh-ed25519 and ecdsa-sha2-nistp256 (RFC 8709, RFC 5656). Parsers are strict and validate the key itself (curve points, canonical Ed25519
 // encodings) through the crypto layer, so a parsed key is always usable; everything else is EINVAL.
 // EC keys are written uncompressed everywhere (the form every consumer must accept, RFC 5480 §2.2)
 // and parsed back to Coffer's canonical raw form: 65 bytes for P-256, 33 compressed for secp256k1.
-import { assertBytes, assertOneOf, asUint8, concatBytes, equalBytes } from '../crypto/bytes.js';
+import { assertBytes, assertOneOf, concatBytes, equalBytes } from '../crypto/bytes.js';
 import { SIG_ALGORITHMS, SIG_LENGTHS, type SigAlgorithm } from '../crypto/sig.js';
 import { convertEcPublicKey, type EcAlgorithm } from '../crypto/sig-ecdsa.js';
 import { assertEd25519PublicKey } from '../crypto/sig-ed25519.js';
 import { CofferError } from '../errors.js';
 import { DerReader, encodeBitString, encodeOid, encodeSequence } from './asn1.js';
+import { SshReader, sshString } from './ssh-wire.js';
+import { decodeBase64, encodeBase64 } from './text-encodings.js';
 
 export const PUBLIC_KEY_FORMATS = ['raw', 'spki', 'pem', 'jwk', 'openssh'] as const;
 export type PublicKeyFormat = (typeof PUBLIC_KEY_FORMATS)[number];
@@ -23,7 +25,8 @@ export interface ParsedPublicKey {
 
 export type PublicJwk =
   | { kty: 'OKP'; crv: 'Ed25519'; x: string }
-  | { kty: 'EC'; crv: 'P-256' | 'secp256k1'; x: string; y: string };
+  | { kty: 'EC'; crv: 'P-256' | 'secp256k1'; x: string; y: string }
+  | { kty: 'AKP'; alg: 'ML-DSA-65'; pub: string };
 
 const OID = Object.freeze({
   ed25519: '1.3.101.112', // RFC 8410 §3
@@ -144,21 +147,9 @@ export function publicKeyFromPem(pem: string, expected?: SigAlgorithm): ParsedPu
   return publicKeyFromSpki(decodeBase64(body.join(''), 'base64'), expected);
 }
 
-// ---- base64 helpers (canonical only: no whitespace, padding exactly as the encoder writes it) ----
+const base64url = (bytes: Uint8Array): string => encodeBase64(bytes, 'base64url');
 
-function decodeBase64(text: string, variant: 'base64' | 'base64url'): Uint8Array {
-  const pattern = variant === 'base64' ? /^[A-Za-z0-9+/]*={0,2}$/ : /^[A-Za-z0-9_-]*$/;
-  const bytes = pattern.test(text) ? Buffer.from(text, variant) : undefined;
-  // Re-encoding catches bad padding and non-zero trailing bits, which Buffer silently accepts.
-  if (bytes === undefined || bytes.toString(variant) !== text) {
-    throw new CofferError('EINVAL', `malformed ${variant} (not canonical)`);
-  }
-  return asUint8(bytes);
-}
-
-const base64url = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64url');
-
-// ---- JWK (RFC 7517, RFC 8037 §2, RFC 7518 §6.2.1, RFC 8812 §3.1) ----
+// ---- JWK (RFC 7517, RFC 8037 §2, RFC 7518 §6.2.1, RFC 8812 §3.1, RFC 9964 §6 AKP) ----
 
 const JWK_CURVE: Readonly<Record<EcAlgorithm, 'P-256' | 'secp256k1'>> = {
   'ecdsa-p256': 'P-256',
@@ -176,13 +167,14 @@ export function publicKeyToJwk(alg: SigAlgorithm, publicKey: Uint8Array): Public
       y: base64url(point.subarray(33)),
     };
   }
-  throw new CofferError('EINVAL', `${alg} has no registered JWK form; use SPKI`);
+  // RFC 9964 §6: the AKP key type carries its algorithm; `pub` is the FIPS 204 encoded public key.
+  return { kty: 'AKP', alg: 'ML-DSA-65', pub: base64url(point) };
 }
 
 function jwkMember(jwk: Record<string, unknown>, name: string, length: number): Uint8Array {
   const value = jwk[name];
   if (typeof value !== 'string') throw new CofferError('EINVAL', `JWK member '${name}' must be a string`);
-  const bytes = decodeBase64(value, 'base64url');
+  const bytes = decodeBase64(value, 'base64url', `JWK member '${name}'`);
   // RFC 7518 §6.2.1.2: coordinates are full-length, leading zeros kept.
   if (bytes.length !== length)
     throw new CofferError('EINVAL', `JWK member '${name}' must encode ${length} bytes`);
@@ -198,7 +190,9 @@ export function publicKeyFromJwk(jwk: unknown, expected?: SigAlgorithm): ParsedP
     throw new CofferError('EINVAL', 'JWK must be an object');
   }
   const record = jwk as Record<string, unknown>;
-  if ('d' in record) throw new CofferError('EINVAL', "JWK holds a private key ('d'); pass the public JWK");
+  if ('d' in record || 'priv' in record) {
+    throw new CofferError('EINVAL', 'JWK holds a private key; pass the public JWK');
+  }
   let parsed: ParsedPublicKey;
   if (record.kty === 'OKP' && record.crv === 'Ed25519') {
     parsed = { alg: 'ed25519', publicKey: canonical('ed25519', jwkMember(record, 'x', 32)) };
@@ -206,10 +200,12 @@ export function publicKeyFromJwk(jwk: unknown, expected?: SigAlgorithm): ParsedP
     const alg: EcAlgorithm = record.crv === 'P-256' ? 'ecdsa-p256' : 'secp256k1';
     const point = concatBytes(Uint8Array.of(0x04), jwkMember(record, 'x', 32), jwkMember(record, 'y', 32));
     parsed = { alg, publicKey: canonical(alg, point) };
+  } else if (record.kty === 'AKP' && record.alg === 'ML-DSA-65') {
+    parsed = { alg: 'ml-dsa-65', publicKey: canonical('ml-dsa-65', jwkMember(record, 'pub', 1952)) };
   } else {
     throw new CofferError(
       'EINVAL',
-      'unsupported JWK: need kty OKP/crv Ed25519 or kty EC/crv P-256 or secp256k1',
+      'unsupported JWK: need kty OKP/crv Ed25519, kty EC/crv P-256 or secp256k1, or kty AKP/alg ML-DSA-65',
     );
   }
   return expect(parsed, expected);
@@ -222,28 +218,6 @@ const SSH_TYPE: Partial<Record<SigAlgorithm, string>> = {
   'ecdsa-p256': 'ecdsa-sha2-nistp256',
 };
 
-function sshString(bytes: Uint8Array): Uint8Array {
-  const out = new Uint8Array(4 + bytes.length);
-  new DataView(out.buffer).setUint32(0, bytes.length);
-  out.set(bytes, 4);
-  return out;
-}
-
-function readSshStrings(blob: Uint8Array): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  const view = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
-  let offset = 0;
-  while (offset < blob.length) {
-    if (offset + 4 > blob.length) throw new CofferError('EINVAL', 'truncated OpenSSH key blob');
-    const length = view.getUint32(offset);
-    offset += 4;
-    if (length > blob.length - offset) throw new CofferError('EINVAL', 'truncated OpenSSH key blob');
-    out.push(blob.subarray(offset, offset + length));
-    offset += length;
-  }
-  return out;
-}
-
 function assertComment(comment: string): void {
   // A comment runs to the end of the line, so line breaks or NUL would smuggle in a second key.
   const hasControl = [...comment].some((ch) => {
@@ -255,18 +229,59 @@ function assertComment(comment: string): void {
   }
 }
 
-/** `ssh-ed25519 AAAA… comment` / `ecdsa-sha2-nistp256 AAAA… comment` (authorized_keys format). */
-export function publicKeyToOpenSsh(alg: SigAlgorithm, publicKey: Uint8Array, comment = ''): string {
-  const point = encodedPoint(alg, publicKey);
+/** The OpenSSH key type name of an algorithm ('ssh-ed25519', 'ecdsa-sha2-nistp256'); EINVAL otherwise. */
+export function sshKeyType(alg: SigAlgorithm): string {
+  assertOneOf('alg', alg, SIG_ALGORITHMS);
   const type = SSH_TYPE[alg];
   if (type === undefined) throw new CofferError('EINVAL', `OpenSSH has no key type for ${alg}`);
+  return type;
+}
+
+/** The public key blob of the SSH wire protocol: string type ‖ [string "nistp256"] ‖ string key. */
+export function publicKeyToSshBlob(alg: SigAlgorithm, publicKey: Uint8Array): Uint8Array {
+  const type = sshKeyType(alg);
+  const point = encodedPoint(alg, publicKey);
+  const parts = [sshString(type)];
+  if (alg === 'ecdsa-p256') parts.push(sshString('nistp256'));
+  parts.push(sshString(point));
+  return concatBytes(...parts);
+}
+
+/**
+ * A public key blob → canonical raw key. The blob's type must be one Coffer supports (and, with
+ * `expectedType`, equal it); the curve name must match; the key must be valid; nothing may trail.
+ */
+export function publicKeyFromSshBlob(
+  blob: Uint8Array,
+  expected?: SigAlgorithm,
+  expectedType?: string,
+): ParsedPublicKey {
+  assertBytes('SSH key blob', blob);
+  const reader = new SshReader(blob, 'OpenSSH key blob');
+  const type = new TextDecoder().decode(reader.string());
+  if (expectedType !== undefined && type !== expectedType) {
+    throw new CofferError('EINVAL', `OpenSSH key blob does not match type '${expectedType}'`);
+  }
+  const alg = (Object.keys(SSH_TYPE) as SigAlgorithm[]).find((a) => SSH_TYPE[a] === type);
+  if (alg === undefined) throw new CofferError('EINVAL', `unsupported OpenSSH key type '${type}'`);
+  if (alg === 'ecdsa-p256' && !equalBytes(reader.string(), new TextEncoder().encode('nistp256'))) {
+    throw new CofferError('EINVAL', `OpenSSH key blob does not match type '${type}'`);
+  }
+  const point = reader.string();
+  reader.end();
+  // RFC 5656 §3.1 allows compressed points, but OpenSSH itself only accepts uncompressed.
+  if (alg === 'ecdsa-p256' && point.length !== 65) {
+    throw new CofferError('EINVAL', 'ecdsa-sha2-nistp256 key must be an uncompressed point');
+  }
+  return expect({ alg, publicKey: canonical(alg, point) }, expected);
+}
+
+/** `ssh-ed25519 AAAA… comment` / `ecdsa-sha2-nistp256 AAAA… comment` (authorized_keys format). */
+export function publicKeyToOpenSsh(alg: SigAlgorithm, publicKey: Uint8Array, comment = ''): string {
+  const type = sshKeyType(alg);
   if (typeof comment !== 'string') throw new CofferError('EINVAL', 'comment must be a string');
   assertComment(comment);
-  const enc = new TextEncoder();
-  const parts = [sshString(enc.encode(type))];
-  if (alg === 'ecdsa-p256') parts.push(sshString(enc.encode('nistp256')));
-  parts.push(sshString(point));
-  const base64 = Buffer.from(concatBytes(...parts)).toString('base64');
+  const base64 = encodeBase64(publicKeyToSshBlob(alg, publicKey));
   return comment === '' ? `${type} ${base64}` : `${type} ${base64} ${comment}`;
 }
 
@@ -285,18 +300,7 @@ export function publicKeyFromOpenSsh(
   assertComment(comment);
   const alg = (Object.keys(SSH_TYPE) as SigAlgorithm[]).find((a) => SSH_TYPE[a] === type);
   if (alg === undefined) throw new CofferError('EINVAL', `unsupported OpenSSH key type '${type}'`);
-  const fields = readSshStrings(decodeBase64(base64!, 'base64'));
-  const enc = new TextEncoder();
-  const header = alg === 'ecdsa-p256' ? [enc.encode(type!), enc.encode('nistp256')] : [enc.encode(type!)];
-  const wellFormed =
-    fields.length === header.length + 1 && header.every((field, i) => equalBytes(field, fields[i]!));
-  if (!wellFormed) throw new CofferError('EINVAL', `OpenSSH key blob does not match type '${type}'`);
-  const point = fields[header.length]!;
-  // RFC 5656 §3.1 allows compressed points, but OpenSSH itself only accepts uncompressed.
-  if (alg === 'ecdsa-p256' && point.length !== 65) {
-    throw new CofferError('EINVAL', 'ecdsa-sha2-nistp256 key must be an uncompressed point');
-  }
-  const parsed = expect({ alg, publicKey: canonical(alg, point) }, expected);
+  const parsed = publicKeyFromSshBlob(decodeBase64(base64!, 'base64', 'OpenSSH key blob'), expected, type);
   return { ...parsed, comment };
 }
 

@@ -267,9 +267,9 @@ describe('daemon API over the Unix socket', () => {
   });
 
   test('tokens, audit and protectors through the admin API', async () => {
-    const made = await d.admin.createToken({ name: 'ci', apps: ['web'], ops: ['sign', 'verify'] });
+    const made = await d.admin.tokens.create({ name: 'ci', apps: ['web'], ops: ['sign', 'verify'] });
     assert.match(made.token, /^coffer_[A-Za-z0-9_-]{43}$/);
-    const listed = await d.admin.listTokens();
+    const listed = await d.admin.tokens.list();
     const entry = listed.find((t) => t.id === made.id);
     assert.deepEqual(entry && { apps: entry.apps, ops: entry.ops, admin: entry.admin }, {
       apps: ['web'],
@@ -277,13 +277,13 @@ describe('daemon API over the Unix socket', () => {
       admin: false,
     });
     assert.ok(!JSON.stringify(listed).includes(made.token));
-    await d.admin.revokeToken(made.id);
+    await d.admin.tokens.revoke(made.id);
     await assert.rejects(d.client(made.token).listKeys(), { code: 'EPERM' });
-    await assert.rejects(d.admin.revokeToken(made.id), { code: 'ENOENT' });
+    await assert.rejects(d.admin.tokens.revoke(made.id), { code: 'ENOENT' });
     const tail = await d.admin.auditTail(50);
     assert.ok(tail.some((e) => e.event === 'token.revoke'));
     assert.ok(tail.some((e) => e.event === 'key.create'));
-    const report = await d.admin.auditVerify();
+    const report = await d.admin.verifyAudit();
     assert.equal(report.ok, true, report.problems.join('; '));
     const protectors = await d.admin.listProtectors();
     assert.equal(protectors[0]?.type, 'passphrase');

@@ -1,9 +1,11 @@
-// The daemon's keystore state (DESIGN §7): one storage handle for the store, the Keystore once it has
+// The daemon's keystore state (SPEC §10): one storage handle for the store, the Keystore once it has
 // been unlocked, the unlock gate (lockout), and a short-lived cache of authenticated tokens. The daemon
 // starts locked unless an auto-unlock protector (keyring, tpm2, pkcs11) opens it; a passphrase is only
 // ever taken from POST /v1/unlock, through the gate.
 
+import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
+import { keyIdFromBytes } from '../core/ids.js';
 import { HEADER_KEY, parseHeader, type StoreHeader } from '../core/keyslots.js';
 import { Keystore, type OpenOptions } from '../core/keystore.js';
 import type { ProtectorConfig } from '../core/protectors.js';
@@ -14,6 +16,7 @@ import { RotationScheduler } from '../rotation/scheduler.js';
 import { createWebhookSender, type WebhookSender } from '../rotation/webhook.js';
 import type { Storage } from '../storage/types.js';
 import { UnlockGate } from './lockout.js';
+import type { WorkerPool } from './pool/pool.js';
 import { authenticateWithRevision, type TokenInfo, touchToken } from './tokens.js';
 
 /** How long an authenticated token is trusted before its record is read again (revocations through
@@ -38,6 +41,8 @@ export interface DaemonOptions {
   rotation?: RotationOptions | false;
   /** Rollback anchor, acceptance and format upgrade for the keystore (SPEC §4.2, §4.3). */
   keystore?: Pick<OpenOptions, 'anchor' | 'acceptRollback' | 'upgrade'>;
+  /** Where the keystore runs expensive crypto (docs/daemon.md "Worker pool"); closed with the daemon. */
+  pool?: WorkerPool;
 }
 
 export class Daemon {
@@ -74,7 +79,7 @@ export class Daemon {
     }
   }
 
-  /** Starts the rotation scheduler on the unlocked keystore (DESIGN §3 rotation policies). */
+  /** Starts the rotation scheduler on the unlocked keystore (SPEC §13 rotation policies). */
   #startScheduler(ks: Keystore): void {
     const rotation = this.#options.rotation;
     if (!rotation || this.#scheduler) return;
@@ -127,6 +132,16 @@ export class Daemon {
     return new Daemon(storage, parseHeader(record.value), options);
   }
 
+  /** The worker pool, when the daemon has one (large JSON bodies and replies go through it too). */
+  get pool(): WorkerPool | undefined {
+    return this.#options.pool;
+  }
+
+  /** Worker threads running this daemon's expensive crypto (0: all on the event loop). */
+  get poolSize(): number {
+    return this.#options.pool?.size ?? 0;
+  }
+
   get locked(): boolean {
     return this.#ks === undefined || this.#ks.locked;
   }
@@ -150,6 +165,7 @@ export class Daemon {
         actor: 'daemon',
         clock: this.clock,
         ...this.#options.keystore,
+        ...(this.#options.pool ? { offload: this.#options.pool } : {}),
         ...(this.#options.insecureDeterministic
           ? {
               insecureDeterministic: true,
@@ -213,14 +229,28 @@ export class Daemon {
     return entry.info;
   }
 
-  /** The app a key belongs to (for token scope checks). */
-  async keyApp(id: string): Promise<string> {
+  /** The app a key belongs to (for token scope checks), or undefined when there is no such key. */
+  async keyApp(id: string): Promise<string | undefined> {
     const cached = this.#apps.get(id);
     if (cached !== undefined) return cached;
-    const { app } = await this.keystore().getKey(id);
+    let app: string;
+    try {
+      ({ app } = await this.keystore().getKey(id));
+    } catch (error) {
+      if (error instanceof CofferError && error.code === 'ENOENT') return undefined;
+      throw error;
+    }
     if (this.#apps.size >= 100_000) this.#apps.clear();
     this.#apps.set(id, app);
     return app;
+  }
+
+  /**
+   * The lookup an unknown key id costs (a storage read that finds nothing), spent when a known key is
+   * refused for being outside a token's apps: both answers then take the same path to the same 404.
+   */
+  async missedLookup(): Promise<void> {
+    await this.keyApp(keyIdFromBytes(randomBytes(16))).catch(() => undefined);
   }
 
   /** Revocation through this daemon takes effect immediately. */
@@ -250,8 +280,12 @@ export class Daemon {
       this.#tokens.clear();
       await this.#stopScheduler();
       await Promise.all(this.#webhooks.map((w) => w.close()));
-      if (this.#ks) await this.#ks.close();
-      else await this.storage.close();
+      try {
+        if (this.#ks) await this.#ks.close();
+        else await this.storage.close();
+      } finally {
+        await this.#options.pool?.close();
+      }
     });
   }
 }

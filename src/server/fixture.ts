@@ -39,7 +39,13 @@ export async function makeStore(dir: TempDir): Promise<{ store: string; adminTok
 }
 
 export async function startDaemon(
-  options: { unlock?: boolean; logger?: Logger | false; clock?: () => number } = {},
+  options: {
+    unlock?: boolean;
+    logger?: Logger | false;
+    clock?: () => number;
+    /** Further server options (workers, limits, …). */
+    server?: Partial<ServerOptions>;
+  } = {},
 ): Promise<DaemonFixture> {
   const dir = tempDir('coffer-daemon-');
   chmodSync(dir.path, 0o700);
@@ -54,6 +60,7 @@ export async function startDaemon(
       logger: options.logger ?? false,
       handleSignals: false,
       ...(options.clock ? { clock: options.clock } : {}),
+      ...options.server,
     };
     server = await startServer(base);
     const client = (token?: string) => {

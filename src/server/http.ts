@@ -1,8 +1,9 @@
 // HTTP plumbing of the daemon (SPEC "Daemon API / conventions"): bounded body reading, JSON and raw
 // replies, and the one error shape `{ "error": { "code", "message" } }` with the status from
-// ERROR_CODES (DESIGN §4). Nothing here logs or echoes a body: bodies carry plaintexts and passphrases.
+// ERROR_CODES (SPEC §10.1). Nothing here logs or echoes a body: bodies carry plaintexts and passphrases.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CofferError, ERROR_CODES } from '../errors.js';
+import { RateLimitError } from './limits.js';
 
 export const JSON_TYPE = 'application/json';
 export const RAW_TYPE = 'application/octet-stream';
@@ -55,8 +56,9 @@ export function mediaType(req: IncomingMessage): string {
   return (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
 }
 
+/** Sends a JSON reply: a value, or JSON bytes already encoded (codec.ts). */
 export function sendJson(res: ServerResponse, status: number, value: unknown): void {
-  const body = Buffer.from(JSON.stringify(value));
+  const body = value instanceof Uint8Array ? value : Buffer.from(JSON.stringify(value));
   res.writeHead(status, {
     'content-type': `${JSON_TYPE}; charset=utf-8`,
     'content-length': body.length,
@@ -86,5 +88,6 @@ export function sendError(res: ServerResponse, error: CofferError, unauthenticat
     return;
   }
   if (unauthenticated) res.setHeader('www-authenticate', 'Bearer realm="coffer"');
+  if (error instanceof RateLimitError) res.setHeader('retry-after', String(error.retryAfterSeconds));
   sendJson(res, statusFor(error, unauthenticated), { error: { code: error.code, message: error.message } });
 }

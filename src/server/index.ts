@@ -1,4 +1,4 @@
-// `coffer serve` (DESIGN §7, SPEC "Daemon API"): the HTTP/1.1 JSON API under /v1 on a Unix socket
+// `coffer serve` (SPEC §10): the HTTP/1.1 JSON API under /v1 on a Unix socket
 // (0600, in a directory nobody else can write) and/or TCP (loopback, or any address with TLS).
 // Requests are bounded (header size, per-route body size, timeouts), logged as structured JSON without
 // bodies or credentials, and a shutdown lets in-flight requests finish before the store is closed.
@@ -19,11 +19,11 @@ import { CofferError } from '../errors.js';
 import type { AnchorConfig } from '../protect/anchor.js';
 import { openStorage } from '../storage/open.js';
 import { Daemon, type RotationOptions } from './daemon.js';
+import { type LimitOptions, resolveLimits, TokenLimits } from './limits.js';
 import { openApiDocument } from './openapi.js';
+import { WorkerPool } from './pool/pool.js';
 import { type RequestMeta, Router } from './router.js';
-import { adminRoutes } from './routes-admin.js';
-import { keyRoutes } from './routes-keys.js';
-import { opRoutes } from './routes-ops.js';
+import { allRoutes } from './routes.js';
 
 export type { TokenInfo, TokenOp } from './tokens.js';
 export {
@@ -66,6 +66,13 @@ export interface ServerOptions {
   acceptRollback?: string;
   /** Upgrade a format-1 store at the first unlock (SPEC §4.3). */
   upgrade?: boolean;
+  /**
+   * Crypto worker threads (docs/daemon.md "Worker pool"): default one per available core; 0 runs every
+   * operation on the event loop (not recommended: one ML-DSA batch then stalls every other request).
+   */
+  workers?: number;
+  /** Per-token limits (SPEC §10.5): requests in flight, operations per second, burst. 0 turns one off. */
+  limits?: LimitOptions;
 }
 
 export interface RunningServer {
@@ -128,6 +135,12 @@ function validate(options: ServerOptions): void {
   if (options.protector !== undefined) assertProtectorConfig(options.protector);
   if (options.clock !== undefined && typeof options.clock !== 'function')
     throw new CofferError('EINVAL', 'clock must be a function');
+  if (
+    options.workers !== undefined &&
+    (!Number.isSafeInteger(options.workers) || options.workers < 0 || options.workers > 64)
+  )
+    throw new CofferError('EINVAL', 'workers must be an integer in 0..64');
+  resolveLimits(options.limits);
 }
 
 /** A Unix socket directory others can write lets them replace the socket with their own (EPERM). */
@@ -208,10 +221,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   }
 
   const storage = await openStorage(options.store, { create: false });
+  const pool = options.workers === 0 ? undefined : new WorkerPool({ workers: options.workers });
   let daemon: Daemon;
   try {
     daemon = await Daemon.open(storage, {
       clock,
+      ...(pool ? { pool } : {}),
       insecureDeterministic: options.insecureDeterministic === true,
       rotation: options.rotation === false ? false : (options.rotation ?? {}),
       keystore: {
@@ -227,6 +242,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     });
   } catch (error) {
     await storage.close().catch(() => {});
+    await pool?.close();
     throw error;
   }
   if (options.protector !== undefined && options.protector.type !== 'passphrase') {
@@ -249,14 +265,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   const version = packageVersion();
   let document: unknown;
-  const router: Router = new Router([
-    ...adminRoutes(() => {
+  const router: Router = new Router(
+    allRoutes(() => {
       document ??= openApiDocument(router.routes, version);
       return document;
     }),
-    ...keyRoutes,
-    ...opRoutes,
-  ]);
+    new TokenLimits(options.limits),
+  );
 
   let inFlight = 0;
   let closing = false;
@@ -353,7 +368,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     return closed;
   };
   logger.info(
-    { socket: result.socket, url: result.url, locked: daemon.locked, keystoreId: daemon.header.id },
+    {
+      socket: result.socket,
+      url: result.url,
+      locked: daemon.locked,
+      keystoreId: daemon.header.id,
+      workers: pool?.size ?? 0,
+    },
     'coffer daemon listening',
   );
   return result;

@@ -1,4 +1,4 @@
-// Unlock lockout (DESIGN §7): 5 failed passphrase unlocks → 15 minutes of ELOCKED (423) for every
+// Unlock lockout (SPEC §10.4): 5 failed passphrase unlocks → 15 minutes of ELOCKED (423) for every
 // unlock, the right passphrase included; the lockout survives a daemon restart; 100 parallel wrong
 // guesses get no more than 5 tries; attempts are counted before the KDF runs.
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-// Unlock attempt limiting (DESIGN §7, SPEC "Daemon API / unlock lockout"): 5 failed passphrase unlocks
+// Unlock attempt limiting (SPEC §10.4): 5 failed passphrase unlocks
 // lock unlocking out for 15 minutes, and the count survives a restart. The count lives in a small
 // plaintext record `daemon/unlock-attempts` written through the store itself: it must be readable while
 // the keystore is locked (a sealed record would need the very master key being guessed). It holds no
@@ -44,6 +44,27 @@ function until(lockedUntil: number): string {
   return Number.isNaN(at.getTime())
     ? `until the damaged record ${LOCKOUT_RECORD} is repaired (an unreadable count fails closed)`
     : `until ${at.toISOString()}; wait and try again`;
+}
+
+/** What `coffer status` shows: failures in the current window and, while locked out, until when. */
+export interface UnlockAttempts {
+  failures: number;
+  maxFailures: number;
+  lockedOutUntil?: number;
+}
+
+/** Reads the count without counting anything; an unreadable record reads as locked out (fail closed). */
+export async function readUnlockAttempts(storage: Storage, now: number): Promise<UnlockAttempts> {
+  const stored = await storage.get(LOCKOUT_RECORD);
+  const record: AttemptsRecord = stored ? parse(stored.value) : { v: 1, failures: 0 };
+  const lockedOut = record.lockedUntil !== undefined && now < record.lockedUntil;
+  // A lockout that has run out starts a fresh window: its failures no longer count.
+  const failures = record.lockedUntil !== undefined && !lockedOut ? 0 : record.failures;
+  return {
+    failures,
+    maxFailures: MAX_FAILURES,
+    ...(lockedOut ? { lockedOutUntil: record.lockedUntil } : {}),
+  };
 }
 
 export class UnlockGate {

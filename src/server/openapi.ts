@@ -46,21 +46,30 @@ export function openApiDocument(routes: Route[], version: string): Record<string
       content['application/octet-stream'] = {
         schema: { type: 'string', format: 'binary', maxLength: r.raw.maxBytes },
       };
+    if (r.streamsBody) content['application/octet-stream'] = { schema: { type: 'string', format: 'binary' } };
     const responses: Record<string, unknown> = {
       [String(r.status ?? 200)]: {
         description: 'success',
-        content: {
-          'application/json': { schema: r.response },
-          ...(r.raw ? { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } : {}),
-        },
+        content: r.streamsBody
+          ? { 'application/octet-stream': { schema: r.response } }
+          : {
+              'application/json': { schema: r.response },
+              ...(r.raw
+                ? { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } }
+                : {}),
+            },
       },
     };
     for (const status of statuses) {
       responses[String(status)] = { $ref: '#/components/responses/Error' };
     }
-    if (r.auth !== 'none') responses['401'] = { $ref: '#/components/responses/Error' };
+    if (r.auth !== 'none') {
+      responses['401'] = { $ref: '#/components/responses/Error' };
+      // Per-token limits (SPEC §10.5) apply to every authenticated route.
+      responses['429'] = { $ref: '#/components/responses/RateLimited' };
+    }
     const parameters = [...pathParameters(r), ...queryParameters(r)];
-    if (r.raw) {
+    if (r.raw || r.streamsBody) {
       parameters.push({
         name: 'Coffer-AAD',
         in: 'header',
@@ -100,6 +109,17 @@ export function openApiDocument(routes: Route[], version: string): Record<string
       responses: {
         Error: {
           description: 'an error',
+          content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+        },
+        RateLimited: {
+          description:
+            'ERATE: the token has too many requests in flight or is over its operations per second',
+          headers: {
+            'Retry-After': {
+              description: 'seconds after which a retry can succeed',
+              schema: { type: 'integer', minimum: 1 },
+            },
+          },
           content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
         },
       },

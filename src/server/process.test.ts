@@ -84,7 +84,7 @@ describe('daemon process and service', () => {
     const key = await d.admin.createKey({ app: 'log', purpose: 'p', algorithm: 'aes-256-gcm' });
     const sealed = await d.admin.seal(key.id, te.encode(plaintext), { aad: 'aad-marker-xyz' });
     await d.admin.unseal(key.id, sealed, { aad: 'aad-marker-xyz' });
-    const made = await d.admin.createToken({ apps: ['log'], ops: ['seal'] });
+    const made = await d.admin.tokens.create({ apps: ['log'], ops: ['seal'] });
     await d.client(made.token).seal(key.id, te.encode(plaintext));
     await d.admin.lock();
     await assert.rejects(d.admin.unlock('wrong-passphrase-marker'), { code: 'ELOCKED' });

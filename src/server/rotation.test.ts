@@ -10,7 +10,7 @@ import { PASSPHRASE, startDaemon } from './fixture.js';
 import { ROTATION_EVENT } from './routes-keys.js';
 
 /** The reply carries every field the OpenAPI document requires, and only fields it documents. */
-function assertDocumentedEvent(event: Record<string, unknown>): void {
+function assertDocumentedEvent(event: object): void {
   const documented = Object.keys(ROTATION_EVENT.properties as object);
   for (const field of ROTATION_EVENT.required as string[]) assert.ok(field in event, `has ${field}`);
   for (const field of Object.keys(event)) assert.ok(documented.includes(field), `documents ${field}`);
@@ -89,7 +89,10 @@ test('daemon: emergency rotation → alert over SSE and a signed webhook; confir
     await fixture.admin.unlock(PASSPHRASE);
     const stream = await openEvents(fixture.socket, fixture.adminToken);
     const key = await fixture.admin.createKey({ app: 'a', purpose: 'p', algorithm: 'ed25519' });
-    const alert = await fixture.admin.emergencyRotate(key.id, { id: 'INC-1', description: 'laptop stolen' });
+    const alert = await fixture.admin.rotation.emergency(key.id, {
+      id: 'INC-1',
+      description: 'laptop stolen',
+    });
     assert.equal(alert.type, 'alert');
     assertDocumentedEvent(alert);
     const viaSse = JSON.parse(await stream.next('alert')) as { keyId: string; type: string };
@@ -112,19 +115,19 @@ test('daemon: emergency rotation → alert over SSE and a signed webhook; confir
     });
     await stream.next('awaiting_confirmation');
     assert.equal((await fixture.admin.getKey(held.id)).primaryVersion, 1);
-    const rotated = await fixture.admin.confirmRotation(held.id);
+    const rotated = await fixture.admin.rotation.confirm(held.id);
     assert.equal(rotated.type, 'rotated');
     assertDocumentedEvent(rotated);
     assert.equal((await fixture.admin.getKey(held.id)).primaryVersion, 2);
     // Nothing awaits confirmation on a key without such a policy: refused, not rotated.
-    await assert.rejects(fixture.admin.confirmRotation(key.id), { code: 'ESTATE' });
-    await assert.rejects(fixture.client('coffer_bogus').emergencyRotate(key.id, { description: 'x' }), {
+    await assert.rejects(fixture.admin.rotation.confirm(key.id), { code: 'ESTATE' });
+    await assert.rejects(fixture.client('coffer_bogus').rotation.emergency(key.id, { description: 'x' }), {
       code: 'EPERM',
     });
     // Both routes need the token's 'rotate' operation, not just any token of the key's app.
-    const reader = await fixture.admin.createToken({ apps: ['a'], ops: ['read'] });
-    await assert.rejects(fixture.client(reader.token).confirmRotation(held.id), { code: 'EPERM' });
-    await assert.rejects(fixture.client(reader.token).emergencyRotate(key.id, { description: 'x' }), {
+    const reader = await fixture.admin.tokens.create({ apps: ['a'], ops: ['read'] });
+    await assert.rejects(fixture.client(reader.token).rotation.confirm(held.id), { code: 'EPERM' });
+    await assert.rejects(fixture.client(reader.token).rotation.emergency(key.id, { description: 'x' }), {
       code: 'EPERM',
     });
     assert.equal((await fixture.admin.getKey(key.id)).primaryVersion, 2);
@@ -145,8 +148,10 @@ test('daemon without a scheduler: rotation routes answer EUNAVAIL instead of act
     await fixture.restart({ rotation: false });
     await fixture.admin.unlock(PASSPHRASE);
     const key = await fixture.admin.createKey({ app: 'a', purpose: 'p', algorithm: 'ed25519' });
-    await assert.rejects(fixture.admin.emergencyRotate(key.id, { description: 'x' }), { code: 'EUNAVAIL' });
-    await assert.rejects(fixture.admin.confirmRotation(key.id), { code: 'EUNAVAIL' });
+    await assert.rejects(fixture.admin.rotation.emergency(key.id, { description: 'x' }), {
+      code: 'EUNAVAIL',
+    });
+    await assert.rejects(fixture.admin.rotation.confirm(key.id), { code: 'EUNAVAIL' });
     await assert.rejects(openEvents(fixture.socket, fixture.adminToken), /status 503/);
     assert.equal((await fixture.admin.getKey(key.id)).primaryVersion, 1);
   } finally {

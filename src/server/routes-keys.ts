@@ -55,7 +55,8 @@ export const ROTATION_EVENT: JsonSchema = {
   required: ['id', 'type', 'keyId', 'app', 'purpose', 'algorithm', 'version', 'at', 'dueAt'],
 };
 
-const createBody = s.object({
+/** A CreateKeySpec as the daemon accepts it (also each item of POST /v1/keys/batch). */
+export const createBody = s.object({
   app: NAME,
   purpose: NAME,
   algorithm: s.enumOf(KEY_ALGORITHMS),

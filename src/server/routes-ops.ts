@@ -1,13 +1,14 @@
-// Operation routes of the daemon (SPEC "Daemon API / operations"): sign, verify, seal, unseal,
-// encapsulate, decapsulate, mac, verify-mac, rewrap, data keys, and the batch forms of sign / verify /
-// seal / unseal. Bytes are base64 in JSON; seal and unseal also take and return raw
+// Operation routes of the daemon (SPEC §10.2): sign, verify, seal, unseal, encapsulate, decapsulate,
+// mac, verify-mac, rewrap, data keys, and the batch forms of sign / verify / seal / unseal. Bytes are
+// base64 in JSON (handlers return Uint8Arrays; codec.ts encodes them); seal and unseal also take and return raw
 // application/octet-stream bodies so large payloads skip base64. A batch answers item by item, in
 // order, each `{ ok: true, … }` or `{ ok: false, error }`: one bad item never fails the others.
 import { LIMITS } from '../core/types.js';
 import { asCofferError } from '../errors.js';
 import type { Context, Reply, Route } from './router.js';
 import { route } from './router.js';
-import { encodeBase64, type JsonSchema, type Schema, s } from './schema.js';
+import { type JsonSchema, type Schema, s } from './schema.js';
+import { runInSlices } from './slices.js';
 import type { TokenOp } from './tokens.js';
 
 const MiB = 1024 * 1024;
@@ -34,7 +35,7 @@ function op<B>(
   maxBody: number,
   response: JsonSchema,
   handler: (ctx: Context<B, undefined>, id: string) => Promise<Reply>,
-  raw?: { maxBytes: number },
+  raw?: Route['raw'],
 ): Route {
   return route<B, undefined>({
     method: 'POST',
@@ -107,15 +108,19 @@ function batch<T>(
       },
     },
     async (ctx, id) => {
-      const results: ItemResult[] = [];
-      for (const [index, raw] of ctx.body.items.entries()) {
+      const items = ctx.body.items;
+      ctx.charge(items.length - 1);
+      // Enough items in flight to keep every pool worker fed, few enough that this batch holds only
+      // a handful of places in the pool's queue at any time (docs/daemon.md "Fairness").
+      const window = Math.max(2, 2 * ctx.daemon.poolSize);
+      const results = await runInSlices(items.length, window, async (index): Promise<ItemResult> => {
         try {
-          results.push({ ok: true, ...(await run(ctx, id, item.parse(raw, `items[${index}]`))) });
+          return { ok: true, ...(await run(ctx, id, item.parse(items[index], `items[${index}]`))) };
         } catch (caught) {
           const error = asCofferError(caught);
-          results.push({ ok: false, error: { code: error.code, message: error.message } });
+          return { ok: false, error: { code: error.code, message: error.message } };
         }
-      }
+      });
       ctx.note.items = results.length;
       return { json: { results } };
     },
@@ -141,7 +146,7 @@ export const opRoutes: Route[] = [
     bytesOut('signature', { version: { type: 'integer' } }),
     async ({ body, daemon }, id) => {
       const { signature, version } = await daemon.keystore().sign(id, body.data, body);
-      return { json: { signature: encodeBase64(signature), version } };
+      return { json: { signature, version } };
     },
   ),
   op(
@@ -170,9 +175,12 @@ export const opRoutes: Route[] = [
     bytesOut('sealed'),
     async ({ body, raw, daemon }, id) => {
       if (raw) return { raw: await daemon.keystore().seal(id, raw.data, raw.aad ? { aad: raw.aad } : {}) };
-      return { json: { sealed: encodeBase64(await daemon.keystore().seal(id, body.plaintext, body)) } };
+      return { json: { sealed: await daemon.keystore().seal(id, body.plaintext, body) } };
     },
-    { maxBytes: LIMITS.sealPayloadBytes },
+    {
+      maxBytes: LIMITS.sealPayloadBytes,
+      tooLarge: `the plaintext is larger than the one-shot seal limit of ${LIMITS.sealPayloadBytes / MiB} MiB: stream it (POST /v1/keys/{id}/seal-stream; client.sealStream)`,
+    },
   ),
   op(
     'unseal',
@@ -183,9 +191,12 @@ export const opRoutes: Route[] = [
     bytesOut('plaintext'),
     async ({ body, raw, daemon }, id) => {
       if (raw) return { raw: await daemon.keystore().unseal(id, raw.data, raw.aad ? { aad: raw.aad } : {}) };
-      return { json: { plaintext: encodeBase64(await daemon.keystore().unseal(id, body.sealed, body)) } };
+      return { json: { plaintext: await daemon.keystore().unseal(id, body.sealed, body) } };
     },
-    { maxBytes: SEALED_MAX },
+    {
+      maxBytes: SEALED_MAX,
+      tooLarge: `the sealed data is larger than the one-shot unseal limit of ${LIMITS.sealPayloadBytes / MiB} MiB + 8 KiB: open it as a stream (POST /v1/keys/{id}/unseal-stream; client.unsealStream)`,
+    },
   ),
   op(
     'rewrap',
@@ -195,7 +206,7 @@ export const opRoutes: Route[] = [
     22 * MiB + 128 * 1024,
     bytesOut('sealed'),
     async ({ body, daemon }, id) => ({
-      json: { sealed: encodeBase64(await daemon.keystore().rewrap(id, body.sealed, body)) },
+      json: { sealed: await daemon.keystore().rewrap(id, body.sealed, body) },
     }),
   ),
   op(
@@ -209,8 +220,8 @@ export const opRoutes: Route[] = [
       const r = await daemon.keystore().generateDataKey(id, body);
       return {
         json: {
-          wrapped: encodeBase64(r.wrapped),
-          ...(r.plaintext ? { plaintext: encodeBase64(r.plaintext) } : {}),
+          wrapped: r.wrapped,
+          ...(r.plaintext ? { plaintext: r.plaintext } : {}),
           version: r.version,
         },
       };
@@ -230,8 +241,8 @@ export const opRoutes: Route[] = [
       const r = await daemon.keystore().encapsulate(id);
       return {
         json: {
-          ciphertext: encodeBase64(r.ciphertext),
-          sharedSecret: encodeBase64(r.sharedSecret),
+          ciphertext: r.ciphertext,
+          sharedSecret: r.sharedSecret,
           version: r.version,
         },
       };
@@ -245,7 +256,7 @@ export const opRoutes: Route[] = [
     16 * 1024,
     bytesOut('sharedSecret'),
     async ({ body, daemon }, id) => ({
-      json: { sharedSecret: encodeBase64(await daemon.keystore().decapsulate(id, body.ciphertext, body)) },
+      json: { sharedSecret: await daemon.keystore().decapsulate(id, body.ciphertext, body) },
     }),
   ),
   op(
@@ -257,7 +268,7 @@ export const opRoutes: Route[] = [
     bytesOut('mac', { version: { type: 'integer' } }),
     async ({ body, daemon }, id) => {
       const { mac, version } = await daemon.keystore().mac(id, body.data);
-      return { json: { mac: encodeBase64(mac), version } };
+      return { json: { mac: mac, version } };
     },
   ),
   op(
@@ -278,7 +289,7 @@ export const opRoutes: Route[] = [
     signItem,
     async ({ daemon }, id, item) => {
       const { signature, version } = await daemon.keystore().sign(id, item.data);
-      return { signature: encodeBase64(signature), version };
+      return { signature: signature, version };
     },
   ),
   batch(
@@ -296,7 +307,7 @@ export const opRoutes: Route[] = [
     'Seal many plaintexts: { items: [{ plaintext, aad? }] }',
     sealItem,
     async ({ daemon }, id, item) => ({
-      sealed: encodeBase64(await daemon.keystore().seal(id, item.plaintext, item)),
+      sealed: await daemon.keystore().seal(id, item.plaintext, item),
     }),
   ),
   batch(
@@ -305,7 +316,7 @@ export const opRoutes: Route[] = [
     'Unseal many blobs: { items: [{ sealed, aad? }] }',
     unsealItem,
     async ({ daemon }, id, item) => ({
-      plaintext: encodeBase64(await daemon.keystore().unseal(id, item.sealed, item)),
+      plaintext: await daemon.keystore().unseal(id, item.sealed, item),
     }),
   ),
 ];

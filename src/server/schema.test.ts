@@ -7,13 +7,11 @@ import fc from 'fast-check';
 import { ERROR_CODES } from '../errors.js';
 import { openApiDocument } from './openapi.js';
 import type { Route } from './router.js';
-import { adminRoutes } from './routes-admin.js';
-import { keyRoutes } from './routes-keys.js';
-import { opRoutes } from './routes-ops.js';
+import { allRoutes } from './routes.js';
 import { decodeBase64, encodeBase64, type JsonSchema, s } from './schema.js';
 import { TOKEN_OPS } from './tokens.js';
 
-const routes: Route[] = [...adminRoutes(() => ({})), ...keyRoutes, ...opRoutes];
+const routes: Route[] = allRoutes(() => ({}));
 
 test('base64 fields: canonical round trip (property), strict alphabet and padding, size bound', () => {
   fc.assert(
@@ -82,12 +80,18 @@ test('the OpenAPI document is generated from the validating schemas, for every r
     const body = entry.requestBody as { content: Record<string, { schema: unknown }> } | undefined;
     if (r.body) assert.equal(body?.content['application/json']?.schema, r.body.json, `${r.path} body schema`);
     else assert.equal(body?.content['application/json'], undefined);
+    if (r.streamsBody) assert.ok(body?.content['application/octet-stream'], `${r.path} takes a stream`);
     if (r.raw) assert.ok(body?.content['application/octet-stream']);
     if (r.auth === 'none') assert.deepEqual(entry.security, []);
+    const documented = entry.responses as Record<string, { $ref?: string }>;
+    if (r.auth !== 'none')
+      assert.equal(documented['429']?.$ref, '#/components/responses/RateLimited', `${r.path} documents 429`);
     if (typeof entry['x-coffer-token-op'] === 'string') ops.add(entry['x-coffer-token-op']);
     const responses = entry.responses as Record<string, { content?: Record<string, { schema: unknown }> }>;
     const success = String(r.status ?? 200);
-    const schema = responses[success]?.content?.['application/json']?.schema as JsonSchema | undefined;
+    // A streaming route answers with its output stream; every other route with JSON.
+    const replyType = r.streamsBody ? 'application/octet-stream' : 'application/json';
+    const schema = responses[success]?.content?.[replyType]?.schema as JsonSchema | undefined;
     assert.equal(schema, r.response, `${r.path} documents its ${success} response`);
     // A closed object with no properties would tell clients every field of the reply is invalid.
     const closedEmpty =
@@ -95,7 +99,14 @@ test('the OpenAPI document is generated from the validating schemas, for every r
     assert.equal(closedEmpty, false, `${r.method} ${r.path} response schema allows its fields`);
   }
   const created = routes.filter((r) => r.status === 201).map((r) => `${r.method} ${r.path}`);
-  assert.deepEqual(created.sort(), ['POST /v1/keys', 'POST /v1/tokens']);
+  assert.deepEqual(created.sort(), [
+    'POST /v1/hd/seeds',
+    'POST /v1/hd/seeds/import',
+    'POST /v1/hd/seeds/{seed}/accounts',
+    'POST /v1/keys',
+    'POST /v1/keys/batch',
+    'POST /v1/tokens',
+  ]);
   assert.deepEqual([...ops].sort(), [...TOKEN_OPS].sort(), 'every token operation guards some route');
   assert.deepEqual(
     doc.components.schemas.Error.properties.error.properties.code.enum,

@@ -1,4 +1,4 @@
-// A small schema module for the daemon's JSON API (brief J): each schema both validates a request
+// A small schema module for the daemon's JSON API (SPEC §10.1): each schema both validates a request
 // value (bad input → CofferError EINVAL, an over-size bound → E2BIG, before any work is done) and
 // describes itself as JSON Schema, so /v1/openapi.json is generated from the very objects that
 // check requests and can never drift from them. Bytes travel as standard base64 (SPEC "Daemon API").
@@ -199,9 +199,13 @@ export const s = {
   },
 };
 
-/** Parses a query string's parameters through an object schema of strings (numbers are converted). */
-export function parseQuery<T>(schema: Schema<T>, query: URLSearchParams): T {
-  const input: Record<string, unknown> = {};
+/**
+ * Parses decoded query pairs (target.ts) through an object schema of strings (numbers are converted).
+ * A name given twice is EINVAL: which of two values counts must never be a guess.
+ */
+export function parseQuery<T>(schema: Schema<T>, query: Iterable<[string, string]>): T {
+  // No prototype: a parameter named __proto__ or constructor is just an (unknown) field name.
+  const input: Record<string, unknown> = Object.create(null);
   const props = (schema.json.properties ?? {}) as Record<string, JsonSchema>;
   for (const [key, value] of query) {
     if (Object.hasOwn(input, key)) throw new CofferError('EINVAL', `query parameter '${key}' given twice`);

@@ -1,7 +1,9 @@
 // Token scope, the full app × operation matrix: for every token operation there is a token allowed only
 // that operation on app `a`; every route is called with every such token on a key of app `a` and of app
-// `b`. Exactly the (own operation, own app) pairs succeed; every other pair is 403 EPERM, before any
-// work. Admin routes refuse non-admin tokens even with every operation.
+// `b`. Exactly the (own operation, own app) pairs succeed. An operation outside the token is 403 EPERM;
+// the own operation on a key of another app is 404 ENOENT, exactly as for a key that does not exist
+// (SPEC §10.2: no existence oracle); create and list name the app themselves and answer EPERM. Admin
+// routes refuse non-admin tokens even with every operation.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { CofferClient } from '../client/index.js';
@@ -22,6 +24,10 @@ interface AppKeys {
   life: KeyInfo;
   revoke: KeyInfo;
   destroy: KeyInfo;
+  /** Pre-active: the activate route's key. */
+  pre: KeyInfo;
+  /** An HD seed of the app: its routes check the seed's app like key routes check the key's. */
+  seed: string;
   signature: Uint8Array;
   sealed: Uint8Array;
   ciphertext: Uint8Array;
@@ -59,12 +65,22 @@ const CALLS: Call[] = [
   ['decapsulate', 'decapsulate', (c, k) => c.decapsulate(k.kem.id, k.ciphertext)],
   ['mac', 'mac', (c, k) => c.mac(k.hmac.id, data)],
   ['verify-mac', 'verifyMac', (c, k) => c.verifyMac(k.hmac.id, data, k.mac)],
+  ['activate', 'activate', (c, k) => c.activate(k.pre.id)],
+  ['verify', 'checkSignature', (c, k) => c.checkSignature(k.sig.id, data, k.signature)],
+  [
+    'create',
+    'createKeys',
+    (c, k) => c.createKeys([{ app: k.app, purpose: `batch${created++}`, algorithm: 'ed25519' }]),
+  ],
+  ['read', 'hd.getSeed', (c, k) => c.hd.getSeed(k.seed)],
+  ['read', 'hd.xpub', (c, k) => c.hd.xpub(k.seed, "m/0'")],
+  ['create', 'hd.deriveKey', (c, k) => c.hd.deriveKey(k.seed, { path: "m/0'/1" })],
 ];
 
 async function keysFor(admin: CofferClient, app: string): Promise<AppKeys> {
   const make = (purpose: string, algorithm: KeyInfo['algorithm']) =>
     admin.createKey({ app, purpose, algorithm });
-  const [sig, aes, kem, hmac, rot, life, revoke, destroy] = await Promise.all([
+  const [sig, aes, kem, hmac, rot, life, revoke, destroy, pre] = await Promise.all([
     make('sig', 'ed25519'),
     make('aes', 'aes-256-gcm'),
     make('kem', 'x-wing'),
@@ -73,7 +89,9 @@ async function keysFor(admin: CofferClient, app: string): Promise<AppKeys> {
     make('life', 'ed25519'),
     make('revoke', 'ed25519'),
     make('destroy', 'ed25519'),
+    admin.createKey({ app, purpose: 'pre', algorithm: 'ed25519', preActive: true }),
   ]);
+  const { seed } = await admin.hd.createSeed({ app, purpose: 'hd', words: 12 });
   return {
     app,
     sig,
@@ -84,6 +102,8 @@ async function keysFor(admin: CofferClient, app: string): Promise<AppKeys> {
     life,
     revoke,
     destroy,
+    pre: pre!,
+    seed: seed.id,
     signature: (await admin.sign(sig.id, data)).signature,
     sealed: await admin.seal(aes.id, data),
     ciphertext: (await admin.encapsulate(kem.id)).ciphertext,
@@ -109,11 +129,13 @@ describe('token scope', () => {
     const other = await keysFor(d.admin, 'b');
     const outcomes: string[] = [];
     for (const tokenOp of TOKEN_OPS) {
-      const { token } = await d.admin.createToken({ name: `only-${tokenOp}`, apps: ['a'], ops: [tokenOp] });
+      const { token } = await d.admin.tokens.create({ name: `only-${tokenOp}`, apps: ['a'], ops: [tokenOp] });
       const client = d.client(token);
       for (const [op, name, call] of CALLS) {
         for (const keys of [own, other]) {
           const expectAllowed = op === tokenOp && keys === own;
+          const namesApp = name === 'createKey' || name === 'createKeys' || name === 'listKeys(app)';
+          const expected = op === tokenOp && !namesApp ? 'ENOENT' : 'EPERM';
           let code = 'ok';
           try {
             await call(client, keys);
@@ -123,7 +145,7 @@ describe('token scope', () => {
           const label = `token ${tokenOp} → ${name} on app ${keys.app}`;
           outcomes.push(`${label}: ${code}`);
           if (expectAllowed) assert.equal(code, 'ok', label);
-          else assert.equal(code, 'EPERM', label);
+          else assert.equal(code, expected, label);
         }
       }
     }
@@ -131,7 +153,7 @@ describe('token scope', () => {
   });
 
   test("a scoped token lists only its apps' keys; naming another app is EPERM", async () => {
-    const { token } = await d.admin.createToken({ apps: ['a'], ops: ['read'] });
+    const { token } = await d.admin.tokens.create({ apps: ['a'], ops: ['read'] });
     const client = d.client(token);
     const keys = await client.listKeys();
     assert.ok(keys.length > 0);
@@ -140,22 +162,23 @@ describe('token scope', () => {
   });
 
   test("a token with apps ['*'] reaches every app, still only for its operations", async () => {
-    const { token } = await d.admin.createToken({ apps: ['*'], ops: ['sign'] });
+    const { token } = await d.admin.tokens.create({ apps: ['*'], ops: ['sign'] });
     const client = d.client(token);
     const b = (await d.admin.listKeys({ app: 'b', purpose: 'sig' }))[0] as KeyInfo;
     assert.equal((await client.sign(b.id, data)).version, 1);
     await assert.rejects(client.getKey(b.id), { code: 'EPERM' });
+    await assert.rejects(client.getKey('k_aaaaaaaaaaaaaaaaaaaaaaaaaa'), { code: 'EPERM' });
   });
 
   test('admin routes refuse a non-admin token that has every operation', async () => {
-    const { token, id } = await d.admin.createToken({ apps: ['*'], ops: ['*'] });
+    const { token, id } = await d.admin.tokens.create({ apps: ['*'], ops: ['*'] });
     const client = d.client(token);
     for (const call of [
-      () => client.createToken({ apps: ['a'], ops: ['sign'] }),
-      () => client.listTokens(),
-      () => client.revokeToken(id),
+      () => client.tokens.create({ apps: ['a'], ops: ['sign'] }),
+      () => client.tokens.list(),
+      () => client.tokens.revoke(id),
       () => client.auditTail(),
-      () => client.auditVerify(),
+      () => client.verifyAudit(),
       () => client.listProtectors(),
       () => client.lock(),
     ]) {

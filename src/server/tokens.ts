@@ -7,12 +7,14 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Keystore } from '../core/keystore.js';
 import { assertMetadataString, assertName } from '../core/names.js';
+import type { TokenInfo, TokenOperations, TokenSpec } from '../core/surface.js';
 import { CofferError } from '../errors.js';
 
 /** What a token may be scoped to; `'*'` alone grants all of them. Admin is a separate flag. */
 export const TOKEN_OPS = [
   'read',
   'create',
+  'activate',
   'rotate',
   'suspend',
   'resume',
@@ -31,27 +33,15 @@ export const TOKEN_OPS = [
 ] as const;
 export type TokenOp = (typeof TOKEN_OPS)[number];
 
-export interface TokenInfo {
-  id: string;
-  name?: string;
-  apps: string[];
-  ops: string[];
-  admin: boolean;
-  createdAt: number;
-  lastUsedAt?: number;
-}
+/** One TokenInfo for the daemon, the client and the CLI (core/surface.ts). */
+export type { TokenInfo };
 
 interface TokenRecord extends TokenInfo {
   /** Hex SHA-256 of the whole token string under the label 'coffer:token:v1'. */
   hash: string;
 }
 
-export interface CreateTokenOptions {
-  name?: string;
-  apps: string[];
-  ops: string[];
-  admin?: boolean;
-}
+export type CreateTokenOptions = TokenSpec;
 
 const NAMESPACE = 'daemon';
 const TOKEN_FORMAT = /^coffer_[A-Za-z0-9_-]{43}$/;
@@ -209,4 +199,13 @@ export function allowsOp(token: TokenInfo, op: TokenOp): boolean {
 
 export function allowsApp(token: TokenInfo, app: string): boolean {
   return token.apps.includes('*') || token.apps.includes(app);
+}
+
+/** The token operations of the shared surface on a keystore in this process (`coffer token …` direct). */
+export function tokenOperations(ks: Keystore): TokenOperations {
+  return {
+    create: (spec) => createToken(ks, spec),
+    list: () => listTokens(ks),
+    revoke: (id) => revokeToken(ks, id),
+  };
 }

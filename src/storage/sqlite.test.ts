@@ -1,19 +1,50 @@
 // The sqlite: backend against the conformance suite, plus what only it has: file creation and
 // permissions, WAL mode, refusing foreign or newer databases, the migration hook, and an index
-// range (not a scan) behind prefix listing.
+// range (not a scan) behind prefix listing. Under Node 20 all of it runs on better-sqlite3, under
+// Node ≥ 22.13 on node:sqlite (the first test pins which); raw inspection goes through the same seam.
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import Database from 'better-sqlite3';
+import { hasBuiltinSqlite } from '../testing/other-node.js';
 import { exerciseStorage, expectCode } from './conformance.js';
 import { openStorage } from './open.js';
 import { exerciseReliability } from './reliability.js';
-import { openSqliteStorage, SQLITE_LIST_SQL, SQLITE_MIGRATIONS, SQLITE_SCHEMA_VERSION } from './sqlite.js';
+import {
+  openSqliteStorage,
+  SQLITE_LIST_SQL,
+  SQLITE_MIGRATIONS,
+  SQLITE_SCHEMA_VERSION,
+  sqliteSettings,
+} from './sqlite.js';
+import { type SqliteConnection, sqliteDriver } from './sqlite-driver.js';
 
 const root = mkdtempSync(join(tmpdir(), 'coffer-sqlite-test-'));
 after(() => rmSync(root, { recursive: true, force: true }));
+
+/** A second connection straight to the file, through the same driver the backend uses. */
+function raw(path: string, readOnly = true): SqliteConnection {
+  return sqliteDriver().open(path, { readOnly, busyTimeoutMs: 0 });
+}
+
+/** Node ≥ 22.13 (and 23.4+) has node:sqlite without a flag; older Nodes need better-sqlite3. */
+const expectedDriver = () => (hasBuiltinSqlite(process.versions.node) ? 'node:sqlite' : 'better-sqlite3');
+
+test(`sqlite: Node ${process.versions.node} serves the store through ${expectedDriver()}, WAL, synchronous=FULL`, async () => {
+  assert.equal(sqliteDriver().name, expectedDriver());
+  const store = await openStorage(`sqlite:${join(root, 'settings', 'store.db')}`, { create: true });
+  try {
+    assert.deepEqual(sqliteSettings(store), {
+      driver: expectedDriver(),
+      journalMode: 'wal',
+      synchronous: 2, // FULL
+      busyTimeout: 25,
+    });
+  } finally {
+    await store.close();
+  }
+});
 
 const suiteStore = join(root, 'conformance', 'store.db');
 exerciseStorage('sqlite', () => openStorage(`sqlite:${suiteStore}`, { create: true }));
@@ -33,12 +64,12 @@ test('sqlite: a missing file is ENOENT without create; create makes an owner-onl
   await store.write([{ op: 'put', key: 'a', value: new Uint8Array([1]) }]);
   assert.equal(statSync(path).mode & 0o777, 0o600);
   assert.equal(statSync(join(root, 'new', 'nested')).mode & 0o777, 0o700);
-  const raw = new Database(path, { readonly: true });
+  const db = raw(path);
   try {
-    assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal');
-    assert.equal(raw.prepare('SELECT version FROM coffer_schema').pluck().get(), SQLITE_SCHEMA_VERSION);
+    assert.equal(db.prepare('PRAGMA journal_mode').get()?.journal_mode, 'wal');
+    assert.equal(db.prepare('SELECT version FROM coffer_schema').get()?.version, SQLITE_SCHEMA_VERSION);
   } finally {
-    raw.close();
+    db.close();
   }
   await store.close();
   // Reopening without create finds it.
@@ -55,15 +86,20 @@ test('sqlite: an empty file without create is ENOENT; foreign files and database
   writeFileSync(garbage, 'this is not an SQLite database, just text that is long enough '.repeat(20));
   await expectCode(openStorage(`sqlite:${garbage}`, { create: true }), 'EINVAL');
   const foreign = join(root, 'foreign.db');
-  const db = new Database(foreign);
+  writeFileSync(foreign, ''); // an empty file is an empty SQLite database
+  const db = raw(foreign, false);
   db.exec('CREATE TABLE customers (id INTEGER)');
   db.close();
   await expectCode(openStorage(`sqlite:${foreign}`, { create: true }), 'EINVAL');
   // The foreign database was not modified.
-  const check = new Database(foreign, { readonly: true });
-  assert.deepEqual(check.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all(), [
-    'customers',
-  ]);
+  const check = raw(foreign);
+  assert.deepEqual(
+    check
+      .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+      .all()
+      .map((row) => row.name),
+    ['customers'],
+  );
   check.close();
 });
 
@@ -75,7 +111,7 @@ test('sqlite: the migration hook upgrades in order, and a newer schema is refuse
   const applied: number[] = [];
   const future = [
     ...SQLITE_MIGRATIONS,
-    (db: Database.Database) => {
+    (db: SqliteConnection) => {
       applied.push(2);
       db.exec('CREATE TABLE coffer_future (x INTEGER)');
     },
@@ -96,26 +132,26 @@ test('sqlite: a migration that fails leaves the previous version intact', async 
   await (await openStorage(`sqlite:${path}`, { create: true })).close();
   const broken = [
     ...SQLITE_MIGRATIONS,
-    (db: Database.Database) => {
+    (db: SqliteConnection) => {
       db.exec('CREATE TABLE coffer_half (x INTEGER)');
       throw new Error('migration step failed');
     },
   ];
   await expectCode(openSqliteStorage(path, {}, broken), 'EUNAVAIL');
-  const raw = new Database(path, { readonly: true });
+  const db = raw(path);
   try {
-    assert.equal(raw.prepare('SELECT version FROM coffer_schema').pluck().get(), 1);
+    assert.equal(db.prepare('SELECT version FROM coffer_schema').get()?.version, 1);
     assert.equal(
-      raw.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'coffer_half'").pluck().get(),
+      db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'coffer_half'").get()?.n,
       0,
     );
   } finally {
-    raw.close();
+    db.close();
   }
 });
 
 test('sqlite: prefix listing is an index range search, not a table scan', async () => {
-  const db = new Database(suiteStore, { readonly: true });
+  const db = raw(suiteStore);
   try {
     for (const sql of SQLITE_LIST_SQL) {
       const plan = db

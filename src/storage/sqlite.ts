@@ -1,12 +1,12 @@
-// The sqlite: backend (DESIGN §6, SPEC "Storage model / sqlite"): the embedded default. One file in
-// WAL mode with synchronous=FULL, so a write is in the fsync'd WAL before `write` resolves and a
-// kill -9 loses nothing acknowledged. Several processes may share the file: writes run in
-// BEGIN IMMEDIATE transactions (the write lock is taken up front, so two writers never deadlock on a
-// lock upgrade) and SQLITE_BUSY is retried with back-off on the event loop rather than blocking it.
+// The sqlite: backend (SPEC §9.5): the embedded default. One file in WAL mode with
+// synchronous=FULL, so a write is in the fsync'd WAL before `write` resolves and a kill -9 loses
+// nothing acknowledged. Several processes may share the file: writes run in BEGIN IMMEDIATE
+// transactions (the write lock is taken up front, so two writers never deadlock on a lock upgrade)
+// and SQLITE_BUSY is retried with back-off on the event loop rather than blocking it. The SQLite
+// binding (node:sqlite, or better-sqlite3 on Node 20) sits behind the seam in sqlite-driver.ts.
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import Database from 'better-sqlite3';
 import { CofferError } from '../errors.js';
 import {
   type CheckedOp,
@@ -20,9 +20,10 @@ import {
   ownedBytes,
   prefixUpperBound,
 } from './keys.js';
+import { isSqliteBusy, type SqliteConnection, sqliteDriver, sqliteErrorCode } from './sqlite-driver.js';
 import type { ListOptions, OpenStorageOptions, RecordKey, Storage, StoredRecord, WriteOp } from './types.js';
 
-type Db = Database.Database;
+type Db = SqliteConnection;
 
 /**
  * Schema migrations, in order: entry i moves the schema from version i to i + 1. This is the hook a
@@ -57,14 +58,24 @@ const BUSY_DEADLINE_MS = 30_000;
 /** SQLite's own blocking busy wait per attempt; kept short so the event loop stays responsive. */
 const BUSY_TIMEOUT_MS = 25;
 
-function isBusy(error: unknown): boolean {
-  const code = (error as { code?: unknown })?.code;
-  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
-}
-
-function sqliteCode(error: unknown): string {
-  const code = (error as { code?: unknown })?.code;
-  return typeof code === 'string' ? code : 'unknown error';
+/**
+ * Runs `fn` in a BEGIN IMMEDIATE transaction: committed when it returns, rolled back when it (or the
+ * COMMIT) throws. The write lock is taken by BEGIN, before `fn` reads anything.
+ */
+function immediate<T>(db: Db, fn: () => T): T {
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    const result = fn();
+    db.exec('COMMIT');
+    return result;
+  } catch (error) {
+    try {
+      db.exec('ROLLBACK');
+    } catch {
+      // SQLite already rolled back (e.g. after an I/O error): nothing is left to undo.
+    }
+    throw error;
+  }
 }
 
 /** Runs `fn`, retrying while another process holds the write lock, until the deadline. */
@@ -75,7 +86,7 @@ async function retryBusy<T>(fn: () => T, what: string, path: string): Promise<T>
     try {
       return fn();
     } catch (error) {
-      if (!isBusy(error)) throw error;
+      if (!isSqliteBusy(error)) throw error;
       if (Date.now() > deadline) {
         throw new CofferError(
           'EUNAVAIL',
@@ -112,10 +123,8 @@ function migrateSqlite(
   let version = 0;
   if (!hasCofferSchema(db)) {
     if (!create) throw new CofferError('ENOENT', `${path} is not an initialised Coffer store (pass create)`);
-    const tables = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as {
-      n: number;
-    };
-    if (tables.n > 0) {
+    const tables = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get();
+    if (Number(tables?.n) > 0) {
       throw new CofferError('EINVAL', `${path} is an SQLite database but not a Coffer store`);
     }
     db.exec(
@@ -123,11 +132,9 @@ function migrateSqlite(
         'INSERT INTO coffer_schema (id, version) VALUES (1, 0);',
     );
   } else {
-    const row = db.prepare('SELECT version FROM coffer_schema WHERE id = 1').get() as
-      | { version: number }
-      | undefined;
+    const row = db.prepare('SELECT version FROM coffer_schema WHERE id = 1').get();
     if (row === undefined) throw new CofferError('EUNAVAIL', `sqlite store ${path} has no schema version`);
-    version = row.version;
+    version = Number(row.version);
   }
   if (version > migrations.length) {
     throw new CofferError(
@@ -143,16 +150,11 @@ function migrateSqlite(
   }
 }
 
-interface Row {
-  key: string;
-  value: Buffer;
-  revision: number;
-}
-
-const toRecord = (row: Row): StoredRecord => ({
-  key: row.key,
-  value: ownedBytes(row.value),
-  revision: row.revision,
+/** A row of coffer_records: BLOBs come back as Buffer (better-sqlite3) or Uint8Array (node:sqlite). */
+const toRecord = (row: Record<string, unknown>): StoredRecord => ({
+  key: row.key as string,
+  value: ownedBytes(row.value as Uint8Array),
+  revision: row.revision as number,
 });
 
 const SELECT = 'SELECT key, value, revision FROM coffer_records';
@@ -166,12 +168,12 @@ function prepareStatements(db: Db) {
   // and `after`), because SQLite uses only one lower bound of a column for the index seek.
   return {
     get: db.prepare(`${SELECT} WHERE key = ?`),
-    revision: db.prepare('SELECT revision FROM coffer_records WHERE key = ?').pluck(),
+    revision: db.prepare('SELECT revision FROM coffer_records WHERE key = ?'),
     listFrom: db.prepare(LIST_FROM),
     listAfter: db.prepare(LIST_AFTER),
     changed: db.prepare(`${SELECT} WHERE revision > ? ORDER BY key`),
-    generation: db.prepare('SELECT value FROM coffer_generation WHERE id = 1').pluck(),
-    bump: db.prepare('UPDATE coffer_generation SET value = value + 1 WHERE id = 1 RETURNING value').pluck(),
+    generation: db.prepare('SELECT value FROM coffer_generation WHERE id = 1'),
+    bump: db.prepare('UPDATE coffer_generation SET value = value + 1 WHERE id = 1 RETURNING value'),
     upsert: db.prepare(
       'INSERT INTO coffer_records (key, value, revision) VALUES (?, ?, ?) ' +
         'ON CONFLICT (key) DO UPDATE SET value = excluded.value, revision = excluded.revision',
@@ -196,28 +198,22 @@ class SqliteStorage implements Storage {
     const stmts = this.#stmts;
     // Conditions are read inside the IMMEDIATE transaction, so no other writer can change them
     // between the check and the write; throwing rolls the whole batch back.
-    this.#writeTx = db.transaction((ops: CheckedOp[]) => {
-      for (const op of ops) {
-        if (op.expectRevision === undefined) continue;
-        const current = stmts.revision.get(op.key) as number | undefined;
-        if (!conditionHolds(op.expectRevision, current)) {
-          throw conflictError(op.key, op.expectRevision, current);
+    this.#writeTx = (ops: CheckedOp[]) =>
+      immediate(db, () => {
+        for (const op of ops) {
+          if (op.expectRevision === undefined) continue;
+          const current = stmts.revision.get(op.key)?.revision as number | undefined;
+          if (!conditionHolds(op.expectRevision, current)) {
+            throw conflictError(op.key, op.expectRevision, current);
+          }
         }
-      }
-      const generation = stmts.bump.get() as number;
-      for (const op of ops) {
-        if (op.op === 'put') {
-          stmts.upsert.run(
-            op.key,
-            Buffer.from(op.value.buffer, op.value.byteOffset, op.value.byteLength),
-            generation,
-          );
-        } else {
-          stmts.delete.run(op.key);
+        const generation = stmts.bump.get()?.value as number;
+        for (const op of ops) {
+          if (op.op === 'put') stmts.upsert.run(op.key, op.value, generation);
+          else stmts.delete.run(op.key);
         }
-      }
-      return generation;
-    }).immediate;
+        return generation;
+      });
   }
 
   #open(): Db {
@@ -227,16 +223,20 @@ class SqliteStorage implements Storage {
 
   #fail(error: unknown, what: string): never {
     if (error instanceof CofferError) throw error;
-    throw new CofferError('EUNAVAIL', `sqlite store ${this.#path}: ${what} failed (${sqliteCode(error)})`, {
-      cause: error,
-    });
+    throw new CofferError(
+      'EUNAVAIL',
+      `sqlite store ${this.#path}: ${what} failed (${sqliteErrorCode(error)})`,
+      {
+        cause: error,
+      },
+    );
   }
 
   async get(key: RecordKey): Promise<StoredRecord | undefined> {
     checkRecordKey(key);
     this.#open();
     try {
-      const row = await retryBusy(() => this.#stmts.get.get(key) as Row | undefined, 'reading', this.#path);
+      const row = await retryBusy(() => this.#stmts.get.get(key), 'reading', this.#path);
       return row === undefined ? undefined : toRecord(row);
     } catch (error) {
       this.#fail(error, 'get');
@@ -253,7 +253,7 @@ class SqliteStorage implements Storage {
     const stmt = useAfter ? this.#stmts.listAfter : this.#stmts.listFrom;
     try {
       const rows = await retryBusy(
-        () => stmt.all(useAfter ? after : prefix, upper, limit ?? -1) as Row[],
+        () => stmt.all(useAfter ? after : prefix, upper, limit ?? -1),
         'listing',
         this.#path,
       );
@@ -283,7 +283,7 @@ class SqliteStorage implements Storage {
   async generation(): Promise<number> {
     this.#open();
     try {
-      return await retryBusy(() => this.#stmts.generation.get() as number, 'reading', this.#path);
+      return await retryBusy(() => this.#stmts.generation.get()?.value as number, 'reading', this.#path);
     } catch (error) {
       this.#fail(error, 'generation');
     }
@@ -293,7 +293,7 @@ class SqliteStorage implements Storage {
     checkGeneration(generation);
     this.#open();
     try {
-      const rows = await retryBusy(() => this.#stmts.changed.all(generation) as Row[], 'reading', this.#path);
+      const rows = await retryBusy(() => this.#stmts.changed.all(generation), 'reading', this.#path);
       return rows.map(toRecord);
     } catch (error) {
       this.#fail(error, 'changedSince');
@@ -305,6 +305,27 @@ class SqliteStorage implements Storage {
     this.#db = undefined;
     db?.close();
   }
+
+  /** @internal The live connection's settings and driver, for tests (see sqliteSettings). */
+  _settings(): { driver: string; journalMode: unknown; synchronous: unknown; busyTimeout: unknown } {
+    const db = this.#open();
+    const pragma = (name: string) => Object.values(db.prepare(`PRAGMA ${name}`).get() ?? {})[0];
+    return {
+      driver: db.driver,
+      journalMode: pragma('journal_mode'),
+      synchronous: pragma('synchronous'),
+      busyTimeout: pragma('busy_timeout'),
+    };
+  }
+}
+
+/**
+ * The settings of an open sqlite store's connection, read back from SQLite itself: which driver
+ * serves it, journal_mode, synchronous (2 = FULL) and busy_timeout. For tests and diagnostics.
+ */
+export function sqliteSettings(storage: Storage): ReturnType<SqliteStorage['_settings']> {
+  if (!(storage instanceof SqliteStorage)) throw new CofferError('EINVAL', 'not an sqlite store');
+  return storage._settings();
 }
 
 /** Opens (or with `create`, creates) the sqlite store at `path`. */
@@ -314,6 +335,8 @@ export async function openSqliteStorage(
   migrations: ReadonlyArray<(db: Db) => void> = SQLITE_MIGRATIONS,
 ): Promise<Storage> {
   const create = options.create === true;
+  // First, so a Node without any SQLite driver gets EUNAVAIL (naming what to install) and no file.
+  const driver = sqliteDriver();
   if (!existsSync(path)) {
     if (!create) {
       throw new CofferError('ENOENT', `no sqlite store at ${path} (pass create to make one)`);
@@ -335,20 +358,21 @@ export async function openSqliteStorage(
   }
   let db: Db;
   try {
-    db = new Database(path, { fileMustExist: true, timeout: BUSY_TIMEOUT_MS });
+    db = driver.open(path, { busyTimeoutMs: BUSY_TIMEOUT_MS });
   } catch (error) {
-    const code = sqliteCode(error);
-    // The native module is loaded by the first `new Database`; a Node ABI mismatch shows up here.
-    const hint =
-      code === 'ERR_DLOPEN_FAILED'
-        ? 'the better-sqlite3 native module does not load under this Node version: run npm rebuild better-sqlite3'
-        : "check the file's permissions";
-    throw new CofferError('EUNAVAIL', `cannot open sqlite store at ${path} (${code}): ${hint}`, {
-      cause: error,
-    });
+    const code = sqliteErrorCode(error);
+    throw new CofferError(
+      'EUNAVAIL',
+      `cannot open sqlite store at ${path} (${code}): check the file exists and its permissions`,
+      { cause: error },
+    );
   }
   try {
-    const mode = await retryBusy(() => db.pragma('journal_mode = WAL', { simple: true }), 'opening', path);
+    const mode = await retryBusy(
+      () => db.prepare('PRAGMA journal_mode = WAL').get()?.journal_mode,
+      'opening',
+      path,
+    );
     if (mode !== 'wal') {
       throw new CofferError(
         'EUNAVAIL',
@@ -356,17 +380,13 @@ export async function openSqliteStorage(
       );
     }
     // FULL: the WAL is fsync'd at every commit, so an acknowledged write survives power loss.
-    db.pragma('synchronous = FULL');
-    await retryBusy(
-      () => db.transaction(() => migrateSqlite(db, path, create, migrations)).immediate(),
-      'opening',
-      path,
-    );
+    db.exec('PRAGMA synchronous = FULL');
+    await retryBusy(() => immediate(db, () => migrateSqlite(db, path, create, migrations)), 'opening', path);
     return new SqliteStorage(db, path);
   } catch (error) {
     db.close();
     if (error instanceof CofferError) throw error;
-    const code = sqliteCode(error);
+    const code = sqliteErrorCode(error);
     if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') {
       throw new CofferError('EINVAL', `${path} is not a valid SQLite database (${code})`, { cause: error });
     }

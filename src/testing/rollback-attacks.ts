@@ -1,4 +1,4 @@
-// The attacks of someone who can write the store's files or rows (SPEC §14), registered per backend by
+// The attacks of someone who can write the store's files or rows (SPEC §15), registered per backend by
 // `exerciseRollbackAttacks(name, newStore)` from src/core/rollback-{sqlite,dir,postgres}.test.ts;
 // `newStore()` returns the URL of a fresh, empty store location. The attacker works on the raw records
 // through the storage API (exactly what writing the files or rows can do): put an older value of a

@@ -8,26 +8,37 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { realpathSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { isAbsolute } from 'node:path';
-import type * as Pkcs11js from 'pkcs11js';
 import { CofferError } from '../../errors.js';
+import type { Pkcs11Binding, Pkcs11Lib } from './binding.js';
 import { ckrName } from './ckr.js';
 import { CKF_OS_LOCKING_OK } from './constants.js';
 
-export type Pkcs11Binding = typeof Pkcs11js;
-export type Pkcs11Lib = Pkcs11js.PKCS11;
-export type Handle = Buffer;
+export type { Handle, Pkcs11Binding, Pkcs11Lib } from './binding.js';
+
+/** The pkcs11js version scripts/addons.sh installs (package.json's optional peer range allows ^2.1). */
+export const PKCS11JS_PACKAGE = 'pkcs11js@2.1.7';
 
 let binding: Pkcs11Binding | undefined;
 
-/** Loads the pkcs11js native addon on first use, so Coffer without PKCS#11 never needs it built. */
+/**
+ * Loads the pkcs11js native addon on first use. It is an optional peer dependency (a plain
+ * `npm install` of Coffer compiles nothing), so a process that never touches a PKCS#11 token never
+ * needs it, and one that does gets EUNAVAIL saying how to install it.
+ */
 export function loadBinding(): Pkcs11Binding {
   if (binding !== undefined) return binding;
   try {
     binding = createRequire(import.meta.url)('pkcs11js') as Pkcs11Binding;
   } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    const reason =
+      code === 'MODULE_NOT_FOUND'
+        ? 'is not installed'
+        : `does not load (${code === 'ERR_DLOPEN_FAILED' ? (error as Error).message.split('\n')[0] : String(code)})`;
     throw new CofferError(
       'EUNAVAIL',
-      'PKCS#11: the pkcs11js native addon is not available (reinstall with build tools present)',
+      `PKCS#11: the pkcs11js addon ${reason}; it is needed only for the pkcs11 protector and HSM-resident ` +
+        `keys: install it with \`npm install ${PKCS11JS_PACKAGE}\` (in a Coffer checkout: bash scripts/addons.sh)`,
       { cause: error },
     );
   }
