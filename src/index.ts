@@ -14,6 +14,7 @@ export { Keystore, type OpenOptions } from './core/keystore.js';
 export { sealToPublicKey } from './core/operations.js';
 export type { PublicKeyFormat } from './core/public-key.js';
 export type { Pkcs11TokenConfig } from './core/resident.js';
+export { type RollbackDetail, RollbackError, type RollbackKind } from './core/rollback.js';
 export {
   type ByteSource,
   ByteStream,
@@ -46,6 +47,13 @@ export {
 } from './core/types.js';
 export { CofferError, ERROR_CODES, type ErrorCode } from './errors.js';
 export { HdWallet, mnemonicPaperBackup } from './hd/index.js';
+export type {
+  AnchorConfig,
+  FileAnchorConfig,
+  KeyringAnchorConfig,
+  Pkcs11AnchorConfig,
+  Tpm2AnchorConfig,
+} from './protect/anchor.js';
 export type {
   KeyringProtectorConfig,
   PassphraseProtectorConfig,

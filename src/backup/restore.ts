@@ -1,7 +1,9 @@
 // restoreBackup (SPEC §11.5): verify everything, then write. The checksum, the file key, every
 // chunk, the decompressed length and every record are checked, all in memory, before the first
 // write; a damaged or forged file (EBADMSG), a missing base (ENOENT) or a clash in 'fail' mode
-// (EALREADY) leaves the target store exactly as it was.
+// (EALREADY) leaves the target store exactly as it was. The restore ends with a `backup.restore` audit
+// entry, sealed past the rollback anchor like every change (SPEC §4.2): the restored keys are the
+// store's current state from then on, and the copy from before the restore is older than the anchor.
 import { promisify } from 'node:util';
 import { inflateRaw } from 'node:zlib';
 import type { ExportedKey, ImportMode } from '../core/dangerous-material.js';
@@ -19,8 +21,14 @@ import { openChunks, payloadKey } from './stream.js';
 
 const inflateRawAsync = promisify(inflateRaw);
 const MODES: readonly ImportMode[] = ['fail', 'skip-existing', 'overwrite'];
-/** Storage batches hold at most 10 000 ops (SPEC §9.1); a key costs meta + index + audit + versions. */
+/**
+ * Storage batches hold at most 10 000 ops (SPEC §9.1). A key costs meta + index + usage + audit entry +
+ * one op per version, and its path in the record tree at most 3 more nodes; the tree's top levels cost
+ * at most 273 nodes per batch (SPEC §4.1).
+ */
 const OPS_PER_BATCH = 9000;
+const TREE_OPS_PER_KEY = 3;
+const TREE_OPS_PER_BATCH = 273;
 
 export interface RestoreOptions {
   /** For a backup sealed to a passphrase. */
@@ -176,14 +184,15 @@ async function decryptPayload(
 function batches(keys: ExportedKey[]): ExportedKey[][] {
   const out: ExportedKey[][] = [];
   let current: ExportedKey[] = [];
-  let ops = 1;
+  const fixed = 2 + TREE_OPS_PER_BATCH; // audit head and tree root, the tree's top levels
+  let ops = fixed;
   for (const key of keys) {
     // dangerouslyImportKeyMaterial writes meta, id index, usage, one record per version, one audit entry.
-    const cost = 4 + key.versions.length;
+    const cost = 4 + key.versions.length + TREE_OPS_PER_KEY;
     if (current.length > 0 && ops + cost > OPS_PER_BATCH) {
       out.push(current);
       current = [];
-      ops = 1;
+      ops = fixed;
     }
     current.push(key);
     ops += cost;
@@ -282,6 +291,20 @@ export async function restoreBackup(
       done += batch.length;
       options.onProgress?.({ phase: 'restore', done, total: todo.length });
     }
+    // The explicit, audited end of a restore; appendAudit seals the anchor before it returns.
+    await ks.appendAudit([
+      {
+        event: 'backup.restore',
+        details: {
+          backupId: header.backupId,
+          kind: header.kind,
+          mode,
+          restored: report.restored.length,
+          skipped: report.skipped.length,
+          failed: report.failed.length,
+        },
+      },
+    ]);
     return report;
   } finally {
     wipe(payload);

@@ -24,7 +24,7 @@ export async function benchBackup(options: { keys?: number } = {}): Promise<Benc
       purpose: 'bench',
       algorithm: KEY_ALGORITHMS[i % KEY_ALGORITHMS.length]!,
     }));
-    for (let i = 0; i < count; i += 2000) await source.createKeys(specs.slice(i, i + 2000));
+    for (let i = 0; i < count; i += 1000) await source.createKeys(specs.slice(i, i + 1000));
     const out = join(dir, 'bench.cbk');
     const start = performance.now();
     const result = await createBackup(source, { out, passphrase: 'bench', kdf: FAST_KDF });

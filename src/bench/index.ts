@@ -13,6 +13,7 @@ import type { BenchRow } from './harness.js';
 import { benchKeystore } from './keystore.js';
 import { benchStorage } from './storage.js';
 import { benchStream } from './stream.js';
+import { benchTree } from './tree.js';
 import { benchUnlock } from './unlock.js';
 
 export const BENCH_GROUPS: Readonly<Record<string, () => Promise<BenchRow[]>>> = {
@@ -20,6 +21,7 @@ export const BENCH_GROUPS: Readonly<Record<string, () => Promise<BenchRow[]>>> =
   sig: benchSig,
   kem: benchKem,
   storage: benchStorage,
+  tree: benchTree,
   keystore: benchKeystore,
   unlock: benchUnlock,
   daemon: benchDaemon,

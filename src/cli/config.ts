@@ -12,6 +12,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { PassphraseKdfParams } from '../crypto/passphrase-kdf.js';
 import { CofferError } from '../errors.js';
+import { type AnchorConfig, parseAnchorSpec, validateAnchorConfig } from '../protect/anchor.js';
 import type { ProtectorConfig } from '../protect/configs.js';
 import { type ConfigFile, readConfig } from './config-file.js';
 import { canPrompt, promptHidden, promptNewSecret } from './prompt.js';
@@ -20,6 +21,13 @@ import { GLOBAL_OPTIONS, type GlobalName } from './table/global.js';
 import { type Env, parseDuration, type Values } from './values.js';
 
 export type { Env };
+
+/** The Keystore.open options that guard against rollback (SPEC §4.2, §4.3), from the environment. */
+export interface RollbackSettings {
+  anchor?: AnchorConfig;
+  acceptRollback?: string;
+  upgrade?: boolean;
+}
 
 /** The config file's keys: every global setting under its flag name, and `agent` (on/off). */
 export const CONFIG_KEYS: Readonly<Record<string, 'string' | 'boolean'>> = {
@@ -209,6 +217,25 @@ export class Config {
       'EINVAL',
       `no passphrase for the new keyslot and no terminal to ask on: set ${envName}${envName === 'COFFER_PASSPHRASE' ? ' (or COFFER_PASSPHRASE_FILE / --passphrase-file)' : ''}`,
     );
+  }
+
+  /**
+   * Rollback protection settings from the environment (SPEC §4.2, §4.3, docs/protectors.md):
+   * COFFER_ANCHOR (an anchor: file:/PATH, tpm2[:0xINDEX], keyring:SERVICE/ACCOUNT or JSON),
+   * COFFER_ACCEPT_ROLLBACK (a reason: open a store the anchor calls older, audited) and
+   * COFFER_UPGRADE=1 (upgrade a format-1 store).
+   */
+  async keystoreOptions(): Promise<RollbackSettings> {
+    const spec = nonEmpty(this.env.COFFER_ANCHOR);
+    const accept = nonEmpty(this.env.COFFER_ACCEPT_ROLLBACK);
+    const upgrade = nonEmpty(this.env.COFFER_UPGRADE);
+    if (upgrade !== undefined && upgrade !== '1')
+      throw new CofferError('EINVAL', 'COFFER_UPGRADE must be 1 (or unset)');
+    return {
+      ...(spec !== undefined ? { anchor: await validateAnchorConfig(parseAnchorSpec(spec)) } : {}),
+      ...(accept !== undefined ? { acceptRollback: accept } : {}),
+      ...(upgrade === '1' ? { upgrade: true } : {}),
+    };
   }
 
   get protectorType(): string {

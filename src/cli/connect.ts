@@ -54,6 +54,8 @@ export async function startAgent(config: Config): Promise<AgentConnection> {
   await (await openExistingStorage(config.store, config.storeIsDefault)).close();
   const idleMs = config.agentIdleMs;
   const protector = await config.protectorConfig(config.protectorType);
+  // A malformed COFFER_ANCHOR is this command's error (the settings go to the agent with the protector).
+  const rollback = await config.keystoreOptions();
   try {
     await withSpinner(
       config.streams,
@@ -64,6 +66,7 @@ export async function startAgent(config: Config): Promise<AgentConnection> {
         protector,
         idleMs,
         actor: cliActor('agent'),
+        rollback,
       }),
     );
   } catch (error) {

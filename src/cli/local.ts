@@ -14,7 +14,7 @@ import type { ProtectorConfig } from '../protect/configs.js';
 import { rotationOperations } from '../rotation/operations.js';
 import { openStorage } from '../storage/open.js';
 import type { Storage } from '../storage/types.js';
-import type { Config } from './config.js';
+import type { Config, RollbackSettings } from './config.js';
 import { displayStore } from './context.js';
 import { withSpinner } from './progress.js';
 
@@ -73,11 +73,11 @@ export async function openExistingStorage(store: string, isDefault = false): Pro
 export async function openKeystoreWith(
   store: string,
   protector: ProtectorConfig,
-  options: { actor: string; storage?: Storage },
+  options: { actor: string; storage?: Storage; rollback?: RollbackSettings },
 ): Promise<Keystore> {
   const storage = options.storage ?? (await openExistingStorage(store));
   try {
-    return await Keystore.open({ store: storage, protector, actor: options.actor });
+    return await Keystore.open({ store: storage, protector, actor: options.actor, ...options.rollback });
   } catch (error) {
     await storage.close().catch(() => {});
     throw error;
@@ -91,8 +91,10 @@ export async function openKeystoreWith(
 export async function openKeystore(config: Config): Promise<Keystore> {
   const storage = await openExistingStorage(config.store, config.storeIsDefault);
   let protector: ProtectorConfig;
+  let rollback: RollbackSettings;
   try {
     protector = await config.protectorConfig(config.protectorType);
+    rollback = await config.keystoreOptions();
   } catch (error) {
     await storage.close().catch(() => {});
     throw error;
@@ -100,6 +102,6 @@ export async function openKeystore(config: Config): Promise<Keystore> {
   return withSpinner(
     config.streams,
     'Unlocking the keystore…',
-    openKeystoreWith(config.store, protector, { actor: cliActor(), storage }),
+    openKeystoreWith(config.store, protector, { actor: cliActor(), storage, rollback }),
   );
 }

@@ -76,5 +76,8 @@ export async function writeAppRecords(
   });
   const at = s.now();
   const auditOps = await s.audit.prepareAppend(events.map((e) => ({ ...e, actor: s.actor, at })));
-  return s.storage.write([...ops, ...auditOps]);
+  const generation = await s.storage.write([...ops, ...auditOps]);
+  // A change recorded in the audit log is sealed before it returns (SPEC §4.2).
+  if (events.length > 0) await s.anchor?.seal();
+  return generation;
 }

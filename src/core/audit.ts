@@ -1,7 +1,8 @@
 // The tamper-evident audit log (SPEC §8): hash-chained entries MAC'd with a key derived from the
 // master key, and a head record written in the same atomic batch as the change an entry records, with
 // compare-and-swap on the head so appends are totally ordered across processes. Fail-closed: a change
-// whose audit append cannot be written is not written either.
+// whose audit append cannot be written is not written either. The head is a tracked record of the record
+// tree (SPEC §4.1), so an older head written back over a truncated log is caught (SPEC §8).
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { hmac } from '../crypto/mac.js';
 import type { Rng } from '../crypto/rng.js';
@@ -9,6 +10,7 @@ import { CofferError } from '../errors.js';
 import type { Storage, WriteOp } from '../storage/types.js';
 import { openRecord, sealRecord } from './barrier.js';
 import { canonicalJson, textEncoder } from './encoding.js';
+import { RollbackError } from './rollback.js';
 
 export interface AuditEvent {
   event: string;
@@ -160,7 +162,17 @@ export class AuditLog {
       prev = hash;
       expectedSeq = entry.seq + 1;
     }
-    const headRecord = await this.storage.get(HEAD);
+    let headRecord: Awaited<ReturnType<Storage['get']>>;
+    try {
+      headRecord = await this.storage.get(HEAD);
+    } catch (error) {
+      // SPEC §8: an older head written back over a truncated log is a rolled-back tracked record.
+      if (!(error instanceof RollbackError)) throw error;
+      problems.push(
+        `${HEAD} was rolled back (an older head written back, e.g. after truncating the log): ${error.message}`,
+      );
+      return { ok: false, entries: records.length, problems };
+    }
     if (!headRecord) {
       problems.push('audit head is missing (log deleted or truncated)');
     } else {

@@ -32,7 +32,8 @@ export const SLOT_PREFIX = 'coffer/slots/';
 
 export interface StoreHeader {
   format: 'coffer-keystore';
-  version: 1;
+  /** 2: with the record tree (SPEC §4.1); 1: written before it, opened only to upgrade (SPEC §4.3). */
+  version: 1 | 2;
   id: string;
   createdAt: number;
 }
@@ -86,7 +87,11 @@ export function decodeJson<T>(bytes: Uint8Array, what: string): T {
 
 export function parseHeader(bytes: Uint8Array): StoreHeader {
   const header = decodeJson<StoreHeader>(bytes, 'keystore header');
-  if (header.format !== 'coffer-keystore' || header.version !== 1 || typeof header.id !== 'string') {
+  if (
+    header.format !== 'coffer-keystore' ||
+    (header.version !== 1 && header.version !== 2) ||
+    typeof header.id !== 'string'
+  ) {
     throw new CofferError('EBADMSG', 'keystore header is not a Coffer keystore header of a known version');
   }
   return header;

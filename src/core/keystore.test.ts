@@ -154,7 +154,7 @@ describe('Keystore on sqlite', () => {
     await assert.rejects(ks.seal(aes.id, new Uint8Array((16 << 20) + 1)), { code: 'E2BIG' });
     await assert.rejects(ks.publicKey(aes.id, 'pem'), { code: 'EINVAL' });
     await assert.rejects(ks.sign(signer.id, message, { encoding: 'der' }), { code: 'EINVAL' });
-    const tooMany = Array.from({ length: 2001 }, () => ({
+    const tooMany = Array.from({ length: 1001 }, () => ({
       app: 'a',
       purpose: 'p',
       algorithm: 'ed25519' as const,

@@ -7,9 +7,11 @@ import { assertBytes } from '../crypto/bytes.js';
 import type { PassphraseKdfParams } from '../crypto/passphrase-kdf.js';
 import { type Rng, systemRng } from '../crypto/rng.js';
 import { CofferError } from '../errors.js';
+import { type AnchorConfig, validateAnchorConfig } from '../protect/anchor.js';
 import { type ProtectorConfig, validateProtectorConfig } from '../protect/configs.js';
 import { openStorage } from '../storage/open.js';
 import type { Storage, WriteOp } from '../storage/types.js';
+import { AnchorGuard } from './anchors.js';
 import {
   type AppRecord,
   type AppRecordWrite,
@@ -41,6 +43,7 @@ import {
   parseHeader,
   type RemovedProtector,
   removeSlot,
+  SLOT_PREFIX,
   type StoreHeader,
   touchSlotOp,
   unlockWith,
@@ -73,6 +76,11 @@ import * as streams from './stream-seal.js';
 import type { KeyOperations, SignatureCheck } from './surface.js';
 import { type CreateKeySpec, type KeyInfo, type KeyResidency, LIMITS } from './types.js';
 import { rewrap as rewrapAny, unseal as unsealAny } from './unseal.js';
+import { upgradeStore } from './upgrade.js';
+import { usageKey } from './usage.js';
+
+/** Keys per createKeys call: 4 records each plus the record tree's nodes must fit one batch (SPEC §4.1). */
+export const MAX_CREATE_BATCH = 1000;
 
 export interface OpenOptions {
   /** `sqlite:PATH`, `dir:PATH`, `postgres://…`, or an already opened Storage. */
@@ -99,6 +107,19 @@ export interface OpenOptions {
    * and the keystore is opened with a pkcs11 protector, that protector's token is used.
    */
   pkcs11?: Pkcs11TokenConfig;
+  /**
+   * A rollback anchor outside the store (SPEC §4.2, docs/protectors.md): a TPM NV counter, a PKCS#11
+   * data object, an OS keyring item or a file on other storage. With it, an older copy of the whole
+   * store is refused at unlock; without it only mixes of old and new records are detected.
+   */
+  anchor?: AnchorConfig;
+  /**
+   * Open a store that the anchor says is older than the last one seen (or whose anchor is gone, behind
+   * or interrupted) as the current store: audited with this reason, then sealed (SPEC §4.2).
+   */
+  acceptRollback?: string;
+  /** Upgrade a format-1 store (no record tree) to format 2; without it such a store is refused (SPEC §4.3). */
+  upgrade?: boolean;
   /**
    * Runs expensive crypto (ML-DSA, X-Wing, large payloads) off this thread: the daemon passes its
    * worker pool (docs/daemon.md "Worker pool"). Absent: everything runs in the calling thread.
@@ -128,6 +149,27 @@ function validateOpenOptions(options: OpenOptions): void {
     throw new CofferError('EINVAL', 'insecureDeterministic needs a seeded rng (insecureSeededRng(seed))');
   }
   if (options.actor !== undefined) assertMetadataString('actor', options.actor);
+  if (options.acceptRollback !== undefined) {
+    assertMetadataString('acceptRollback', options.acceptRollback);
+    if (options.acceptRollback.trim().length === 0)
+      throw new CofferError('EINVAL', 'acceptRollback needs a reason');
+    if (options.anchor === undefined)
+      throw new CofferError('EINVAL', 'acceptRollback is about an anchor: pass the anchor too');
+  }
+  if (options.upgrade !== undefined && typeof options.upgrade !== 'boolean')
+    throw new CofferError('EINVAL', 'upgrade must be a boolean');
+}
+
+/** The anchor's view of an open keystore (SPEC §4.2). */
+function anchorFor(config: AnchorConfig, session: Session, storeId: string): AnchorGuard {
+  return new AnchorGuard(config, {
+    storage: session.storage,
+    treeKey: () => session.keys.tree,
+    storeId,
+    now: () => session.now(),
+    commitWithAnchors: (events, anchors) =>
+      session.commit(async () => ({ ops: [], events, result: undefined }), { seal: false, anchors }),
+  });
 }
 
 /** The keystore in this process; its operations are the shared surface of core/surface.ts. */
@@ -138,6 +180,7 @@ export class Keystore implements KeyOperations {
   /** Key id → whether it is HSM-resident; residency is fixed at creation, so this never goes stale. */
   #residentIds = new Map<string, boolean>();
   #closed = false;
+  #upgrade = false;
 
   private constructor(session: Session, header: StoreHeader, resident: ResidentKeys) {
     this.#session = session;
@@ -148,6 +191,7 @@ export class Keystore implements KeyOperations {
   static async open(options: OpenOptions): Promise<Keystore> {
     validateOpenOptions(options);
     await validateProtectorConfig(options.protector);
+    const anchor = options.anchor === undefined ? undefined : await validateAnchorConfig(options.anchor);
     const resident = new ResidentKeys(
       options.pkcs11 === undefined ? undefined : await validateTokenConfig(options.pkcs11),
     );
@@ -177,11 +221,13 @@ export class Keystore implements KeyOperations {
       if (!headerRecord) {
         if (!options.create)
           throw new CofferError('ENOENT', 'no keystore in this store (pass create: true to make one)');
-        return await Keystore.#initialize(session, options.protector, resident);
+        return await Keystore.#initialize(session, options.protector, resident, anchor);
       }
       const header = parseHeader(headerRecord.value);
+      if (anchor) session.anchor = anchorFor(anchor, session, header.id);
       const ks = new Keystore(session, header, resident);
-      await ks.unlock(options.protector, options.slotId);
+      ks.#upgrade = options.upgrade === true;
+      await ks.#unlock(options.protector, options.slotId, options.acceptRollback);
       return ks;
     } catch (error) {
       if (typeof options.store === 'string') await storage.close().catch(() => {});
@@ -193,11 +239,12 @@ export class Keystore implements KeyOperations {
     session: Session,
     protector: ProtectorConfig,
     resident: ResidentKeys,
+    anchor: AnchorConfig | undefined,
   ): Promise<Keystore> {
     const now = session.now();
     const header: StoreHeader = {
       format: 'coffer-keystore',
-      version: 1,
+      version: 2,
       id: b64url(session.rng.randomBytes(16)),
       createdAt: now,
     };
@@ -207,6 +254,8 @@ export class Keystore implements KeyOperations {
     const { slot, op } = await createSlot(keys, header, protector, session.rng, now);
     session.setKeys(keys);
     try {
+      // The first batch creates the record tree's root along with the header and the first slot.
+      session.storage.allowMissingRoot(true);
       await session.commit(async () => ({
         ops: [{ op: 'put', key: HEADER_KEY, value: encodeJson(header), expectRevision: 0 }, op],
         events: [{ event: 'keystore.create', details: { slot: slot.id, protector: slot.type } }],
@@ -216,6 +265,18 @@ export class Keystore implements KeyOperations {
       session.lock();
       if (!outcomeUnknown(error)) await discardSlot(slot, protector);
       throw error;
+    } finally {
+      session.storage.allowMissingRoot(false);
+    }
+    if (anchor) {
+      session.anchor = anchorFor(anchor, session, header.id);
+      try {
+        await session.anchor.check(undefined, true);
+      } catch (error) {
+        session.lock();
+        await session.anchor.close().catch(() => {});
+        throw error;
+      }
     }
     if (protector.type === 'pkcs11') await resident.adoptFromProtector(protector);
     return new Keystore(session, header, resident);
@@ -241,11 +302,19 @@ export class Keystore implements KeyOperations {
 
   /** Unlocks with any one keyslot; a wrong passphrase is ELOCKED and changes nothing. */
   async unlock(protector: ProtectorConfig, slotId?: string): Promise<void> {
+    return this.#unlock(protector, slotId, undefined);
+  }
+
+  async #unlock(
+    protector: ProtectorConfig,
+    slotId: string | undefined,
+    accept: string | undefined,
+  ): Promise<void> {
     const s = this.#open();
     await validateProtectorConfig(protector);
     if (slotId !== undefined && typeof slotId !== 'string')
       throw new CofferError('EINVAL', 'slotId must be a string');
-    const { master, slot } = await unlockWith(s.storage, this.#header, protector, slotId);
+    const { master, slot } = await unlockWith(s.raw, this.#header, protector, slotId);
     const keys = new MasterKeys(master, Buffer.from(this.#header.id, 'base64url'));
     master.fill(0);
     if (!verifySlot(keys, this.#header, slot.slot)) {
@@ -253,17 +322,52 @@ export class Keystore implements KeyOperations {
       throw new CofferError('EBADMSG', `keyslot ${slot.slot.id} or the keystore header was altered`);
     }
     s.setKeys(keys);
+    try {
+      await this.#verifyOpened(slot.slot.id, accept);
+    } catch (error) {
+      s.lock();
+      await s.anchor?.close().catch(() => {});
+      throw error;
+    }
     await s
-      .commit(async () => ({
-        ops: [await touchSlotOp(s.storage, keys, this.#header, slot.slot.id, s.now())],
-        events: [{ event: 'keystore.unlock', details: { slot: slot.slot.id, protector: slot.slot.type } }],
-        result: undefined,
-      }))
+      .commit(
+        async () => ({
+          ops: [await touchSlotOp(s.storage, keys, this.#header, slot.slot.id, s.now())],
+          events: [{ event: 'keystore.unlock', details: { slot: slot.slot.id, protector: slot.slot.type } }],
+          result: undefined,
+        }),
+        { seal: false },
+      )
       .catch((error) => {
         s.lock();
         throw error;
       });
     if (protector.type === 'pkcs11') await this.#resident.adoptFromProtector(protector);
+  }
+
+  /**
+   * After the master key is known and before anything else is used (SPEC §4.1–4.3): a format-1 store is
+   * upgraded only when asked; the header and the keyslot just used must be what the record tree
+   * commits to (a removed keyslot copied back in opens nothing); the anchor must agree with the store.
+   */
+  async #verifyOpened(slotId: string, accept: string | undefined): Promise<void> {
+    const s = this.#session;
+    if (this.#header.version === 1) {
+      if (!this.#upgrade) {
+        throw new CofferError(
+          'EUNAVAIL',
+          'this keystore is format 1 (no protection against rolled-back records): open it once with ' +
+            '`upgrade: true` (CLI and daemon: COFFER_UPGRADE=1) after stopping every process of an older Coffer (SPEC §4.3)',
+        );
+      }
+      this.#header = await upgradeStore(s, this.#header);
+    }
+    const header = await s.storage.get(HEADER_KEY);
+    if (!header || parseHeader(header.value).id !== this.#header.id)
+      throw new CofferError('EBADMSG', 'the keystore header changed while the keystore was unlocking');
+    if (!(await s.storage.get(SLOT_PREFIX + slotId)))
+      throw new CofferError('ENOENT', `keyslot ${slotId} was removed while the keystore was unlocking`);
+    await s.anchor?.check(accept);
   }
 
   /** Wipes the master key and every cached secret and logs out of the token; operations then fail with ELOCKED. */
@@ -273,6 +377,7 @@ export class Keystore implements KeyOperations {
       await s.flushPending();
     } finally {
       s.lock();
+      await s.anchor?.close().catch(() => {});
       await this.#resident.close();
     }
   }
@@ -293,6 +398,7 @@ export class Keystore implements KeyOperations {
     } finally {
       s.lock();
       this.#closed = true;
+      await s.anchor?.close().catch(() => {});
       await this.#resident.close().catch(() => {});
       await s.storage.close();
     }
@@ -385,8 +491,9 @@ export class Keystore implements KeyOperations {
     const s = this.#open();
     if (!Array.isArray(specs) || specs.length === 0)
       throw new CofferError('EINVAL', 'specs must be a non-empty array');
-    // Each key is 4 records; a storage batch holds at most 10 000 operations (SPEC §9.3).
-    if (specs.length > 2000) throw new CofferError('E2BIG', 'at most 2000 keys per batch');
+    // Each key is 4 records plus its path in the record tree; a batch holds at most 10 000 ops (SPEC §4.1).
+    if (specs.length > MAX_CREATE_BATCH)
+      throw new CofferError('E2BIG', `at most ${MAX_CREATE_BATCH} keys per createKeys call`);
     const valid = specs.map(validateCreateSpec);
     s.keys; // fail with ELOCKED before doing any work
     if (valid.some((spec) => spec.residency !== undefined)) return this.#createWithResident(valid);
@@ -717,6 +824,45 @@ export class Keystore implements KeyOperations {
     const s = this.#open();
     await s.loadKey(id);
     return s.usage.read(id);
+  }
+
+  /**
+   * Rewrites a key's usage record whose stored count cannot be trusted (SPEC §4.5: damaged or rolled
+   * back; the key's counting operations are refused until then). `counts` maps version numbers to the
+   * uses the operator knows of; the rewrite is audited (`key.usage-repair`) with the reason.
+   */
+  async repairUsage(id: string, counts: Record<string, number>, reason: string): Promise<void> {
+    const s = this.#open();
+    assertMetadataString('reason', reason);
+    if (reason.trim().length === 0) throw new CofferError('EINVAL', 'repairing a use count needs a reason');
+    if (typeof counts !== 'object' || counts === null || Array.isArray(counts))
+      throw new CofferError('EINVAL', 'counts must be an object of version → uses');
+    const { info } = await s.loadKey(id, true);
+    const clean: Record<string, number> = {};
+    for (const [version, n] of Object.entries(counts)) {
+      if (!info.versions.some((v) => String(v.version) === version))
+        throw new CofferError('EINVAL', `key ${id} has no version ${version}`);
+      if (!Number.isSafeInteger(n) || n < 0) throw new CofferError('EINVAL', 'uses must be integers ≥ 0');
+      clean[version] = n;
+    }
+    const key = usageKey(id);
+    await s.commit(async () => {
+      // The stored record is what cannot be trusted: replace it whatever it holds (CAS on its revision).
+      const current = await s.raw.get(key);
+      return {
+        ops: [
+          {
+            op: 'put',
+            key,
+            value: s.sealRecord(key, { counts: clean }),
+            expectRevision: current?.revision ?? 0,
+          },
+        ],
+        events: [{ event: 'key.usage-repair', keyId: id, details: { reason, counts: clean } }],
+        result: undefined,
+      };
+    });
+    s.usage.repaired(id);
   }
 
   // ---- operations ---------------------------------------------------------------------------------

@@ -14,6 +14,8 @@ export class MasterKeys {
   readonly keyWrap: Uint8Array;
   readonly audit: Uint8Array;
   readonly slotMac: Uint8Array;
+  /** Record tree root MAC and anchor blobs (SPEC §4.1, §4.2). */
+  readonly tree: Uint8Array;
   #master: Uint8Array;
   #wiped = false;
 
@@ -26,6 +28,7 @@ export class MasterKeys {
     this.keyWrap = derive('coffer:key-wrap:v1');
     this.audit = derive('coffer:audit:v1');
     this.slotMac = derive('coffer:slot-mac:v1');
+    this.tree = derive('coffer:tree:v1');
   }
 
   /** The raw master key, for wrapping into a new keyslot only. */
@@ -36,7 +39,7 @@ export class MasterKeys {
 
   wipe(): void {
     this.#wiped = true;
-    wipe(this.#master, this.barrier, this.keyWrap, this.audit, this.slotMac);
+    wipe(this.#master, this.barrier, this.keyWrap, this.audit, this.slotMac, this.tree);
   }
 }
 

@@ -92,6 +92,9 @@ export async function sign(
   const { info } = await s.loadKey(id);
   const encoding = assertEncoding(info, options.encoding);
   const v = protectVersion(info, 'sign', s.now());
+  // SPEC §4.5: a use is counted only while the key's use count is known (one read per key and process).
+  const admitted = s.usage.admit(id);
+  if (admitted) await admitted;
   if (!isSignatureAlgorithm(info.algorithm)) throw new CofferError('EPERM', `key ${id} is not a signing key`);
   const secret = await s.secret(info, v.version);
   const raw = await perform(
@@ -262,6 +265,9 @@ export async function seal(
   const { info } = await s.loadKey(id);
   const alg = sealedAlgorithm(info);
   const v = protectVersion(info, 'seal', s.now());
+  // SPEC §4.5: a use is counted only while the key's use count is known (one read per key and process).
+  const admitted = s.usage.admit(id);
+  if (admitted) await admitted;
   let out: Uint8Array;
   if (alg === 'x-wing') {
     const publicKey = await s.publicKey(info, v.version);
@@ -382,6 +388,9 @@ export async function encapsulate(
   if (info.algorithm !== 'x-wing')
     throw new CofferError('EPERM', `key ${id} (${info.algorithm}) is not a KEM key`);
   const v = protectVersion(info, 'encapsulate', s.now());
+  // SPEC §4.5: a use is counted only while the key's use count is known (one read per key and process).
+  const admitted = s.usage.admit(id);
+  if (admitted) await admitted;
   const publicKey = await s.publicKey(info, v.version);
   const eseed = s.rng.insecure ? s.rng.randomBytes(64) : undefined;
   const result = await perform(s.offload, 'encapsulate', 'x-wing', 0, undefined, [publicKey, eseed]);
@@ -418,6 +427,9 @@ export async function computeMac(
   if (info.algorithm !== 'hmac-sha256')
     throw new CofferError('EPERM', `key ${id} (${info.algorithm}) is not a MAC key`);
   const v = protectVersion(info, 'mac', s.now());
+  // SPEC §4.5: a use is counted only while the key's use count is known (one read per key and process).
+  const admitted = s.usage.admit(id);
+  if (admitted) await admitted;
   const secret = await s.secret(info, v.version);
   const ref = { keyId: id, version: v.version, secret };
   const mac = await perform(s.offload, 'mac', 'hmac-sha256', data.length, ref, [secret, data]);

@@ -189,6 +189,8 @@ export async function signWithResidentKey(
     throw new CofferError('EINVAL', `options.context is only defined for ml-dsa-65, not ${info.algorithm}`);
   }
   const v = protectVersion(info, 'sign', s.now());
+  const admitted = s.usage.admit(info.id);
+  if (admitted) await admitted;
   if (v.tokenKeyId === undefined) {
     throw new CofferError('EBADMSG', `version ${v.version} of resident key ${info.id} names no token key`);
   }

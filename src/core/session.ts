@@ -1,12 +1,14 @@
-// The open keystore's state: storage, master keys, clock, RNG, caches and the one write path
-// (`commit`) that applies a change and its audit entries in a single compare-and-swap batch,
-// retrying the whole change when another writer got there first.
+// The open keystore's state: storage (verified against the record tree, SPEC §4.1), master keys, clock,
+// RNG, caches, the rollback anchor (SPEC §4.2) and the one write path (`commit`) that applies a change
+// and its audit entries in a single compare-and-swap batch, retrying the whole change when another
+// writer got there first, then seals the anchor past it.
 import { wipe } from '../crypto/bytes.js';
 import { clearCache as clearKemCache } from '../crypto/kem.js';
 import type { Rng } from '../crypto/rng.js';
 import { clearKeyCache } from '../crypto/sig.js';
 import { asCofferError, CofferError } from '../errors.js';
 import type { Storage, WriteOp } from '../storage/types.js';
+import type { AnchorGuard } from './anchors.js';
 import { type AuditEvent, AuditLog } from './audit.js';
 import { openRecord, sealRecord } from './barrier.js';
 import { b64 } from './encoding.js';
@@ -17,6 +19,7 @@ import type { KeystoreObserver } from './observer.js';
 import type { CryptoOffload } from './offload.js';
 import type { KeyInfo } from './types.js';
 import { UsageCounter } from './usage.js';
+import { type Anchors, VerifiedStorage } from './verified-storage.js';
 
 export interface VersionRecord {
   version: number;
@@ -67,7 +70,20 @@ function wipeVersions(versions: Map<number, VersionEntry>): void {
   for (const entry of versions.values()) wipe(entry.secret);
 }
 
+export interface CommitOptions {
+  /** Seal the anchor after the write (default true: every change with audit entries, SPEC §4.2). */
+  seal?: boolean;
+  /** Rewrites the root's anchor entries in the same batch. */
+  anchors?: (current: Anchors) => Anchors;
+}
+
 export class Session {
+  /** Every record the keystore reads or writes after unlock goes through here (SPEC §4.1). */
+  readonly storage: VerifiedStorage;
+  /** The backend itself: header and keyslots before unlock, and the format upgrade. */
+  readonly raw: Storage;
+  /** The rollback anchor, when one is configured (SPEC §4.2). */
+  anchor: AnchorGuard | undefined;
   readonly audit: AuditLog;
   readonly usage: UsageCounter;
   #keys: MasterKeys | undefined;
@@ -85,13 +101,18 @@ export class Session {
   observer: KeystoreObserver | undefined;
 
   constructor(
-    readonly storage: Storage,
+    raw: Storage,
     readonly rng: Rng,
     readonly clock: () => number,
     readonly actor: string,
     readonly cacheTtlMs: number,
     readonly insecure: boolean,
   ) {
+    this.raw = raw;
+    this.storage = new VerifiedStorage(raw, () => this.keys.tree, {
+      onWrite: () => this.anchor?.noteWrite(),
+    });
+    const storage = this.storage;
     this.audit = new AuditLog(storage, () => this.keys, rng);
     this.usage = new UsageCounter(
       storage,
@@ -146,6 +167,7 @@ export class Session {
     if (!this.unlocked) return;
     await this.usage.flush();
     await this.flushOperationAudit();
+    await this.anchor?.sealIfDirty();
   }
 
   async flushOperationAudit(): Promise<void> {
@@ -154,7 +176,8 @@ export class Session {
     if (this.#opEvents.length === 0) return;
     const batch = this.#opEvents;
     this.#opEvents = [];
-    await this.commit(async () => ({ ops: [], events: batch, result: undefined }));
+    // Sealed with the next change or within the anchor's sealEveryMs, not one seal per batch.
+    await this.commit(async () => ({ ops: [], events: batch, result: undefined }), { seal: false });
   }
 
   /** Forgets cached metadata and unwrapped secrets; the next use re-reads and re-authenticates them. */
@@ -163,6 +186,7 @@ export class Session {
     this.#versions.clear();
     this.#meta.clear();
     this.#location.clear();
+    this.storage.dropCache();
     // The crypto layer keeps prepared keys (KeyObjects, expanded ML-KEM/ML-DSA keys) for speed.
     clearKeyCache();
     clearKemCache();
@@ -298,6 +322,7 @@ export class Session {
    */
   async commit<T>(
     build: () => Promise<{ ops: WriteOp[]; events: Omit<AuditEvent, 'actor' | 'at'>[]; result: T }>,
+    options: CommitOptions = {},
   ): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const { ops, events, result } = await build();
@@ -310,7 +335,12 @@ export class Session {
         throw error;
       }
       try {
-        await this.storage.write([...ops, ...auditOps]);
+        await this.storage.write(
+          [...ops, ...auditOps],
+          options.anchors ? { anchors: options.anchors, quiet: true } : {},
+        );
+        // SPEC §4.2: an acknowledged change is sealed before it returns (a failed seal only warns).
+        if (options.seal !== false && events.length > 0) await this.anchor?.seal();
         return result;
       } catch (error) {
         if (!(error instanceof CofferError && error.code === 'ECONFLICT') || attempt >= MAX_COMMIT_ATTEMPTS) {

@@ -217,6 +217,9 @@ export async function sealStream(
   const { info } = await s.loadKey(id);
   sealedAlgorithm(info); // EPERM for keys that cannot seal, before the state rules
   const v = protectVersion(info, 'seal', s.now());
+  // SPEC §4.5: a use is counted only while the key's use count is known (one read per key and process).
+  const admitted = s.usage.admit(id);
+  if (admitted) await admitted;
   const target = await wrapTargetFor(s, info, v.version);
   const stream = newSealStream(
     id,
@@ -392,6 +395,8 @@ export async function rewrapStream(
     try {
       const { info } = await s.loadKey(id);
       version = protectVersion(info, 'seal', s.now()).version;
+      const admitted = s.usage.admit(id); // SPEC §4.5, as for seal
+      if (admitted) await admitted;
       const target = await wrapTargetFor(s, info, version);
       header = wrapStreamHeader(target, dek, read.header.chunkExponent, aad, (n) => s.rng.randomBytes(n));
     } finally {

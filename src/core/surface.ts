@@ -71,7 +71,7 @@ export interface TokenOperations {
 export interface KeyOperations {
   // ---- keys and their lifecycle (SPEC §2) ----
   createKey(spec: CreateKeySpec): Promise<KeyInfo>;
-  /** Creates the keys in one durable batch (at most 2000). */
+  /** Creates the keys in one durable batch (at most 1000). */
   createKeys(specs: CreateKeySpec[]): Promise<KeyInfo[]>;
   listKeys(filter?: KeyFilter): Promise<KeyInfo[]>;
   getKey(id: string): Promise<KeyInfo>;

@@ -9,7 +9,7 @@ import { UnlockGate } from '../access/lockout.js';
 import { authenticateWithRevision, type TokenInfo, touchToken } from '../access/tokens.js';
 import { keyIdFromBytes } from '../core/ids.js';
 import { readStoreHeader, type StoreHeader } from '../core/keyslots.js';
-import { Keystore } from '../core/keystore.js';
+import { Keystore, type OpenOptions } from '../core/keystore.js';
 import { insecureSeededRng } from '../crypto/rng.js';
 import { CofferError } from '../errors.js';
 import type { ProtectorConfig } from '../protect/configs.js';
@@ -41,6 +41,8 @@ export interface DaemonOptions {
   onBackgroundError: (error: unknown, what: string) => void;
   /** Rotation scheduler settings; false: no scheduler in this daemon (cron runs `coffer rotate due`). */
   rotation?: RotationOptions | false;
+  /** Rollback anchor, acceptance and format upgrade for the keystore (SPEC §4.2, §4.3). */
+  keystore?: Pick<OpenOptions, 'anchor' | 'acceptRollback' | 'upgrade'>;
   /** Where the keystore runs expensive crypto (docs/daemon.md "Worker pool"); closed with the daemon. */
   pool?: WorkerPool;
   /** Prometheus metrics (docs/metrics.md): operations are counted through an instrumented keystore. */
@@ -173,6 +175,7 @@ export class Daemon {
         protector,
         actor: 'daemon',
         clock: this.clock,
+        ...this.#options.keystore,
         ...(this.#options.pool ? { offload: this.#options.pool } : {}),
         ...(this.#options.insecureDeterministic
           ? {

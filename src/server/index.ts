@@ -16,6 +16,7 @@ import { dirname, resolve } from 'node:path';
 import { type Logger, pino } from 'pino';
 import { readUnlockAttempts } from '../access/lockout.js';
 import { CofferError } from '../errors.js';
+import type { AnchorConfig } from '../protect/anchor.js';
 import { assertProtectorConfig, type ProtectorConfig } from '../protect/configs.js';
 import { openStorage } from '../storage/open.js';
 import { packageVersion } from '../version.js';
@@ -54,6 +55,12 @@ export interface ServerOptions {
    * a Coffer-Signature HMAC header), and a stable instance name. false: none (use `coffer rotate due`).
    */
   rotation?: RotationOptions | false;
+  /** Rollback anchor outside the store (SPEC §4.2, docs/protectors.md). */
+  anchor?: AnchorConfig;
+  /** Accept the store the anchor calls older, with this reason (audited; SPEC §4.2). */
+  acceptRollback?: string;
+  /** Upgrade a format-1 store at the first unlock (SPEC §4.3). */
+  upgrade?: boolean;
   /**
    * Crypto worker threads (docs/daemon.md "Worker pool"): default one per available core; 0 runs every
    * operation on the event loop (not recommended: one ML-DSA batch then stalls every other request).
@@ -236,6 +243,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       insecureDeterministic: options.insecureDeterministic === true,
       metrics,
       rotation: options.rotation === false ? false : (options.rotation ?? {}),
+      keystore: {
+        ...(options.anchor ? { anchor: options.anchor } : {}),
+        ...(options.acceptRollback ? { acceptRollback: options.acceptRollback } : {}),
+        ...(options.upgrade ? { upgrade: true } : {}),
+      },
       onBackgroundError: (error, what) =>
         logger.warn(
           { what, code: error instanceof CofferError ? error.code : 'EINTERNAL' },

@@ -3,6 +3,7 @@
 // (check-signature: compromised keys answer too, with their state, SPEC §2).
 
 import { allowsApp } from '../access/tokens.js';
+import { MAX_CREATE_BATCH } from '../core/keystore.js';
 import type { CreateKeySpec, KeyInfo } from '../core/types.js';
 import { KEY_STATES, LIMITS } from '../core/types.js';
 import { CofferError } from '../errors.js';
@@ -10,8 +11,8 @@ import { type Route, route } from './router.js';
 import { createBody, KEY_INFO } from './routes-keys.js';
 import { type JsonSchema, s } from './schema.js';
 
-/** Keys per batch request: Keystore.createKeys writes at most 2000 in one batch. */
-const MAX_BATCH_KEYS = 2000;
+/** Keys per batch request: what Keystore.createKeys writes in one batch (with the record tree's nodes). */
+const MAX_BATCH_KEYS = MAX_CREATE_BATCH;
 
 const SIGNATURE_CHECK: JsonSchema = {
   type: 'object',
@@ -30,7 +31,7 @@ export const keyExtraRoutes: Route[] = [
   route({
     method: 'POST',
     path: '/v1/keys/batch',
-    summary: 'Create up to 2000 keys in one durable batch (each app in the token scope)',
+    summary: `Create up to ${MAX_BATCH_KEYS} keys in one durable batch (each app in the token scope)`,
     auth: 'token',
     op: 'create',
     body: s.object({ specs: s.array(createBody, { maxItems: MAX_BATCH_KEYS, minItems: 1 }) }),

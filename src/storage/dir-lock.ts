@@ -52,6 +52,11 @@ function me(): Omit<LockOwner, 'token'> {
   return self;
 }
 
+/** This process as a lock owner records it (the anchor seals of SPEC §4.2 reuse the same liveness rule). */
+export function currentProcess(): Omit<LockOwner, 'token'> {
+  return { ...me() };
+}
+
 /** Whether the lock's owner may still be running. Unknown (another host) counts as alive. */
 export function ownerAlive(owner: LockOwner): boolean {
   const local = me();

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { CofferError, type ErrorCode, isErrorCode } from '../../errors.js';
 import type { ProtectorConfig } from '../../protect/configs.js';
-import type { Env } from '../config.js';
+import type { Env, RollbackSettings } from '../config.js';
 
 /** What the CLI hands the agent on its stdin (one JSON line). */
 export interface AgentHandover {
@@ -16,6 +16,8 @@ export interface AgentHandover {
   protector: ProtectorConfig;
   idleMs: number;
   actor: string;
+  /** The rollback anchor, acceptance and upgrade (COFFER_ANCHOR… , SPEC §4.2): a pkcs11 anchor holds a PIN. */
+  rollback?: RollbackSettings;
 }
 
 /** Variables holding secrets, never passed on to a long-lived process. */
@@ -26,6 +28,10 @@ const SECRET_VARIABLES = [
   'COFFER_BIP39_PASSPHRASE',
   'COFFER_PKCS11_PIN',
   'COFFER_TOKEN',
+  // Handed over on the pipe instead: a pkcs11 anchor's JSON holds the token PIN.
+  'COFFER_ANCHOR',
+  'COFFER_ACCEPT_ROLLBACK',
+  'COFFER_UPGRADE',
 ];
 
 /** Long enough for a pure-JS Argon2id on a loaded machine (≈14 s seen), with room to spare. */

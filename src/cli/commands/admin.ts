@@ -108,8 +108,15 @@ export const init: CommandRun = async (ctx) => {
     newSlot: true,
     ...(kdf ? { kdf } : {}),
   });
+  const { anchor } = await config.keystoreOptions();
   await prepareStoreDir(store);
-  const ks = await Keystore.open({ store, protector, create: true, actor: 'cli:init' });
+  const ks = await Keystore.open({
+    store,
+    protector,
+    create: true,
+    actor: 'cli:init',
+    ...(anchor ? { anchor } : {}),
+  });
   try {
     const admin = await createToken(ks, { name: 'admin', admin: true, apps: ['*'], ops: ['*'] });
     await emit(

@@ -65,7 +65,8 @@ async function readHandover(stdin: NodeJS.ReadableStream): Promise<AgentHandover
   if (
     typeof handover?.store !== 'string' ||
     typeof handover.idleMs !== 'number' ||
-    typeof handover.protector !== 'object'
+    typeof handover.protector !== 'object' ||
+    (handover.rollback !== undefined && (typeof handover.rollback !== 'object' || handover.rollback === null))
   )
     throw new CofferError('EINVAL', 'malformed agent handover');
   return handover;
@@ -99,7 +100,10 @@ export const run: CommandRun = async (ctx) => {
       const { unlinkSync } = await import('node:fs');
       unlinkSync(socket);
     }
-    const ks = await openKeystoreWith(handover.store, handover.protector, { actor: handover.actor });
+    const ks = await openKeystoreWith(handover.store, handover.protector, {
+      actor: handover.actor,
+      ...(handover.rollback ? { rollback: handover.rollback } : {}),
+    });
     agent = await server.startAgent({
       ops: localOperations(ks),
       store: paths.storeIdentity(handover.store),

@@ -40,6 +40,7 @@ export const serve: CommandRun = async (ctx) => {
     ...(insecure ? { insecureDeterministic: true } : {}),
     ...(workers !== undefined ? { workers } : {}),
     ...(metricsListen !== undefined ? { metricsListen } : {}),
+    ...(await config.keystoreOptions()),
     limits: {
       ...(concurrency !== undefined ? { concurrency } : {}),
       ...(rate !== undefined ? { rate } : {}),

@@ -86,6 +86,7 @@ export interface Pkcs11Lib {
   C_FindObjects(session: Handle, maxObjectCount: number): Handle[];
   C_FindObjectsFinal(session: Handle): void;
   C_GetAttributeValue(session: Handle, object: Handle, template: Pkcs11Template): Pkcs11TemplateResult;
+  C_SetAttributeValue(session: Handle, object: Handle, template: Pkcs11Template): void;
   C_GenerateKey(session: Handle, mechanism: Pkcs11Mechanism, template: Pkcs11Template): Handle;
   C_GenerateKeyPairAsync(
     session: Handle,
@@ -143,6 +144,7 @@ export const PKCS11_LIB_METHODS = [
   'C_FindObjects',
   'C_FindObjectsFinal',
   'C_GetAttributeValue',
+  'C_SetAttributeValue',
   'C_GenerateKey',
   'C_GenerateKeyPairAsync',
   'C_EncryptInit',

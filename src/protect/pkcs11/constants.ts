@@ -8,6 +8,7 @@ export const CKA = Object.freeze({
   TOKEN: 0x1,
   PRIVATE: 0x2,
   LABEL: 0x3,
+  APPLICATION: 0x10,
   VALUE: 0x11,
   KEY_TYPE: 0x100,
   ID: 0x102,
@@ -26,10 +27,11 @@ export const CKA = Object.freeze({
   ALWAYS_SENSITIVE: 0x165,
   EC_PARAMS: 0x180,
   EC_POINT: 0x181,
+  MODIFIABLE: 0x170,
 });
 
 /** Object classes. */
-export const CKO = Object.freeze({ PUBLIC_KEY: 0x2, PRIVATE_KEY: 0x3, SECRET_KEY: 0x4 });
+export const CKO = Object.freeze({ DATA: 0x0, PUBLIC_KEY: 0x2, PRIVATE_KEY: 0x3, SECRET_KEY: 0x4 });
 
 /** Key types; EC_EDWARDS is PKCS#11 v3.0 §2.3.1. */
 export const CKK = Object.freeze({ EC: 0x3, GENERIC_SECRET: 0x10, AES: 0x1f, EC_EDWARDS: 0x40 });

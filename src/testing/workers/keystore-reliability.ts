@@ -7,10 +7,14 @@
 //      version, versions are contiguous with one record each, acknowledged signatures verify and
 //      sealed blobs unseal, every acknowledged change is in the audit log, and the log verifies;
 //   2. four processes rotating one key at once leave versions 1..N+1 with none lost or doubled;
-//   3. four processes opening one keystore at the same moment all unlock it.
+//   3. four processes opening one keystore at the same moment all unlock it;
+//   4. four processes creating, rotating, reading and using each other's keys at once never raise a
+//      false rollback alarm (SPEC §4.1: a concurrent writer is told from a replay).
+// Tests 1, 2 and 4 run with a file rollback anchor (SPEC §4.2) shared by every process, so kills land
+// between store writes and anchor advances and seals race; every reopen must pass the anchor check.
 // The passphrase protector runs at the OWASP floor (FAST_KDF) so each child unlocks quickly.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -22,6 +26,12 @@ import { type ChildRun, crashLoop, runToEnd, siblingScript } from '../crash.js';
 import { passphrase } from '../keystore.js';
 import { CRASH_APP, isSigner } from './keystore-worker.js';
 
+/** A fresh file anchor next to nothing else (SPEC §4.2), for the children and the verifier alike. */
+function anchorFile(): { path: string; remove: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'coffer-anchor-'));
+  return { path: join(dir, 'anchor.json'), remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
 const WORKER = siblingScript(import.meta.url, 'keystore-worker.js');
 const fromHex = (text: string) => new Uint8Array(Buffer.from(text, 'hex'));
 
@@ -32,6 +42,8 @@ export interface KeystoreReliabilityOptions {
   workers?: number;
   /** Rotations per process in the concurrent rotation test. */
   rotations?: number;
+  /** Steps per process in the concurrent churn test. */
+  churnSteps?: number;
 }
 
 /** What the children acknowledged so far, over all kill rounds. */
@@ -76,10 +88,18 @@ function record(acked: Acknowledged, line: string): void {
 }
 
 /** Opens the keystore over a storage handle the caller can also read raw records from. */
-async function openBoth(url: string, actor: string): Promise<{ ks: Keystore; storage: Storage }> {
+async function openBoth(
+  url: string,
+  actor: string,
+  anchorPath?: string,
+): Promise<{ ks: Keystore; storage: Storage }> {
   const storage = await openStorage(url);
   try {
-    return { ks: await Keystore.open({ store: storage, protector: passphrase(), actor }), storage };
+    const anchor = anchorPath ? { anchor: { type: 'file' as const, path: anchorPath } } : {};
+    return {
+      ks: await Keystore.open({ store: storage, protector: passphrase(), actor, ...anchor }),
+      storage,
+    };
   } catch (error) {
     await storage.close();
     throw error;
@@ -121,9 +141,10 @@ function assertContiguous(info: KeyInfo, stored: number[] | undefined): void {
   }
 }
 
-async function verifyAfterKill(url: string, acked: Acknowledged): Promise<void> {
-  // Opening (and unlocking, which writes) is part of the promise: no repair step, no help.
-  const { ks, storage } = await openBoth(url, 'verifier');
+async function verifyAfterKill(url: string, acked: Acknowledged, anchorPath: string): Promise<void> {
+  // Opening (and unlocking, which writes) is part of the promise: no repair step, no help — and no
+  // rollback alarm, wherever the kill fell between a store write and its anchor advance.
+  const { ks, storage } = await openBoth(url, 'verifier', anchorPath);
   try {
     const listed = new Map((await ks.listKeys({ app: CRASH_APP })).map((k) => [k.id, k]));
     for (const [id, expected] of acked.keys) {
@@ -188,16 +209,24 @@ async function verifyAfterKill(url: string, acked: Acknowledged): Promise<void> 
 export function exerciseKeystoreReliability(
   name: string,
   newStore: () => Promise<string>,
-  { rounds = 25, workers = 4, rotations = 12 }: KeystoreReliabilityOptions = {},
+  { rounds = 25, workers = 4, rotations = 12, churnSteps = 40 }: KeystoreReliabilityOptions = {},
 ): void {
   test(`${name}: kill -9 amid create/rotate/sign/seal never loses an acknowledged step (${rounds} rounds)`, async (t) => {
     const url = await newStore();
-    await (await Keystore.open({ store: url, protector: passphrase(), create: true })).close();
+    const anchor = anchorFile();
+    t.after(anchor.remove);
+    const setup = await Keystore.open({
+      store: url,
+      protector: passphrase(),
+      create: true,
+      anchor: { type: 'file', path: anchor.path },
+    });
+    await setup.close();
     const acked: Acknowledged = { keys: new Map(), rotations: [], signatures: [], sealed: [] };
     const summary = await crashLoop({
       script: WORKER,
       args: ['crash'],
-      env: { COFFER_TEST_STORE: url },
+      env: { COFFER_TEST_STORE: url, COFFER_TEST_ANCHOR: anchor.path },
       rounds,
       // Timed from the first acknowledgement so kills land amid the work however slow the machine;
       // every sixth round is killed during start-up instead (Argon2id, unlock's own write).
@@ -206,7 +235,7 @@ export function exerciseKeystoreReliability(
       startupKillEvery: 6,
       verify: async (run: ChildRun) => {
         for (const line of run.acks) record(acked, line);
-        await verifyAfterKill(url, acked);
+        await verifyAfterKill(url, acked, anchor.path);
       },
     });
     t.diagnostic(
@@ -220,7 +249,14 @@ export function exerciseKeystoreReliability(
 
   test(`${name}: ${workers} processes rotating one key at once lose no version`, async (t) => {
     const url = await newStore();
-    const setup = await Keystore.open({ store: url, protector: passphrase(), create: true });
+    const anchor = anchorFile();
+    t.after(anchor.remove);
+    const setup = await Keystore.open({
+      store: url,
+      protector: passphrase(),
+      create: true,
+      anchor: { type: 'file', path: anchor.path },
+    });
     const { id } = await setup.createKey({ app: 'race', purpose: 'rotate', algorithm: 'ed25519' });
     await setup.close();
     const gate = mkdtempSync(join(tmpdir(), 'coffer-rotate-gate-'));
@@ -233,6 +269,7 @@ export function exerciseKeystoreReliability(
             args: ['rotate', id, String(rotations)],
             env: {
               COFFER_TEST_STORE: url,
+              COFFER_TEST_ANCHOR: anchor.path,
               COFFER_TEST_GATE_DIR: gate,
               COFFER_TEST_WORKER: String(index),
               COFFER_TEST_WORKERS: String(workers),
@@ -257,13 +294,18 @@ export function exerciseKeystoreReliability(
       }),
     );
     for (const run of runs) assert.equal(run.acks.length, rotations, 'a worker did not finish its rotations');
+    // Every rotation was sealed (SPEC §4.2): the anchor is at least one step per rotation past enrolment.
+    assert.ok(
+      JSON.parse(readFileSync(anchor.path, 'utf8')).value > acks.length,
+      'the anchor did not advance with the rotations',
+    );
     const total = acks.length;
     // Every acknowledged rotation made its own version: none shared, none skipped.
     assert.deepEqual(
       acks.map((a) => a.version).sort((a, b) => a - b),
       range(2, total + 1),
     );
-    const { ks, storage } = await openBoth(url, 'verifier');
+    const { ks, storage } = await openBoth(url, 'verifier', anchor.path);
     try {
       const info = await ks.getKey(id);
       assert.equal(info.primaryVersion, total + 1);
@@ -325,6 +367,47 @@ export function exerciseKeystoreReliability(
         (e) => e.event === 'keystore.unlock' && e.actor.startsWith('opener-'),
       );
       assert.equal(unlocks.length, workers);
+    } finally {
+      await ks.close();
+    }
+  });
+
+  test(`${name}: ${workers} processes creating, rotating and reading each other's keys raise no false alarm`, async (t) => {
+    const url = await newStore();
+    const anchor = anchorFile();
+    t.after(anchor.remove);
+    const setup = await Keystore.open({
+      store: url,
+      protector: passphrase(),
+      create: true,
+      anchor: { type: 'file', path: anchor.path },
+    });
+    await setup.close();
+    const env = {
+      COFFER_TEST_STORE: url,
+      COFFER_TEST_ANCHOR: anchor.path,
+      COFFER_TEST_START_AT: String(Date.now() + 2500),
+    };
+    const results = await Promise.allSettled(
+      range(1, workers).map(() => runToEnd({ script: WORKER, args: ['churn', String(churnSteps)], env })),
+    );
+    const failures = results.flatMap((r) =>
+      r.status === 'rejected'
+        ? [
+            String(r.reason)
+              .match(/\w*Error: .*/g)
+              ?.at(-1) ?? String(r.reason),
+          ]
+        : [],
+    );
+    assert.deepEqual(failures, [], 'no process may see a rollback that did not happen');
+    const { ks } = await openBoth(url, 'verifier', anchor.path);
+    try {
+      const report = await ks.verifyAudit();
+      assert.ok(report.ok, `audit log: ${report.problems.join('; ')}`);
+      const keys = await ks.listKeys({ app: 'churn' });
+      for (const key of keys) await ks.getKey(key.id);
+      t.diagnostic(`${keys.length} keys, ${report.entries} audit entries from ${workers} processes`);
     } finally {
       await ks.close();
     }

@@ -14,6 +14,12 @@
 //             Acks `rotate <id> <version> <message hex> <signature hex> <signed version>`.
 //             Opens wait their turn (file gate, see below) so only the rotations race.
 //   open — opens the keystore at COFFER_TEST_START_AT (all workers at once), acks `open`, exits.
+//   churn <steps> — from COFFER_TEST_START_AT, creates, rotates, reads and uses keys of every process
+//             (app `churn`) for <steps> steps, and exits; any error (a false rollback alarm above
+//             all) fails the child. Acks `churn <steps>`.
+//
+// With COFFER_TEST_ANCHOR (a file path) every open uses that file as its rollback anchor (SPEC §4.2),
+// so kills and races land between store writes and anchor advances too.
 //
 // File gate (rotate mode): COFFER_TEST_GATE_DIR, COFFER_TEST_WORKER (index) and COFFER_TEST_WORKERS
 // (count). Worker i opens after `opened-0 … opened-(i-1)` exist, then writes `opened-i`, and starts
@@ -43,8 +49,14 @@ const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
 
 export const isSigner = (algorithm: string) => algorithm === 'ed25519' || algorithm === 'ecdsa-p256';
 
+/** The anchor the tests share, when COFFER_TEST_ANCHOR names one. */
+export function testAnchor(): { anchor?: { type: 'file'; path: string } } {
+  const path = process.env.COFFER_TEST_ANCHOR;
+  return path ? { anchor: { type: 'file', path } } : {};
+}
+
 async function open(url: string, actor: string): Promise<Keystore> {
-  return Keystore.open({ store: url, protector: passphrase(), actor });
+  return Keystore.open({ store: url, protector: passphrase(), actor, ...testAnchor() });
 }
 
 async function crash(url: string): Promise<never> {
@@ -121,6 +133,32 @@ async function openAtOnce(url: string): Promise<void> {
   await ks.close();
 }
 
+/** Every process works on every process's keys: reads race writes, writes race writes (SPEC §4.1). */
+async function churn(url: string, steps: number): Promise<void> {
+  const startAt = Number(process.env.COFFER_TEST_START_AT ?? 0);
+  const ks = await open(url, `churner-${process.pid}`);
+  childReady();
+  if (startAt > Date.now()) await sleep(startAt - Date.now());
+  for (let step = 0; step < steps; step++) {
+    const keys = await ks.listKeys({ app: 'churn' });
+    const roll = Math.random();
+    if (keys.length < 4 || roll < 0.2) {
+      await ks.createKey({ app: 'churn', purpose: `p${step % 3}`, algorithm: 'ed25519' });
+      continue;
+    }
+    const key = keys[randomInt(keys.length)]!;
+    if (roll < 0.45) await ks.rotate(key.id);
+    else if (roll < 0.7) await ks.getKey(key.id);
+    else {
+      const { signature, version } = await ks.sign(key.id, Buffer.from(`step ${step}`));
+      if (!(await ks.verify(key.id, Buffer.from(`step ${step}`), signature, { version })))
+        throw new Error('a fresh signature did not verify');
+    }
+  }
+  childAck(`churn ${steps}`);
+  await ks.close();
+}
+
 const [mode, ...args] = process.argv.slice(2);
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
   childExitWithParent();
@@ -129,6 +167,7 @@ if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === resolve(
   if (mode === 'crash') await crash(url);
   else if (mode === 'rotate') await rotate(url, args[0] ?? '', Number(args[1] ?? 10));
   else if (mode === 'open') await openAtOnce(url);
+  else if (mode === 'churn') await churn(url, Number(args[0] ?? 50));
   else throw new Error(`unknown mode ${mode}`);
   process.exit(0);
 }
