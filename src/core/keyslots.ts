@@ -254,6 +254,18 @@ export function verifySlot(keys: MasterKeys, header: StoreHeader, slot: SlotReco
   return expected.length === given.length && timingSafeEqual(expected, given);
 }
 
+/**
+ * `lastUsedAt` has a resolution of one hour (SPEC §5): an unlock writes the slot's use (and its
+ * `keystore.unlock` audit entry) only when the slot was never used since it was made or its recorded
+ * use is at least this old, so unlocking for a read-only command writes nothing to the store.
+ */
+export const LAST_USED_RESOLUTION_MS = 60 * 60 * 1000;
+
+/** Whether an unlock through `slot` at `now` records the use (see LAST_USED_RESOLUTION_MS). */
+export function slotUseToRecord(slot: SlotRecord, now: number): boolean {
+  return slot.lastUsedAt === slot.createdAt || now - slot.lastUsedAt >= LAST_USED_RESOLUTION_MS;
+}
+
 /** The slot record with a new lastUsedAt (re-MAC'd). */
 export function touchedSlot(
   keys: MasterKeys,

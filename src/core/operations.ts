@@ -5,7 +5,6 @@ import { assertBytes, concatBytes, equalBytes, wipe } from '../crypto/bytes.js';
 import { CofferError } from '../errors.js';
 import { ecdsaSignatureFromDer, ecdsaSignatureToDer } from '../format/ecdsa-der.js';
 import { encodeSealedHeader, parseSealedHeader, type SealedAlgorithm } from '../format/sealed.js';
-import { isSealedStream } from '../format/sealed-stream.js';
 import { textEncoder } from './encoding.js';
 import { keyIdBytes } from './ids.js';
 import { KERNELS, XWING_CIPHERTEXT } from './kernels.js';
