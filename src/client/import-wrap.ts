@@ -3,9 +3,9 @@
 // import key, so neither the key nor its passphrase crosses the connection in clear.
 import { wipe } from '../crypto/bytes.js';
 import { CofferError } from '../errors.js';
-import { type KeyInput, parsePrivateKey } from '../format/key-import.js';
 import { importKeyFingerprint, wrapKeyForImport } from '../format/import-wrap.js';
 import { encodeKemPrivateKeyDer } from '../format/kem-keys.js';
+import { type KeyInput, parsePrivateKey } from '../format/key-import.js';
 import { privateKeyToPkcs8 } from '../format/private-key.js';
 
 /** The wrap of `key` for `destination`, to the import key the daemon published. */

@@ -11,14 +11,14 @@ import {
 } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { AuditEntry, AuditReport } from '../core/audit.js';
-import type { ProtectorInfo } from '../core/keyslots.js';
-import type { Aad, KeyFilter, SignatureCheck, SignatureEncoding } from '../core/surface.js';
 import type { SignDigestOptions } from '../core/digest-sign.js';
 import type { ImportKeySpec, TrustAnchorSpec } from '../core/imported.js';
+import type { ProtectorInfo } from '../core/keyslots.js';
+import type { Aad, KeyFilter, SignatureCheck, SignatureEncoding } from '../core/surface.js';
 import type { CreateKeySpec, KeyInfo } from '../core/types.js';
-import type { KeyInput } from '../format/key-import.js';
 import { CofferError, isErrorCode } from '../errors.js';
 import { assertByteSource, ByteReader, type ByteSource } from '../format/byte-reader.js';
+import type { KeyInput } from '../format/key-import.js';
 
 export type { ByteSource } from '../format/byte-reader.js';
 
@@ -496,7 +496,11 @@ export class CofferClient implements CofferOperations {
    * Imports a private key: parsed (and decrypted) here, wrapped to the daemon's import key for the
    * spec's app and purpose (SPEC §14.15.3); the key and its passphrase never travel in clear.
    */
-  async importKey(spec: ImportKeySpec, key: KeyInput, options: { passphrase?: string } = {}): Promise<KeyInfo> {
+  async importKey(
+    spec: ImportKeySpec,
+    key: KeyInput,
+    options: { passphrase?: string } = {},
+  ): Promise<KeyInfo> {
     if (typeof spec !== 'object' || spec === null) throw new CofferError('EINVAL', 'spec must be an object');
     const published = await this.#json<{ algorithm: string; fingerprint: string; publicKey: string }>(
       'GET',
@@ -527,9 +531,13 @@ export class CofferClient implements CofferOperations {
     options: SignDigestOptions,
   ): Promise<{ signature: Uint8Array; version: number }> {
     assertBytes('digest', digest);
-    const r = await this.#json<{ signature: string; version: number }>('POST', `${this.#key(id)}/sign-digest`, {
-      json: { digest: b64(digest), hash: options?.hash, recoverable: options?.recoverable },
-    });
+    const r = await this.#json<{ signature: string; version: number }>(
+      'POST',
+      `${this.#key(id)}/sign-digest`,
+      {
+        json: { digest: b64(digest), hash: options?.hash, recoverable: options?.recoverable },
+      },
+    );
     return { signature: unb64(r.signature), version: r.version };
   }
   /** The JWK Set of an app (`GET /v1/apps/{app}/jwks.json`; needs `read` for the app). */

@@ -2,8 +2,14 @@
 // the 1 MiB message bound, wallet flows) and hands in the digest, whose length must be its hash's.
 // ECDSA keys only: Ed25519 and ML-DSA-65 would need their own prehash variants, which ordinary
 // verifiers reject (crypto/prehash.ts says why). The key's state and uses are checked as for `sign`.
-import { assertDigest, type DigestSignOptions, PREHASH_ALGORITHMS, signDigest as signDigestWith } from '../crypto/prehash.js';
+
 import type { DigestAlgorithm } from '../crypto/hash.js';
+import {
+  assertDigest,
+  type DigestSignOptions,
+  PREHASH_ALGORITHMS,
+  signDigest as signDigestWith,
+} from '../crypto/prehash.js';
 import { CofferError } from '../errors.js';
 import { protectVersion } from './lifecycle.js';
 import type { Session } from './session.js';

@@ -76,7 +76,10 @@ export function prepareImport(
   if (s.replaces !== undefined) assertKeyId(s.replaces);
   if (options.passphrase !== undefined && typeof options.passphrase !== 'string')
     throw new CofferError('EINVAL', 'passphrase must be a string');
-  const parsed = parsePrivateKey(input, options.passphrase === undefined ? {} : { passphrase: options.passphrase });
+  const parsed = parsePrivateKey(
+    input,
+    options.passphrase === undefined ? {} : { passphrase: options.passphrase },
+  );
   try {
     if (parsed.alg === 'ml-kem-768')
       throw new CofferError('EINVAL', 'ml-kem-768 keys are not keystore keys: import an x-wing key');

@@ -2,9 +2,10 @@
 // their lifecycle and performs operations on them. Key bytes never leave: callers get ids, public
 // keys, signatures and ciphertexts. HSM-resident keys (SPEC §5.5) go through resident.ts: their
 // private halves never exist here at all.
-import { assertBytes } from '../crypto/bytes.js';
+import { assertBytes, wipe } from '../crypto/bytes.js';
 import { type Rng, systemRng } from '../crypto/rng.js';
 import { CofferError } from '../errors.js';
+import type { KeyInput } from '../format/key-import.js';
 import { openStorage } from '../storage/open.js';
 import type { Storage, WriteOp } from '../storage/types.js';
 import {
@@ -23,8 +24,10 @@ import {
   type ExportFilter,
   type ImportMode,
 } from './dangerous-material.js';
+import { type SignDigestOptions, signDigest } from './digest-sign.js';
 import { b64, b64url } from './encoding.js';
 import { newKeyId } from './ids.js';
+import { type ImportKeySpec, prepareImport, prepareTrustAnchor, type TrustAnchorSpec } from './imported.js';
 import {
   addSlot,
   changePassphraseSlot,
@@ -69,10 +72,6 @@ import { idKey, metaKey, Session, type VersionRecord, versionKey } from './sessi
 import * as streams from './stream-seal.js';
 import type { KeyOperations, SignatureCheck } from './surface.js';
 import { type CreateKeySpec, type KeyInfo, type KeyOrigin, type KeyResidency, LIMITS } from './types.js';
-import { type SignDigestOptions, signDigest } from './digest-sign.js';
-import { type ImportKeySpec, prepareImport, prepareTrustAnchor, type TrustAnchorSpec } from './imported.js';
-import type { KeyInput } from '../format/key-import.js';
-import { wipe } from '../crypto/bytes.js';
 
 export interface OpenOptions {
   /** `sqlite:PATH`, `dir:PATH`, `postgres://…`, or an already opened Storage. */
@@ -116,9 +115,15 @@ interface SuppliedVersion {
 /** Rotation makes new material; a key whose material came from outside gets new versions by import. */
 function refuseRotation(info: KeyInfo): void {
   if (info.origin === 'imported')
-    throw new CofferError('EPERM', `key ${info.id} was imported: import its next version with \`coffer key import --replaces ${info.id}\``);
+    throw new CofferError(
+      'EPERM',
+      `key ${info.id} was imported: import its next version with \`coffer key import --replaces ${info.id}\``,
+    );
   if (info.origin === 'trust-anchor')
-    throw new CofferError('EPERM', `key ${info.id} is a trust anchor: add its next public key with \`coffer anchor add --replaces ${info.id}\``);
+    throw new CofferError(
+      'EPERM',
+      `key ${info.id} is a trust anchor: add its next public key with \`coffer anchor add --replaces ${info.id}\``,
+    );
 }
 
 /** A resident key's token pair made before the write that records it. */
@@ -876,7 +881,11 @@ export class Keystore implements KeyOperations {
         secret: prepared.secret,
         ...(prepared.publicKey ? { publicKey: prepared.publicKey } : {}),
       };
-      const details = { app: prepared.spec.app, purpose: prepared.spec.purpose, algorithm: prepared.spec.algorithm };
+      const details = {
+        app: prepared.spec.app,
+        purpose: prepared.spec.purpose,
+        algorithm: prepared.spec.algorithm,
+      };
       if (prepared.replaces !== undefined)
         return await this.#supplyVersion(prepared.replaces, prepared.spec, supplied, 'key.import', details);
       return await this.#createSupplied(prepared.spec, supplied, 'key.import', details);
@@ -931,11 +940,20 @@ export class Keystore implements KeyOperations {
   ): Promise<KeyInfo> {
     const result = await this.#change(id, (info, who) => {
       if (info.origin !== supplied.origin)
-        throw new CofferError('EPERM', `key ${id} is not ${supplied.origin === 'imported' ? 'an imported key' : 'a trust anchor'}`);
+        throw new CofferError(
+          'EPERM',
+          `key ${id} is not ${supplied.origin === 'imported' ? 'an imported key' : 'a trust anchor'}`,
+        );
       if (info.app !== spec.app || info.purpose !== spec.purpose || info.algorithm !== spec.algorithm)
-        throw new CofferError('EINVAL', `key ${id} is ${info.app}/${info.purpose} ${info.algorithm}: the new version must match`);
+        throw new CofferError(
+          'EINVAL',
+          `key ${id} is ${info.app}/${info.purpose} ${info.algorithm}: the new version must match`,
+        );
       if (supplied.origin === 'trust-anchor' && info.labels['trust-anchor'] !== spec.labels['trust-anchor'])
-        throw new CofferError('EINVAL', `key ${id} is anchor ${info.labels['trust-anchor']}, not ${spec.labels['trust-anchor']}`);
+        throw new CofferError(
+          'EINVAL',
+          `key ${id} is anchor ${info.labels['trust-anchor']}, not ${spec.labels['trust-anchor']}`,
+        );
       const next = applyRotation(info, who, {});
       return {
         info: next,
@@ -959,7 +977,10 @@ export class Keystore implements KeyOperations {
   ): Promise<{ signature: Uint8Array; version: number }> {
     const s = this.#open();
     if (await this.#residentKey(id))
-      throw new CofferError('EINVAL', `key ${id} is HSM-resident: its token signs messages, not digests, through Coffer`);
+      throw new CofferError(
+        'EINVAL',
+        `key ${id} is HSM-resident: its token signs messages, not digests, through Coffer`,
+      );
     return signDigest(s, id, digest, options);
   }
 

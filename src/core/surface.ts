@@ -6,12 +6,13 @@
 //
 // Features built above core (hd/, backup/, rotation/, the daemon's tokens) extend this surface with
 // namespaces in `CofferOperations` (client/surface.ts), the lowest layer that sees all of them.
-import type { AuditEntry, AuditReport } from './audit.js';
-import type { ProtectorInfo } from './keyslots.js';
-import type { PublicKeyFormat } from './public-key.js';
+
 import type { KeyInput } from '../format/key-import.js';
+import type { AuditEntry, AuditReport } from './audit.js';
 import type { SignDigestOptions } from './digest-sign.js';
 import type { ImportKeySpec, TrustAnchorSpec } from './imported.js';
+import type { ProtectorInfo } from './keyslots.js';
+import type { PublicKeyFormat } from './public-key.js';
 import type { CreateKeySpec, KeyInfo, KeyState } from './types.js';
 
 export type SignatureEncoding = 'raw' | 'der';

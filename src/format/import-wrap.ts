@@ -24,7 +24,10 @@ export function importKeyFingerprint(publicKey: Uint8Array): Uint8Array {
 
 /** `MAGIC ‖ fingerprint ‖ app ‖ 0x00 ‖ purpose`: a wrap opens only for the destination it names. */
 function wrapAad(fingerprint: Uint8Array, app: string, purpose: string): Uint8Array {
-  for (const [name, value] of [['app', app], ['purpose', purpose]] as const) {
+  for (const [name, value] of [
+    ['app', app],
+    ['purpose', purpose],
+  ] as const) {
     if (typeof value !== 'string' || value.length === 0 || value.includes('\0'))
       throw new CofferError('EINVAL', `${name} must be a non-empty string without NUL`);
   }

@@ -19,7 +19,11 @@ export async function ageRecipientOfKey(ops: KeyOperations, id: string): Promise
 }
 
 /** Decrypts an age file (binary or armoured) with the key; every version that may still decrypt is tried. */
-export async function ageDecryptWithKey(ops: KeyOperations, id: string, file: Uint8Array | string): Promise<Uint8Array> {
+export async function ageDecryptWithKey(
+  ops: KeyOperations,
+  id: string,
+  file: Uint8Array | string,
+): Promise<Uint8Array> {
   const info = await xwingKey(ops, id);
   const versions = info.versions
     .filter((v) => v.state === 'active' || v.state === 'deactivated')

@@ -6,8 +6,8 @@ import type { SignatureAlgorithm } from '../core/types.js';
 import { CofferError } from '../errors.js';
 import {
   buildJwks,
-  type Jwk,
   type JoseHeader,
+  type Jwk,
   type JwtClaims,
   type JwtVerifyOptions,
   kidFor,
@@ -19,7 +19,12 @@ import {
 } from '../format/jose.js';
 import { messageSigner, signingKey } from './keys.js';
 
-export const JOSE_ALGORITHMS: readonly SignatureAlgorithm[] = ['ed25519', 'ecdsa-p256', 'secp256k1', 'ml-dsa-65'];
+export const JOSE_ALGORITHMS: readonly SignatureAlgorithm[] = [
+  'ed25519',
+  'ecdsa-p256',
+  'secp256k1',
+  'ml-dsa-65',
+];
 
 export interface KeyJwsOptions {
   typ?: string;
@@ -76,9 +81,13 @@ function resolver(ops: KeyOperations, expected: string | undefined) {
   return async (header: JoseHeader) => {
     const kid = parseKid(header.kid);
     if (header.kid !== undefined && kid === undefined && expected === undefined)
-      throw new CofferError('EBADMSG', `kid ${JSON.stringify(header.kid)} does not name a Coffer key version`);
+      throw new CofferError(
+        'EBADMSG',
+        `kid ${JSON.stringify(header.kid)} does not name a Coffer key version`,
+      );
     const keyId = expected ?? kid?.keyId;
-    if (keyId === undefined) throw new CofferError('EINVAL', 'the token has no kid: name the key to verify with');
+    if (keyId === undefined)
+      throw new CofferError('EINVAL', 'the token has no kid: name the key to verify with');
     if (expected !== undefined && kid !== undefined && kid.keyId !== expected)
       throw new CofferError('EBADMSG', `the token was signed by ${kid.keyId}, not ${expected}`);
     const info = await ops.getKey(keyId);
@@ -118,9 +127,15 @@ export async function appJwks(ops: KeyOperations, app: string): Promise<{ keys: 
   const entries = [];
   for (const info of keys) {
     if (info.origin === 'trust-anchor' || info.state !== 'active') continue;
-    if (!(JOSE_ALGORITHMS as readonly string[]).includes(info.algorithm) || !info.uses.includes('sign')) continue;
+    if (!(JOSE_ALGORITHMS as readonly string[]).includes(info.algorithm) || !info.uses.includes('sign'))
+      continue;
     const publicKey = (await ops.publicKey(info.id, 'raw', { version: info.primaryVersion })) as Uint8Array;
-    entries.push({ keyId: info.id, version: info.primaryVersion, alg: info.algorithm as SignatureAlgorithm, publicKey });
+    entries.push({
+      keyId: info.id,
+      version: info.primaryVersion,
+      alg: info.algorithm as SignatureAlgorithm,
+      publicKey,
+    });
   }
   return buildJwks(entries);
 }

@@ -24,7 +24,10 @@ export async function signingKey(
   what: string,
 ): Promise<SigningKey> {
   const info = await ops.getKey(id);
-  if (!SIGNATURE_ALGORITHMS.includes(info.algorithm) || !allowed.includes(info.algorithm as SignatureAlgorithm)) {
+  if (
+    !SIGNATURE_ALGORITHMS.includes(info.algorithm) ||
+    !allowed.includes(info.algorithm as SignatureAlgorithm)
+  ) {
     throw new CofferError(
       'EPERM',
       `key ${id} is ${info.algorithm}: ${what} needs ${allowed.length === 1 ? 'an' : 'one of'} ${allowed.join(', ')} key${allowed.length === 1 ? '' : 's'}`,
@@ -35,7 +38,10 @@ export async function signingKey(
 }
 
 /** A signer for the pure encoders: the keystore signs the message with the key's primary version. */
-export function messageSigner(ops: KeyOperations, key: SigningKey): (message: Uint8Array) => Promise<Uint8Array> {
+export function messageSigner(
+  ops: KeyOperations,
+  key: SigningKey,
+): (message: Uint8Array) => Promise<Uint8Array> {
   return async (message) => {
     const { signature, version } = await ops.sign(key.info.id, message);
     if (version !== key.version) {

@@ -18,7 +18,12 @@ export async function signSshsigWithKey(
   const key = await signingKey(ops, id, SSH_ALGORITHMS, 'an SSH signature');
   return signSshsig(
     message,
-    { alg: key.alg as 'ed25519', publicKey: key.publicKey, namespace: options.namespace, ...(options.hash ? { hash: options.hash } : {}) },
+    {
+      alg: key.alg as 'ed25519',
+      publicKey: key.publicKey,
+      namespace: options.namespace,
+      ...(options.hash ? { hash: options.hash } : {}),
+    },
     messageSigner(ops, key),
   );
 }
@@ -35,7 +40,8 @@ export function keystoreAgentProvider(ops: KeyOperations, apps: string[]): Agent
       const out: AgentKey[] = [];
       for (const app of apps) {
         for (const info of await ops.listKeys({ app })) {
-          if (info.state !== 'active' || info.origin === 'trust-anchor' || !info.uses.includes('sign')) continue;
+          if (info.state !== 'active' || info.origin === 'trust-anchor' || !info.uses.includes('sign'))
+            continue;
           if (!(SSH_ALGORITHMS as readonly string[]).includes(info.algorithm)) continue;
           const publicKey = (await ops.publicKey(info.id, 'raw')) as Uint8Array;
           const comment = `${info.app}/${info.purpose}/${info.id}`;

@@ -1,12 +1,17 @@
 // Signed bundles checked against trust anchors held in the keystore (SPEC §14.13, §14.15.2): the
 // anchor set is read through the surface (keys of the app whose purpose is the set and whose origin
 // is trust-anchor), each anchor counting with its primary version while key and version are active.
+
+import { TRUST_ANCHOR_LABEL } from '../core/imported.js';
 import type { KeyOperations } from '../core/surface.js';
 import type { KeyInfo, SignatureAlgorithm } from '../core/types.js';
 import { CofferError } from '../errors.js';
-import { type AnchorSet, type BundleVerdict, type DetachedSignature, verifyBundle } from '../format/trust-anchors.js';
-
-import { TRUST_ANCHOR_LABEL } from '../core/imported.js';
+import {
+  type AnchorSet,
+  type BundleVerdict,
+  type DetachedSignature,
+  verifyBundle,
+} from '../format/trust-anchors.js';
 
 /** The trust-anchor keys of a set, every state (for `coffer anchor list`). */
 export async function listTrustAnchors(ops: KeyOperations, app: string, set?: string): Promise<KeyInfo[]> {
@@ -33,9 +38,13 @@ export async function trustAnchorSet(
     const publicKey = (await ops.publicKey(info.id, 'raw')) as Uint8Array;
     anchors.push({ name, alg: info.algorithm as SignatureAlgorithm, publicKey });
   }
-  if (anchors.length === 0) throw new CofferError('ENOENT', `no active trust anchors in set ${set} of app ${app}`);
+  if (anchors.length === 0)
+    throw new CofferError('ENOENT', `no active trust anchors in set ${set} of app ${app}`);
   if (!Number.isSafeInteger(threshold) || threshold < 1 || threshold > anchors.length)
-    throw new CofferError('EINVAL', `threshold must be 1 to ${anchors.length} (the active anchors of ${set})`);
+    throw new CofferError(
+      'EINVAL',
+      `threshold must be 1 to ${anchors.length} (the active anchors of ${set})`,
+    );
   return { name: set, threshold, anchors };
 }
 

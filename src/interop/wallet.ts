@@ -3,9 +3,19 @@
 // secp256k1 keys (HD-derived ones included: `coffer hd derive`), Solana addresses of Ed25519 keys.
 // Digests are signed by `signDigest` (recoverable), so the secret never leaves the keystore.
 import type { KeyOperations } from '../core/surface.js';
-import { type BitcoinAddressType, type BitcoinNetwork, bitcoinAddress, signBitcoinMessage } from '../format/bitcoin.js';
-import { type TypedData, signTypedData } from '../format/eip712.js';
-import { type EthereumTransaction, ethereumAddress, personalSign, signTransaction } from '../format/ethereum.js';
+import {
+  type BitcoinAddressType,
+  type BitcoinNetwork,
+  bitcoinAddress,
+  signBitcoinMessage,
+} from '../format/bitcoin.js';
+import { signTypedData, type TypedData } from '../format/eip712.js';
+import {
+  type EthereumTransaction,
+  ethereumAddress,
+  personalSign,
+  signTransaction,
+} from '../format/ethereum.js';
 import { solanaAddress } from '../format/solana.js';
 import { recoverableSigner, signingKey } from './keys.js';
 
@@ -16,13 +26,21 @@ export async function ethereumAddressOfKey(ops: KeyOperations, id: string): Prom
 }
 
 /** EIP-191 personal_sign: `0x ‖ r ‖ s ‖ v` (v 27/28). */
-export async function ethereumSignMessage(ops: KeyOperations, id: string, message: Uint8Array | string): Promise<string> {
+export async function ethereumSignMessage(
+  ops: KeyOperations,
+  id: string,
+  message: Uint8Array | string,
+): Promise<string> {
   const key = await signingKey(ops, id, SECP, 'Ethereum signing');
   return personalSign(message, recoverableSigner(ops, key, 'keccak256'));
 }
 
 /** EIP-712 typed data signature. */
-export async function ethereumSignTypedData(ops: KeyOperations, id: string, typed: TypedData): Promise<string> {
+export async function ethereumSignTypedData(
+  ops: KeyOperations,
+  id: string,
+  typed: TypedData,
+): Promise<string> {
   const key = await signingKey(ops, id, SECP, 'Ethereum signing');
   return signTypedData(typed, recoverableSigner(ops, key, 'keccak256'));
 }

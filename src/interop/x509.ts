@@ -16,9 +16,15 @@ export type KeyCertificateFields = Omit<CertificateFields, 'alg' | 'publicKey'>;
 const X509_ALGORITHMS = ['ed25519', 'ecdsa-p256', 'secp256k1', 'ml-dsa-65'] as const;
 
 /** A CSR (PEM) for the key. */
-export async function csrForKey(ops: KeyOperations, id: string, fields: KeyCertificateFields): Promise<string> {
+export async function csrForKey(
+  ops: KeyOperations,
+  id: string,
+  fields: KeyCertificateFields,
+): Promise<string> {
   const key = await signingKey(ops, id, X509_ALGORITHMS, 'a certificate request');
-  return csrToPem(await createCsr({ ...fields, alg: key.alg, publicKey: key.publicKey }, messageSigner(ops, key)));
+  return csrToPem(
+    await createCsr({ ...fields, alg: key.alg, publicKey: key.publicKey }, messageSigner(ops, key)),
+  );
 }
 
 /** A self-signed certificate (PEM) for the key. */

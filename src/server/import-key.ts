@@ -24,9 +24,17 @@ function importKeyOf(daemon: Daemon): ImportKey {
 }
 
 /** What `GET /v1/import-key` publishes. */
-export function publishedImportKey(daemon: Daemon): { algorithm: 'x-wing'; fingerprint: string; publicKey: Uint8Array } {
+export function publishedImportKey(daemon: Daemon): {
+  algorithm: 'x-wing';
+  fingerprint: string;
+  publicKey: Uint8Array;
+} {
   const key = importKeyOf(daemon);
-  return { algorithm: 'x-wing', fingerprint: Buffer.from(key.fingerprint).toString('hex'), publicKey: key.publicKey };
+  return {
+    algorithm: 'x-wing',
+    fingerprint: Buffer.from(key.fingerprint).toString('hex'),
+    publicKey: key.publicKey,
+  };
 }
 
 /** Opens a wrap made to this daemon's import key for `destination`: the key's PKCS#8 DER. */

@@ -74,7 +74,8 @@ export const formatRoutes: Route[] = [
   route({
     method: 'POST',
     path: '/v1/trust-anchors',
-    summary: 'Hold a public key as a verify-only trust anchor (PEM, OpenSSH, JWK text, or raw base64 with algorithm)',
+    summary:
+      'Hold a public key as a verify-only trust anchor (PEM, OpenSSH, JWK text, or raw base64 with algorithm)',
     auth: 'token',
     op: 'create',
     body: s.object({
