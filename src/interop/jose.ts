@@ -31,6 +31,8 @@ export interface KeyJwsOptions {
   header?: Record<string, unknown>;
   /** Leave the kid out of the header (default: `<keyId>.<version>`). */
   noKid?: boolean;
+  /** Another kid, e.g. the signer's anchor name for a signed bundle (SPEC §14.13). */
+  kid?: string;
 }
 
 /** A compact JWS over `payload` signed by the key's primary version. */
@@ -45,7 +47,7 @@ export async function signJwsWithKey(
     payload,
     {
       alg: key.alg,
-      ...(options.noKid ? {} : { kid: kidFor(id, key.version) }),
+      ...(options.noKid ? {} : { kid: options.kid ?? kidFor(id, key.version) }),
       ...(options.typ !== undefined ? { typ: options.typ } : {}),
       ...(options.header !== undefined ? { header: options.header } : {}),
     },

@@ -44,8 +44,12 @@ function jsonInput(bytes: Uint8Array, what: string): unknown {
 export const jwsSign: CommandRun = async (ctx) => {
   const payload = await readInput(ctx.streams, str(ctx.values, 'in'), PAYLOAD);
   const typ = str(ctx.values, 'typ');
+  const kid = str(ctx.values, 'kid');
   const ops = await ctx.ops();
-  const token = await signJwsWithKey(ops, ctx.args[0]!, payload, typ === undefined ? {} : { typ });
+  const token = await signJwsWithKey(ops, ctx.args[0]!, payload, {
+    ...(typ !== undefined ? { typ } : {}),
+    ...(kid !== undefined ? { kid } : {}),
+  });
   const [header, , signature] = token.split('.');
   return emit(ctx, { jws: token }, flag(ctx.values, 'detached') ? `${header}..${signature}` : token);
 };

@@ -125,11 +125,12 @@ export const formatsTable: CommandSpec[] = [
   {
     path: ['jws', 'sign'],
     summary: 'compact JWS over a file (EdDSA, ES256, ES256K, ML-DSA-65 experimental), kid <keyId>.<version>',
-    usage: 'KEY [--in FILE] [--typ TYP] [--detached]',
+    usage: 'KEY [--in FILE] [--typ TYP] [--kid KID] [--detached]',
     args: KEY,
     options: {
       in: file('the payload (default stdin), at most 1 MiB'),
       typ: { type: 'string', value: 'TYP', help: 'the typ header' },
+      kid: { type: 'string', value: 'KID', help: 'the kid header (default <keyId>.<version>; a bundle names the anchor)' },
       detached: {
         type: 'boolean',
         help: 'leave the payload part empty (RFC 7515 App. F), as verify-bundle takes it',
