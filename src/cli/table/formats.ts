@@ -130,7 +130,11 @@ export const formatsTable: CommandSpec[] = [
     options: {
       in: file('the payload (default stdin), at most 1 MiB'),
       typ: { type: 'string', value: 'TYP', help: 'the typ header' },
-      kid: { type: 'string', value: 'KID', help: 'the kid header (default <keyId>.<version>; a bundle names the anchor)' },
+      kid: {
+        type: 'string',
+        value: 'KID',
+        help: 'the kid header (default <keyId>.<version>; a bundle names the anchor)',
+      },
       detached: {
         type: 'boolean',
         help: 'leave the payload part empty (RFC 7515 App. F), as verify-bundle takes it',
