@@ -38,11 +38,15 @@ test('every command has a summary, usage, examples and help; no two share a path
   }
 });
 
-test('command options shadow a global option only where meant (--version N)', () => {
+test('command options shadow a global option only where meant (--version N, ssh-agent --socket)', () => {
+  // `coffer ssh-agent --socket PATH` is the agent's own socket (the name issue 15 gives); the daemon's
+  // socket is then COFFER_SOCKET.
+  const meant = (path: string, name: string) =>
+    name === 'version' || (path === 'ssh-agent' && name === 'socket');
   for (const c of COMMANDS) {
     for (const name of Object.keys(c.options ?? {})) {
       if (name in GLOBAL_OPTIONS)
-        assert.equal(name, 'version', `${c.path.join(' ')} --${name} shadows a global option`);
+        assert.ok(meant(c.path.join(' '), name), `${c.path.join(' ')} --${name} shadows a global option`);
     }
   }
 });

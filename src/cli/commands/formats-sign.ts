@@ -178,7 +178,7 @@ export const x509SelfSigned: CommandRun = async (ctx) => {
     ctx.args[0]!,
     {
       subject: requireStr(ctx.values, 'subject', 'e.g. "CN=Internal CA"'),
-      ...(flag(ctx.values, 'ca') ? { ca: true } : {}),
+      ...(flag(ctx.values, 'is-ca') ? { ca: true } : {}),
       ...(sans.length > 0 ? { subjectAltNames: sans } : {}),
     },
     { days },

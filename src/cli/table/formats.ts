@@ -231,15 +231,15 @@ export const formatsTable: CommandSpec[] = [
   {
     path: ['x509', 'self-signed'],
     summary: 'a self-signed certificate (PEM) for a key',
-    usage: 'KEY --subject DN --days N [--ca] [--san TYPE:VALUE]…',
+    usage: 'KEY --subject DN --days N [--is-ca] [--san TYPE:VALUE]…',
     args: KEY,
     options: {
       subject: { type: 'string', value: 'DN', help: 'RFC 4514 subject' },
       days: { type: 'string', value: 'N', help: 'validity in days (1–36500)' },
-      ca: { type: 'boolean', help: 'a CA certificate (cA, keyCertSign, cRLSign)' },
+      'is-ca': { type: 'boolean', help: 'a CA certificate (cA, keyCertSign, cRLSign)' },
       san: { type: 'string', multiple: true, value: 'TYPE:VALUE', help: 'subjectAltName (repeatable)' },
     },
-    examples: ['coffer x509 self-signed "$KEY" --subject "CN=Internal CA" --days 3650 --ca'],
+    examples: ['coffer x509 self-signed "$KEY" --subject "CN=Internal CA" --days 3650 --is-ca'],
     load: fmt('x509SelfSigned'),
   },
   {
