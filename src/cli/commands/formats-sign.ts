@@ -3,7 +3,9 @@
 // operations surface (interop/), so direct, agent and daemon mode give the same output.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, existsSync, lstatSync, mkdirSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { dirname, resolve as resolvePath } from 'node:path';
 import { CofferError } from '../../errors.js';
 import type { BitcoinAddressType } from '../../format/bitcoin.js';
 import type { TypedData } from '../../format/eip712.js';
@@ -108,6 +110,7 @@ export const sshSign: CommandRun = async (ctx) => {
   return emit(ctx, { signature: armored }, armored.trimEnd());
 };
 
+/** Runs the confirmation hook (SPEC §14.7): exit 0 allows the signature, anything else refuses it. */
 function runConfirm(command: string, comment: string): Promise<boolean> {
   return new Promise((resolve) => {
     const child = spawn(command, {
@@ -120,25 +123,56 @@ function runConfirm(command: string, comment: string): Promise<boolean> {
   });
 }
 
+/** True when something answers on the Unix socket `path`. */
+function socketAnswers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(path);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/**
+ * The agent's socket path: its directory is made 0700 when missing (startSshAgent refuses one that
+ * others can enter); a socket left by an agent that died is removed, a live one is EALREADY.
+ */
+async function agentSocketPath(path: string): Promise<string> {
+  const full = resolvePath(path);
+  if (!existsSync(dirname(full))) mkdirSync(dirname(full), { recursive: true, mode: 0o700 });
+  if (existsSync(full)) {
+    if (!lstatSync(full).isSocket())
+      throw new CofferError('EINVAL', `--listen ${path} exists and is not a socket: name a new path`);
+    if (await socketAnswers(full))
+      throw new CofferError('EALREADY', `an agent already listens on ${path}: stop it or name another path`);
+    rmSync(full);
+  }
+  return full;
+}
+
 export const sshAgent: CommandRun = async (ctx) => {
   const apps = strings(ctx.values, 'app');
   if (apps.length === 0) throw new CofferError('EINVAL', '--app is required (repeatable)');
   const confirm = str(ctx.values, 'confirm');
+  const listen = str(ctx.values, 'listen');
+  const path = listen === undefined ? undefined : await agentSocketPath(listen);
   const ops = await ctx.ops();
-  const socket = str(ctx.values, 'socket');
   const agent = await startSshAgent({
-    ...(socket !== undefined ? { path: socket } : {}),
+    ...(path !== undefined ? { path } : {}),
     provider: keystoreAgentProvider(ops, apps),
     ...(confirm !== undefined ? { confirm: ({ key }) => runConfirm(confirm, key.comment) } : {}),
     onEvent: (event) => {
       if (event.type !== 'sign') note(ctx, `ssh-agent: ${event.type}: ${event.detail}`);
     },
   });
-  await writeText(ctx.streams, `SSH_AUTH_SOCK=${agent.path}; export SSH_AUTH_SOCK;`);
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.once(signal, stop);
+  // Listen for the signals before saying where the socket is: a caller may stop us at once.
+  const stopped = new Promise<void>((done) => {
+    for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.once(signal, () => done());
   });
+  await emit(ctx, { socket: agent.path, apps }, `SSH_AUTH_SOCK=${agent.path}; export SSH_AUTH_SOCK;`);
+  await stopped;
   await agent.close();
 };
 

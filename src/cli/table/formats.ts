@@ -193,22 +193,31 @@ export const formatsTable: CommandSpec[] = [
   {
     path: ['ssh-agent'],
     summary: 'an ssh-agent on a 0600 Unix socket serving the Ed25519/P-256 keys of chosen apps',
-    usage: '--app APP… [--socket PATH] [--confirm CMD]',
+    usage: '--app APP… [--listen PATH] [--confirm CMD]',
     options: {
       app: { type: 'string', multiple: true, value: 'APP', help: 'serve the keys of this app (repeatable)' },
-      socket: {
+      listen: {
         type: 'string',
         value: 'PATH',
-        help: 'socket path (its directory must be 0700); default a fresh private directory',
+        help: "the agent's socket path (its directory must be yours and 0700); default a fresh private directory",
+        complete: 'file',
       },
       confirm: {
         type: 'string',
         value: 'CMD',
-        help: 'run CMD before each signature (key comment in COFFER_AGENT_KEY); exit 0 allows',
+        help: 'run CMD (via /bin/sh) before each signature, key comment in COFFER_AGENT_KEY: exit 0 allows, anything else refuses',
       },
     },
-    notes: ['Prints SSH_AUTH_SOCK=… and runs until interrupted; keys are listed anew on every request.'],
-    examples: ['coffer ssh-agent --app ci --socket ~/.coffer-agent/ssh.sock'],
+    notes: [
+      'Prints SSH_AUTH_SOCK=…; export SSH_AUTH_SOCK; and runs until SIGTERM/SIGINT/SIGHUP, then removes its socket.',
+      'Serves active Ed25519 and P-256 keys with the sign use (comment app/purpose/keyId), listed anew on every request; other algorithms, trust anchors and suspended keys are not offered.',
+      'Only list and sign requests are served: ssh-add of a key, removal and locking are refused.',
+      'The keystore comes from the global settings as for any command: --socket/COFFER_SOCKET names the daemon, not the agent.',
+    ],
+    examples: [
+      'coffer ssh-agent --app ci --listen ~/.coffer-ssh/agent.sock',
+      'git config gpg.format ssh && git config user.signingkey "key::$(coffer key public "$KEY" --format ssh)"',
+    ],
     load: fmt('sshAgent'),
   },
   {
