@@ -7,6 +7,7 @@ import { createReadStream, existsSync, lstatSync, mkdirSync, rmSync } from 'node
 import { connect } from 'node:net';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { CofferError } from '../../errors.js';
+import { ageEncrypt, xwingRecipient } from '../../format/age.js';
 import type { BitcoinAddressType } from '../../format/bitcoin.js';
 import type { TypedData } from '../../format/eip712.js';
 import { type EthereumTransaction, fromHexString } from '../../format/ethereum.js';
@@ -310,6 +311,34 @@ export const solAddress: CommandRun = async (ctx) => {
 export const ageRecipient: CommandRun = async (ctx) => {
   const recipient = await ageRecipientOfKey(await ctx.ops(), ctx.args[0]!);
   return emit(ctx, { recipient }, recipient);
+};
+
+/** Encrypts to age1pq1… recipients; needs no keystore (the recipient strings are public). */
+export const ageEncryptTo: CommandRun = async (ctx) => {
+  const to = strings(ctx.values, 'to');
+  if (to.length === 0)
+    throw new CofferError('EINVAL', '--to is required: an age1pq1… recipient (repeatable)');
+  const recipients = to.map((given) => {
+    const r = given.trim();
+    if (!r.toLowerCase().startsWith('age1pq1'))
+      throw new CofferError(
+        'EINVAL',
+        `--to ${r.slice(0, 12)}…: only post-quantum age1pq1… recipients are supported (not X25519 age1… or SSH keys)`,
+      );
+    return xwingRecipient(r);
+  });
+  const plaintext = await readInput(ctx.streams, str(ctx.values, 'in'), {
+    max: 256 * MiB,
+    op: 'age encrypt',
+  });
+  const out = str(ctx.values, 'out');
+  if (flag(ctx.values, 'armor')) {
+    const text = await ageEncrypt(plaintext, recipients, { armor: true });
+    if (out === undefined || out === '-') return writeText(ctx.streams, text.trimEnd());
+    return writeBinary(ctx.streams, Buffer.from(text, 'latin1'), { out });
+  }
+  const file = await ageEncrypt(plaintext, recipients);
+  return writeBinary(ctx.streams, file, out === undefined ? {} : { out });
 };
 
 export const ageDecrypt: CommandRun = async (ctx) => {

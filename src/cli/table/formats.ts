@@ -338,12 +338,31 @@ export const formatsTable: CommandSpec[] = [
     load: fmt('ageRecipient'),
   },
   {
+    path: ['age', 'encrypt'],
+    summary: 'encrypt a file to age1pq1… recipients (age post-quantum format; no keystore needed)',
+    usage: '--to RECIPIENT… [--in FILE] [--out FILE] [--armor]',
+    options: {
+      to: {
+        type: 'string',
+        multiple: true,
+        value: 'RECIPIENT',
+        help: 'an age1pq1… recipient (repeatable); X25519 age1… and SSH recipients are not supported',
+      },
+      in: file('the plaintext (default stdin), at most 256 MiB'),
+      out: file('write the age file to FILE'),
+      armor: { type: 'boolean', help: 'ASCII armour (-----BEGIN AGE ENCRYPTED FILE-----)' },
+    },
+    notes: ['The file opens with `age -d -i` on the matching identity, or `coffer age decrypt KEY`.'],
+    examples: ['coffer age encrypt --to "$(coffer age recipient "$KEY")" --in secret.txt --out secret.age'],
+    load: fmt('ageEncryptTo'),
+  },
+  {
     path: ['age', 'decrypt'],
     summary: 'decrypt an age file (binary or armoured) with an x-wing key',
     usage: 'KEY [--in FILE] [--out FILE]',
     args: KEY,
     options: {
-      in: file('the age file (default stdin)'),
+      in: file('the age file (default stdin), at most 256 MiB'),
       out: file('write the plaintext to FILE (mode 0600)'),
     },
     examples: ['coffer age decrypt "$KEY" --in secret.age > secret.txt'],
