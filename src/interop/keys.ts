@@ -30,7 +30,7 @@ export async function signingKey(
   ) {
     throw new CofferError(
       'EPERM',
-      `key ${id} is ${info.algorithm}: ${what} needs ${allowed.length === 1 ? 'an' : 'one of'} ${allowed.join(', ')} key${allowed.length === 1 ? '' : 's'}`,
+      `key ${id} is ${info.algorithm}: ${what} needs ${allowed.length === 1 ? (/^[aeiou]/.test(allowed[0]!) ? 'an' : 'a') : 'one of'} ${allowed.join(', ')} key${allowed.length === 1 ? '' : 's'}`,
     );
   }
   const publicKey = (await ops.publicKey(id, 'raw')) as Uint8Array;
