@@ -22,7 +22,7 @@ export const formatsTable: CommandSpec[] = [
     options: {
       app: app('the application the key will belong to'),
       purpose: { type: 'string', value: 'PURPOSE', help: 'what the key is for within the app' },
-      in: file('the key file (PEM, DER, OpenSSH, JWK JSON); `-` for stdin'),
+      in: file('the key file (PEM, DER, OpenSSH, JWK JSON; at most 64 KiB); `-` for stdin'),
       'ask-passphrase': {
         type: 'boolean',
         help: "ask for the key file's passphrase (or COFFER_IMPORT_PASSPHRASE); it is used here and never sent",
@@ -43,6 +43,7 @@ export const formatsTable: CommandSpec[] = [
       replaces: { type: 'string', value: 'ID', help: 'import as the next version of this imported key' },
     },
     notes: [
+      'Algorithms: ed25519, ecdsa-p256, secp256k1, ml-dsa-65 (PKCS#8 with the seed) and x-wing. Encrypted PKCS#8: PBES2 with PBKDF2 or scrypt and AES-CBC; OpenSSH: bcrypt-pbkdf with AES-CTR/CBC/GCM (not chacha20-poly1305).',
       'The key is marked origin: imported and can never be exported again (only encrypted backups carry it).',
       "Through a daemon the key is wrapped to the daemon's import key (SPEC §14.15.3): neither it nor its passphrase travels in clear.",
       'Imported keys are not rotated by Coffer: import the next key with --replaces.',
@@ -148,7 +149,10 @@ export const formatsTable: CommandSpec[] = [
     summary: 'verify a compact JWS (kid names the key version, or give KEY): payload on stdout',
     usage: '[KEY] --in FILE',
     args: [{ name: 'KEY', optional: true }],
-    options: { in: file('the compact JWS (default stdin)') },
+    options: { in: file('the compact JWS or JWT (default stdin), at most 1 MiB') },
+    notes: [
+      'The key decides the algorithm (RFC 8725): alg must match it, "none" and unknown crit headers are refused. Exit 0 valid, 7 invalid.',
+    ],
     examples: ['coffer jws verify --in token.jws'],
     load: fmt('jwsVerify'),
   },
@@ -159,8 +163,11 @@ export const formatsTable: CommandSpec[] = [
     args: KEY,
     options: {
       claims: { type: 'string', value: 'JSON', help: 'the claims object, e.g. {"sub":"svc"}' },
-      'expires-in': { type: 'string', value: 'SECONDS', help: 'sets exp = iat + SECONDS' },
+      'expires-in': { type: 'string', value: 'SECONDS', help: 'sets exp = iat + SECONDS (1 s to 10 years)' },
     },
+    notes: [
+      'alg from the key: EdDSA (ed25519), ES256 (ecdsa-p256), ES256K (secp256k1), ML-DSA-65 (experimental JOSE draft); kid <keyId>.<version>.',
+    ],
     examples: ['coffer jwt sign "$KEY" --claims \'{"sub":"ci","aud":"deploy"}\' --expires-in 300'],
     load: fmt('jwtSign'),
   },
@@ -169,6 +176,9 @@ export const formatsTable: CommandSpec[] = [
     summary: "an app's JWK Set: the primary version of each active signing key",
     usage: '--app APP',
     options: { app: app('the application') },
+    notes: [
+      'JSON {"keys": […]} with kid <keyId>.<version>, alg and use "sig"; public keys only. Trust anchors and KEM keys are left out.',
+    ],
     examples: ['coffer jwks --app auth > jwks.json'],
     load: fmt('jwks'),
   },
@@ -264,7 +274,10 @@ export const formatsTable: CommandSpec[] = [
     summary: 'EIP-191 personal_sign of a message: 0x-hex signature',
     usage: 'KEY [--in FILE]',
     args: KEY,
-    options: { in: file('the message (default stdin)') },
+    options: { in: file('the message bytes (default stdin), at most 1 MiB') },
+    notes: [
+      'secp256k1 keys. Output: 0x + r ‖ s ‖ v (65 bytes, v 27 or 28, low-S), as ethers.verifyMessage takes it.',
+    ],
     examples: ['echo -n hello | coffer eth sign-message "$KEY"'],
     load: fmt('ethSignMessage'),
   },
@@ -273,7 +286,10 @@ export const formatsTable: CommandSpec[] = [
     summary: 'EIP-712 signature of typed data (JSON {types, primaryType, domain, message}): 0x-hex',
     usage: 'KEY [--in FILE]',
     args: KEY,
-    options: { in: file('the typed data JSON (default stdin)') },
+    options: { in: file('the typed data JSON (default stdin), at most 1 MiB') },
+    notes: [
+      'secp256k1 keys. Output: 0x + r ‖ s ‖ v (65 bytes, v 27 or 28), as ethers.verifyTypedData takes it.',
+    ],
     examples: ['coffer eth sign-typed-data "$KEY" --in permit.json'],
     load: fmt('ethSignTypedData'),
   },
@@ -282,7 +298,15 @@ export const formatsTable: CommandSpec[] = [
     summary: 'sign a legacy (EIP-155) or EIP-1559 transaction (JSON): raw 0x-hex on stdout',
     usage: 'KEY [--in FILE]',
     args: KEY,
-    options: { in: file('the transaction JSON (default stdin); integers as decimal strings') },
+    options: {
+      in: file(
+        'the transaction JSON (default stdin), at most 1 MiB; integers as numbers, decimal or 0x-hex strings',
+      ),
+    },
+    notes: [
+      'Fields: type (2 default, or 0), chainId, nonce, gasLimit, to (omit to create a contract), value, data (0x-hex); type 2: maxPriorityFeePerGas, maxFeePerGas, accessList; type 0: gasPrice (EIP-155 v).',
+      '--json prints the raw transaction with its hash and sender.',
+    ],
     examples: ['coffer eth sign-transaction "$KEY" --in tx.json'],
     load: fmt('ethSignTransaction'),
   },
@@ -309,7 +333,7 @@ export const formatsTable: CommandSpec[] = [
     usage: 'KEY [--in FILE] [--bip137 --type TYPE]',
     args: KEY,
     options: {
-      in: file('the message (default stdin)'),
+      in: file('the message (default stdin), at most 1 MiB'),
       bip137: { type: 'boolean', help: 'BIP-137 header for the --type address' },
       type: {
         type: 'string',
@@ -318,6 +342,9 @@ export const formatsTable: CommandSpec[] = [
         choices: ['p2wpkh', 'p2sh-p2wpkh', 'p2pkh'],
       },
     },
+    notes: [
+      'secp256k1 keys. Output: base64 of header ‖ r ‖ s (65 bytes); the header is 31–34 (compressed P2PKH, as Bitcoin Core writes it), or with --bip137 35–38 (P2SH-P2WPKH) / 39–42 (P2WPKH).',
+    ],
     examples: ['echo -n hello | coffer btc sign-message "$KEY"'],
     load: fmt('btcSignMessage'),
   },
@@ -326,6 +353,9 @@ export const formatsTable: CommandSpec[] = [
     summary: "the Solana address of an Ed25519 key (HD path m/44'/501'/x'/0')",
     usage: 'KEY',
     args: KEY,
+    notes: [
+      "The address is the base58 public key; derive the key with `coffer hd derive SEED \"m/44'/501'/0'/0'\" --alg ed25519`.",
+    ],
     examples: ['coffer sol address "$KEY"'],
     load: fmt('solAddress'),
   },
