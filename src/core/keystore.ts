@@ -65,6 +65,7 @@ import {
   type Pkcs11TokenConfig,
   ResidentKeys,
   residentAlgorithm,
+  signDigestWithResidentKey,
   signWithResidentKey,
   validateTokenConfig,
 } from './resident.js';
@@ -976,11 +977,8 @@ export class Keystore implements KeyOperations {
     options: SignDigestOptions,
   ): Promise<{ signature: Uint8Array; version: number }> {
     const s = this.#open();
-    if (await this.#residentKey(id))
-      throw new CofferError(
-        'EINVAL',
-        `key ${id} is HSM-resident: its token signs messages, not digests, through Coffer`,
-      );
+    const resident = await this.#residentKey(id);
+    if (resident) return signDigestWithResidentKey(s, this.#resident, resident, digest, options);
     return signDigest(s, id, digest, options);
   }
 
