@@ -39,6 +39,8 @@ test('every command has a summary, usage, examples and help; no two share a path
 });
 
 test('command options shadow a global option only where meant (--version N)', () => {
+  // A shadowing option is read as the global one too: `ssh-agent --socket PATH` once made the CLI
+  // look for a daemon on the agent's own path, hence `ssh-agent --listen PATH`.
   for (const c of COMMANDS) {
     for (const name of Object.keys(c.options ?? {})) {
       if (name in GLOBAL_OPTIONS)

@@ -2,7 +2,7 @@
 // surface (client/surface.ts) — the same methods, arguments and results as a Keystore in this process,
 // plus the hd, backup, rotation and tokens namespaces — and throws CofferError with the daemon's codes
 // (from its `{ error: { code, message } }`). It uses only node:http / node:https and imports nothing of
-// core or crypto at run time, and keeps connections alive (Unix socket or TCP/TLS).
+// core or crypto at run time (key import loads its wrapping code when first used), and keeps connections alive (Unix socket or TCP/TLS).
 import {
   Agent as HttpAgent,
   request as httpRequest,
@@ -11,11 +11,14 @@ import {
 } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { AuditEntry, AuditReport } from '../core/audit.js';
+import type { SignDigestOptions } from '../core/digest-sign.js';
+import type { ImportKeySpec, TrustAnchorSpec } from '../core/imported.js';
 import type { ProtectorInfo } from '../core/keyslots.js';
 import type { Aad, KeyFilter, SignatureCheck, SignatureEncoding } from '../core/surface.js';
 import type { CreateKeySpec, KeyInfo } from '../core/types.js';
 import { CofferError, isErrorCode } from '../errors.js';
 import { assertByteSource, ByteReader, type ByteSource } from '../format/byte-reader.js';
+import type { KeyInput } from '../format/key-import.js';
 
 export type { ByteSource } from '../format/byte-reader.js';
 
@@ -491,6 +494,60 @@ export class CofferClient implements CofferOperations {
   }
 
   // ---- keys ----
+
+  // ---- standard formats (SPEC §14.15) ----
+  /**
+   * Imports a private key: parsed (and decrypted) here, wrapped to the daemon's import key for the
+   * spec's app and purpose (SPEC §14.15.3); the key and its passphrase never travel in clear.
+   */
+  async importKey(
+    spec: ImportKeySpec,
+    key: KeyInput,
+    options: { passphrase?: string } = {},
+  ): Promise<KeyInfo> {
+    if (typeof spec !== 'object' || spec === null) throw new CofferError('EINVAL', 'spec must be an object');
+    const published = await this.#json<{ algorithm: string; fingerprint: string; publicKey: string }>(
+      'GET',
+      '/import-key',
+    );
+    const { wrapForDaemon } = await import('./import-wrap.js');
+    const wrapped = wrapForDaemon(
+      { ...published, publicKey: unb64(published.publicKey) },
+      { app: spec.app, purpose: spec.purpose },
+      key,
+      options.passphrase,
+    );
+    return this.#json('POST', '/keys/import', { json: { spec, wrapped: b64(wrapped) } });
+  }
+  /** Holds a public key (PEM, OpenSSH line, JWK, SPKI DER or raw bytes) as a verify-only trust anchor. */
+  async addTrustAnchor(spec: TrustAnchorSpec, key: KeyInput): Promise<KeyInfo> {
+    const body =
+      typeof key === 'string'
+        ? { spec, text: key }
+        : key instanceof Uint8Array
+          ? { spec, raw: b64(key) }
+          : { spec, text: JSON.stringify(key) };
+    return this.#json('POST', '/trust-anchors', { json: body });
+  }
+  async signDigest(
+    id: string,
+    digest: Uint8Array,
+    options: SignDigestOptions,
+  ): Promise<{ signature: Uint8Array; version: number }> {
+    assertBytes('digest', digest);
+    const r = await this.#json<{ signature: string; version: number }>(
+      'POST',
+      `${this.#key(id)}/sign-digest`,
+      {
+        json: { digest: b64(digest), hash: options?.hash, recoverable: options?.recoverable },
+      },
+    );
+    return { signature: unb64(r.signature), version: r.version };
+  }
+  /** The JWK Set of an app (`GET /v1/apps/{app}/jwks.json`; needs `read` for the app). */
+  async jwks(app: string): Promise<{ keys: Record<string, string>[] }> {
+    return this.#json('GET', `/apps/${encodeURIComponent(app)}/jwks.json`);
+  }
 
   async createKey(spec: CreateKeySpec): Promise<KeyInfo> {
     return this.#json('POST', '/keys', { json: spec });

@@ -149,11 +149,14 @@ export async function dangerouslyImportKeyMaterial(
               ),
               ...(v.publicKey ? { publicKey: b64.encode(v.publicKey) } : {}),
             }
-          : {
-              version: v.version,
-              destroyed: true,
-              ...(v.publicKey ? { publicKey: b64.encode(v.publicKey) } : {}),
-            };
+          : info.origin === 'trust-anchor' && v.publicKey
+            ? // A trust anchor's versions never had a secret: public key only, not destroyed.
+              { version: v.version, publicKey: b64.encode(v.publicKey) }
+            : {
+                version: v.version,
+                destroyed: true,
+                ...(v.publicKey ? { publicKey: b64.encode(v.publicKey) } : {}),
+              };
         ops.push({
           op: 'put',
           key,

@@ -3,11 +3,14 @@
 // rotate, emergency rotate, activate, suspend, resume, revoke, destroy, minimum decryption version,
 // usage repair — as one compare-and-swap write each. The Keystore facade (keystore.ts) hands calls
 // here; operations on keys live in operations.ts.
+import { wipe } from '../crypto/bytes.js';
 import { CofferError } from '../errors.js';
+import type { KeyInput } from '../format/key-import.js';
 import type { WriteOp } from '../storage/types.js';
 import { openRecord } from './barrier.js';
 import { b64 } from './encoding.js';
 import { newKeyId } from './ids.js';
+import { type ImportKeySpec, prepareImport, prepareTrustAnchor, type TrustAnchorSpec } from './imported.js';
 import { outcomeUnknown } from './keyslots.js';
 import {
   type Actor,
@@ -21,11 +24,32 @@ import { generateMaterial, hasPublicKey, wrapSecret } from './material.js';
 import { assertMetadataString, assertName, validateCreateSpec } from './names.js';
 import { type ResidentKeys, residentAlgorithm } from './resident.js';
 import { idKey, metaKey, type Session, type VersionRecord, versionKey } from './session.js';
-import type { CreateKeySpec, KeyInfo, KeyResidency } from './types.js';
+import type { CreateKeySpec, KeyInfo, KeyOrigin, KeyResidency } from './types.js';
 import { usageKey } from './usage.js';
 
 /** Keys per createKeys call: 4 records each plus the record tree's nodes must fit one batch (SPEC §4.1). */
 export const MAX_CREATE_BATCH = 1000;
+
+/** Material brought in from outside (SPEC §14.15): an imported secret, or a trust anchor's public key. */
+interface SuppliedVersion {
+  origin: KeyOrigin;
+  secret?: Uint8Array;
+  publicKey?: Uint8Array;
+}
+
+/** Rotation makes new material; a key whose material came from outside gets new versions by import. */
+function refuseRotation(info: KeyInfo): void {
+  if (info.origin === 'imported')
+    throw new CofferError(
+      'EPERM',
+      `key ${info.id} was imported: import its next version with \`coffer key import --replaces ${info.id}\``,
+    );
+  if (info.origin === 'trust-anchor')
+    throw new CofferError(
+      'EPERM',
+      `key ${info.id} is a trust anchor: add its next public key with \`coffer anchor add --replaces ${info.id}\``,
+    );
+}
 
 /** A resident key's token pair made before the write that records it. */
 interface ResidentVersion {
@@ -69,6 +93,7 @@ export class KeyManager {
     spec: ReturnType<typeof validateCreateSpec>,
     now: number,
     resident?: ResidentVersion & { id: string },
+    supplied?: SuppliedVersion,
   ): { info: KeyInfo; ops: WriteOp[] } {
     const s = this.#open();
     const id = resident?.id ?? newKeyId(spec.app, spec.purpose, now, s.rng);
@@ -94,9 +119,10 @@ export class KeyManager {
       ...(s.insecure ? { insecure: true } : {}),
       ...(spec.backupAllowed === false ? { backupAllowed: false as const } : {}),
       ...(resident ? { residency: resident.residency } : {}),
+      ...(supplied ? { origin: supplied.origin } : {}),
       history: [],
     };
-    return { info, ops: [...this.#versionOps(info, 1, resident), ...this.#metaOps(info, 0)] };
+    return { info, ops: [...this.#versionOps(info, 1, resident, supplied), ...this.#metaOps(info, 0)] };
   }
 
   #metaOps(info: KeyInfo, revision: number, withIndex = revision === 0): WriteOp[] {
@@ -116,15 +142,27 @@ export class KeyManager {
     return out;
   }
 
-  #versionOps(info: KeyInfo, version: number, resident?: ResidentVersion): WriteOp[] {
+  #versionOps(
+    info: KeyInfo,
+    version: number,
+    resident?: ResidentVersion,
+    supplied?: SuppliedVersion,
+  ): WriteOp[] {
     const s = this.#open();
     const key = versionKey(info, version);
+    if (supplied && supplied.secret === undefined) {
+      // A trust anchor's version holds its public key only; there is no private half anywhere.
+      const record: VersionRecord = { version, publicKey: b64.encode(supplied.publicKey!) };
+      return [{ op: 'put', key, value: s.sealRecord(key, record), expectRevision: 0 }];
+    }
     if (resident) {
       // SPEC §5.5: a resident version's record holds its public key only; the private half is in the token.
       const record: VersionRecord = { version, publicKey: b64.encode(resident.publicKey) };
       return [{ op: 'put', key, value: s.sealRecord(key, record), expectRevision: 0 }];
     }
-    const material = generateMaterial(info.algorithm, s.rng);
+    const material = supplied
+      ? { secret: Uint8Array.from(supplied.secret!), publicKey: supplied.publicKey }
+      : generateMaterial(info.algorithm, s.rng);
     const wrapped = wrapSecret(
       s.keys.keyWrap,
       material.secret,
@@ -331,6 +369,7 @@ export class KeyManager {
       );
     }
     return this.#change(id, (info, who) => {
+      refuseRotation(info);
       const next = applyRotation(info, who, options);
       return {
         info: next,
@@ -363,6 +402,7 @@ export class KeyManager {
       return result;
     }
     const result = await this.#change(id, (info, who) => {
+      refuseRotation(info);
       const next = applyRotation(info, who, { compromiseOld: true, reason: incident.description });
       return {
         info: next,
@@ -522,5 +562,105 @@ export class KeyManager {
       };
     });
     s.usage.repaired(id);
+  }
+
+  // ---- keys whose material comes from outside (SPEC §14.15) ----
+
+  async importKey(
+    spec: ImportKeySpec,
+    key: KeyInput,
+    options: { passphrase?: string } = {},
+  ): Promise<KeyInfo> {
+    const s = this.#open();
+    s.keys; // ELOCKED before parsing (an encrypted key's KDF is work)
+    const prepared = prepareImport(spec, key, options);
+    try {
+      const supplied: SuppliedVersion = {
+        origin: 'imported',
+        secret: prepared.secret,
+        ...(prepared.publicKey ? { publicKey: prepared.publicKey } : {}),
+      };
+      const details = {
+        app: prepared.spec.app,
+        purpose: prepared.spec.purpose,
+        algorithm: prepared.spec.algorithm,
+      };
+      if (prepared.replaces !== undefined)
+        return await this.#supplyVersion(prepared.replaces, prepared.spec, supplied, 'key.import', details);
+      return await this.#createSupplied(prepared.spec, supplied, 'key.import', details);
+    } finally {
+      wipe(prepared.secret);
+    }
+  }
+
+  async addTrustAnchor(spec: TrustAnchorSpec, key: KeyInput): Promise<KeyInfo> {
+    const s = this.#open();
+    s.keys;
+    const prepared = prepareTrustAnchor(spec, key);
+    const supplied: SuppliedVersion = { origin: 'trust-anchor', publicKey: prepared.publicKey };
+    const details = {
+      app: prepared.spec.app,
+      set: prepared.spec.purpose,
+      name: prepared.spec.labels['trust-anchor'],
+      algorithm: prepared.spec.algorithm,
+    };
+    if (prepared.replaces !== undefined)
+      return this.#supplyVersion(prepared.replaces, prepared.spec, supplied, 'anchor.add', details);
+    return this.#createSupplied(prepared.spec, supplied, 'anchor.add', details);
+  }
+
+  async #createSupplied(
+    spec: ReturnType<typeof validateCreateSpec>,
+    supplied: SuppliedVersion,
+    event: string,
+    details: Record<string, unknown>,
+  ): Promise<KeyInfo> {
+    const s = this.#open();
+    const info = await s.commit(async () => {
+      const built = this.#buildKey(spec, s.now(), undefined, supplied);
+      return {
+        ops: built.ops,
+        events: [{ event, keyId: built.info.id, details: { ...details, version: 1 } }],
+        result: built.info,
+      };
+    });
+    s.remember(info, 0);
+    return structuredClone(info);
+  }
+
+  /** A new primary version with supplied material; the key must be of the same kind, app, purpose, algorithm. */
+  async #supplyVersion(
+    id: string,
+    spec: ReturnType<typeof validateCreateSpec>,
+    supplied: SuppliedVersion,
+    event: string,
+    details: Record<string, unknown>,
+  ): Promise<KeyInfo> {
+    const result = await this.#change(id, (info, who) => {
+      if (info.origin !== supplied.origin)
+        throw new CofferError(
+          'EPERM',
+          `key ${id} is not ${supplied.origin === 'imported' ? 'an imported key' : 'a trust anchor'}`,
+        );
+      if (info.app !== spec.app || info.purpose !== spec.purpose || info.algorithm !== spec.algorithm)
+        throw new CofferError(
+          'EINVAL',
+          `key ${id} is ${info.app}/${info.purpose} ${info.algorithm}: the new version must match`,
+        );
+      if (supplied.origin === 'trust-anchor' && info.labels['trust-anchor'] !== spec.labels['trust-anchor'])
+        throw new CofferError(
+          'EINVAL',
+          `key ${id} is anchor ${info.labels['trust-anchor']}, not ${spec.labels['trust-anchor']}`,
+        );
+      const next = applyRotation(info, who, {});
+      return {
+        info: next,
+        extraOps: this.#versionOps(next, next.primaryVersion, undefined, supplied),
+        event,
+        details: { ...details, version: next.primaryVersion },
+      };
+    });
+    this.#open().forgetVersions(id);
+    return result;
   }
 }

@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { openStorage } from '../storage/open.js';
 import { passphrase, tempKeystore } from '../testing/keystore.js';
-import { Keystore } from './keystore.js';
 import { LAST_USED_RESOLUTION_MS } from './keyslots.js';
+import { Keystore } from './keystore.js';
 
 test('an unlock within the hour of the recorded use writes nothing; the first use and a later one are recorded', async () => {
   let now = Date.UTC(2026, 0, 1);
@@ -28,7 +28,10 @@ test('an unlock within the hour of the recorded use writes nothing; the first us
       const [slot] = await opened.listProtectors();
       const tail = await opened.auditTail(50);
       await opened.close();
-      return { lastUsedAt: slot!.lastUsedAt, unlocks: tail.filter((e) => e.event === 'keystore.unlock').length };
+      return {
+        lastUsedAt: slot!.lastUsedAt,
+        unlocks: tail.filter((e) => e.event === 'keystore.unlock').length,
+      };
     };
     const created = await generation();
     // First use since the slot was made: recorded.

@@ -6,6 +6,7 @@
 import { assertBytes } from '../crypto/bytes.js';
 import type { PassphraseKdfParams } from '../crypto/passphrase-kdf.js';
 import { CofferError } from '../errors.js';
+import type { KeyInput } from '../format/key-import.js';
 import type { ProtectorConfig } from '../protect/configs.js';
 import {
   type AppRecord,
@@ -22,6 +23,8 @@ import {
   type ExportFilter,
   type ImportMode,
 } from './dangerous-material.js';
+import { type SignDigestOptions, signDigest } from './digest-sign.js';
+import type { ImportKeySpec, TrustAnchorSpec } from './imported.js';
 import { KeyManager, MAX_CREATE_BATCH } from './key-manager.js';
 import {
   addSlot,
@@ -35,7 +38,7 @@ import {
 import { type OpenOptions, openStore, unlockStore } from './keystore-open.js';
 import * as ops from './operations.js';
 import { exportPublicKey, type PublicKeyFormat } from './public-key.js';
-import { type ResidentKeys, signWithResidentKey } from './resident.js';
+import { type ResidentKeys, signDigestWithResidentKey, signWithResidentKey } from './resident.js';
 import type { Session } from './session.js';
 import * as streams from './stream-seal.js';
 import type { KeyOperations, SignatureCheck } from './surface.js';
@@ -298,6 +301,36 @@ export class Keystore implements KeyOperations {
     return exportPublicKey(info.algorithm, await s.publicKey(info, version), format, {
       comment: `${info.app}/${info.purpose}/${id}`,
     });
+  }
+
+  // ---- standard formats: imported keys, trust anchors, digests (SPEC §14.2, §14.15) ----
+
+  /**
+   * Imports a private key (PKCS#8, encrypted PKCS#8, SEC 1, OpenSSH, JWK) as a non-exportable key
+   * marked `origin: 'imported'`, or as the next version of one (`replaces`).
+   */
+  importKey(spec: ImportKeySpec, key: KeyInput, options: { passphrase?: string } = {}): Promise<KeyInfo> {
+    return this.#keys.importKey(spec, key, options);
+  }
+
+  /** Holds a public key for verification only (a trust anchor), or its next version (`replaces`). */
+  addTrustAnchor(spec: TrustAnchorSpec, key: KeyInput): Promise<KeyInfo> {
+    return this.#keys.addTrustAnchor(spec, key);
+  }
+
+  /**
+   * Signs a digest the caller computed (SPEC §14.2): ECDSA keys; `recoverable` (secp256k1) gives
+   * r ‖ s ‖ v for wallets. The digest's length must be its hash's.
+   */
+  async signDigest(
+    id: string,
+    digest: Uint8Array,
+    options: SignDigestOptions,
+  ): Promise<{ signature: Uint8Array; version: number }> {
+    const s = this.#open();
+    const resident = await this.#keys.residentKey(id);
+    if (resident) return signDigestWithResidentKey(s, this.#resident, resident, digest, options);
+    return signDigest(s, id, digest, options);
   }
 
   // ---- keyslots -----------------------------------------------------------------------------------

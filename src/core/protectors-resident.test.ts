@@ -5,7 +5,7 @@
 // lacks a mechanism (SoftHSM2 with mechanisms switched off, in a child process) → EUNAVAIL naming it.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { createPublicKey, verify as nodeVerify } from 'node:crypto';
+import { createHash, createPublicKey, verify as nodeVerify } from 'node:crypto';
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -339,6 +339,57 @@ describe('HSM-resident keys in the keystore', () => {
     } finally {
       await source.close();
       await target.close();
+    }
+  });
+
+  test('signDigest with a resident P-256 key: CKM_ECDSA in the token, verified by node:crypto over the data', async () => {
+    const ks = await Keystore.open({
+      store: storeUrl(),
+      protector: passphrase(),
+      create: true,
+      pkcs11: token(),
+    });
+    try {
+      const key = await ks.createKey({
+        app: 'release',
+        purpose: 'digest',
+        algorithm: 'ecdsa-p256',
+        residency: 'pkcs11',
+      });
+      const pem = (await ks.publicKey(key.id, 'pem')) as string;
+      const big = new Uint8Array(3 << 20).fill(0x5a); // beyond the 1 MiB message bound of sign
+      for (const hash of ['sha256', 'sha384', 'sha512'] as const) {
+        const digest = createHash(hash).update(big).digest();
+        const { signature, version } = await ks.signDigest(key.id, digest, { hash });
+        assert.equal(version, 1);
+        assert.equal(signature.length, 64);
+        // node:crypto hashes the data itself and truncates as ECDSA does: the token signed that digest.
+        assert.ok(nodeVerify(hash, big, { key: nodeKey(pem), dsaEncoding: 'ieee-p1363' }, signature), hash);
+        assert.ok(!nodeVerify(hash, message, { key: nodeKey(pem), dsaEncoding: 'ieee-p1363' }, signature));
+      }
+      const digest = createHash('sha256').update(message).digest();
+      await expectCode(
+        ks.signDigest(key.id, digest.subarray(1), { hash: 'sha256' }),
+        'EINVAL',
+        /32 bytes, got 31/,
+      );
+      await expectCode(
+        ks.signDigest(key.id, digest, { hash: 'sha256', recoverable: true }),
+        'EINVAL',
+        /secp256k1 only/,
+      );
+      const ed = await ks.createKey({
+        app: 'release',
+        purpose: 'ed',
+        algorithm: 'ed25519',
+        residency: 'pkcs11',
+      });
+      await expectCode(ks.signDigest(ed.id, digest, { hash: 'sha256' }), 'EINVAL', /cannot sign a digest/);
+      // The key's state rules as for sign: a suspended key signs no digest.
+      await ks.suspend(key.id);
+      await expectCode(ks.signDigest(key.id, digest, { hash: 'sha256' }), 'ESTATE');
+    } finally {
+      await ks.close();
     }
   });
 

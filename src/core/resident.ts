@@ -5,6 +5,8 @@
 // use the stored public key like any other key; signing goes to the device through the interface in
 // protect/resident.ts, loaded on first use, so a keystore without resident keys never loads pkcs11js.
 import { assertBytes } from '../crypto/bytes.js';
+import type { DigestAlgorithm } from '../crypto/hash.js';
+import { assertDigest } from '../crypto/prehash.js';
 import { systemRng } from '../crypto/rng.js';
 import { CofferError } from '../errors.js';
 import { ecdsaSignatureToDer } from '../format/ecdsa-der.js';
@@ -154,6 +156,11 @@ export class ResidentKeys {
     return this.#on(residency, (token) => token.sign(tokenKeyId, data));
   }
 
+  /** CKM_ECDSA over a caller's digest with a resident P-256 key (signResidentDigest). */
+  async signDigest(residency: KeyResidency, tokenKeyId: string, digest: Uint8Array): Promise<Uint8Array> {
+    return this.#on(residency, (token) => token.signDigest(tokenKeyId, digest));
+  }
+
   /** Logs the session out (lock, close); the next resident operation logs in again. */
   async close(): Promise<void> {
     const pending = this.#token;
@@ -198,6 +205,50 @@ export async function signWithResidentKey(
   s.usage.count(info.id, v.version);
   s.auditOperation('op.sign', info.id, v.version);
   return { signature: encoding === 'der' ? ecdsaSignatureToDer(raw) : raw, version: v.version };
+}
+
+/**
+ * `ks.signDigest` for a resident key (SPEC §14.2, §5.5): the digest checks of digest-sign.ts, then
+ * the token signs it with CKM_ECDSA. Ed25519 keys are refused as in software (Ed25519ph is another
+ * algorithm); recoverable signatures exist for secp256k1 only, which a token does not hold.
+ */
+export async function signDigestWithResidentKey(
+  s: Session,
+  resident: ResidentKeys,
+  info: KeyInfo,
+  digest: unknown,
+  options: { hash: DigestAlgorithm; recoverable?: boolean },
+): Promise<{ signature: Uint8Array; version: number }> {
+  const residency = info.residency;
+  if (residency === undefined) throw new CofferError('EINTERNAL', `key ${info.id} is not HSM-resident`);
+  if (typeof options !== 'object' || options === null)
+    throw new CofferError('EINVAL', 'options must be an object with the hash');
+  assertDigest(options.hash, digest);
+  for (const name of Object.keys(options)) {
+    if (name !== 'hash' && name !== 'recoverable')
+      throw new CofferError('EINVAL', `unknown option '${name}'`);
+  }
+  if (options.recoverable !== undefined && typeof options.recoverable !== 'boolean')
+    throw new CofferError('EINVAL', 'options.recoverable must be a boolean');
+  if (options.recoverable)
+    throw new CofferError(
+      'EINVAL',
+      `recoverable signatures are defined for secp256k1 only, not ${info.algorithm}`,
+    );
+  const v = protectVersion(info, 'sign', s.now());
+  if (info.algorithm !== 'ecdsa-p256') {
+    throw new CofferError(
+      'EINVAL',
+      `key ${info.id} is ${info.algorithm}, which cannot sign a digest (its prehash variant is another algorithm that ordinary verifiers reject): sign the message itself, or use an ECDSA key`,
+    );
+  }
+  if (v.tokenKeyId === undefined) {
+    throw new CofferError('EBADMSG', `version ${v.version} of resident key ${info.id} names no token key`);
+  }
+  const signature = await resident.signDigest(residency, v.tokenKeyId, digest);
+  s.usage.count(info.id, v.version);
+  s.auditOperation('op.sign', info.id, v.version);
+  return { signature, version: v.version };
 }
 
 /** Narrows a validated algorithm to the two a token can hold (validateCreateSpec enforced it). */

@@ -6,7 +6,11 @@
 //
 // Features built above core (hd/, backup/, rotation/, the daemon's tokens) extend this surface with
 // namespaces in `CofferOperations` (client/surface.ts), the lowest layer that sees all of them.
+
+import type { KeyInput } from '../format/key-import.js';
 import type { AuditEntry, AuditReport } from './audit.js';
+import type { SignDigestOptions } from './digest-sign.js';
+import type { ImportKeySpec, TrustAnchorSpec } from './imported.js';
 import type { ProtectorInfo } from './keyslots.js';
 import type { PublicKeyFormat } from './public-key.js';
 import type { CreateKeySpec, KeyInfo, KeyState } from './types.js';
@@ -124,4 +128,20 @@ export interface KeyOperations {
   auditTail(count?: number): Promise<AuditEntry[]>;
   verifyAudit(): Promise<AuditReport>;
   listProtectors(): Promise<ProtectorInfo[]>;
+
+  // ---- standard formats (SPEC §14; docs/formats.md) ----
+  /**
+   * Imports a private key (PKCS#8, encrypted PKCS#8, SEC 1, OpenSSH, JWK) as a non-exportable key
+   * with `origin: 'imported'`. Through the daemon it travels encrypted to the daemon's import key
+   * (SPEC §14.15); a passphrase never leaves the caller.
+   */
+  importKey(spec: ImportKeySpec, key: KeyInput, options?: { passphrase?: string }): Promise<KeyInfo>;
+  /** Holds a public key as a verify-only trust anchor (`origin: 'trust-anchor'`). */
+  addTrustAnchor(spec: TrustAnchorSpec, key: KeyInput): Promise<KeyInfo>;
+  /** Signs a digest (sha256/384/512, keccak256) with an ECDSA key; `recoverable` for secp256k1. */
+  signDigest(
+    id: string,
+    digest: Uint8Array,
+    options: SignDigestOptions,
+  ): Promise<{ signature: Uint8Array; version: number }>;
 }

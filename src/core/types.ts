@@ -119,8 +119,16 @@ export interface KeyInfo {
   backupAllowed?: false;
   /** Set for HSM-resident keys: the private halves live in this token, never in the store. */
   residency?: KeyResidency;
+  /**
+   * Where the key material came from (absent: generated here). `imported`: a private key brought in
+   * with importKey, non-exportable from then on; `trust-anchor`: a public key only, for verification
+   * (SPEC §14.15).
+   */
+  origin?: KeyOrigin;
   history: Transition[];
 }
+
+export type KeyOrigin = 'imported' | 'trust-anchor';
 
 export interface CreateKeySpec {
   app: string;

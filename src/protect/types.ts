@@ -123,6 +123,8 @@ export interface ResidentKeyDevice {
   generate(alg: ResidentKeyAlgorithm, label: string): Promise<{ handleId: string; publicKey: Uint8Array }>;
   /** Signs with a resident private key: the raw signature (64 bytes for both algorithms). */
   sign(handleId: string, message: Uint8Array): Promise<Uint8Array>;
+  /** ECDSA over a digest the caller computed (P-256 keys; SPEC §14.2): the raw r ‖ s signature. */
+  signDigest(handleId: string, digest: Uint8Array): Promise<Uint8Array>;
   /** Deletes a key pair; false when it was already gone. */
   destroy(handleId: string): Promise<boolean>;
   /** Whether the session still works (after an EUNAVAIL: a missing key, or the device pulled?). */

@@ -3,6 +3,7 @@
 import type { Route } from './router.js';
 import { adminRoutes } from './routes-admin.js';
 import { backupRoutes } from './routes-backup.js';
+import { formatRoutes } from './routes-formats.js';
 import { hdRoutes } from './routes-hd.js';
 import { keyRoutes } from './routes-keys.js';
 import { keyExtraRoutes } from './routes-keys-extra.js';
@@ -22,5 +23,6 @@ export function allRoutes(openapi: () => unknown): Route[] {
     ...backupRoutes,
     ...maintenanceRoutes,
     ...metricsRoutes,
+    ...formatRoutes,
   ];
 }

@@ -105,7 +105,9 @@ test('the OpenAPI document is generated from the validating schemas, for every r
     'POST /v1/hd/seeds/{seed}/accounts',
     'POST /v1/keys',
     'POST /v1/keys/batch',
+    'POST /v1/keys/import',
     'POST /v1/tokens',
+    'POST /v1/trust-anchors',
   ]);
   assert.deepEqual([...ops].sort(), [...TOKEN_OPS].sort(), 'every token operation guards some route');
   assert.deepEqual(

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { CofferOperations } from '../../client/surface.js';
 import type { KeyInfo } from '../../core/types.js';
 import { CofferError } from '../../errors.js';
+import { ecdsaSignatureToDer } from '../../format/ecdsa-der.js';
 import { type Context, emit, flag, int, note, str } from '../context.js';
 import {
   decodeBase64Text,
@@ -99,14 +100,28 @@ function bytesArgument(ctx: Context, name: 'sig' | 'mac'): Uint8Array {
   return bytes;
 }
 
+const DIGEST_BYTES: Readonly<Record<string, number>> = { sha256: 32, sha384: 48, sha512: 64, keccak256: 32 };
+
+/** A digest given as raw bytes or as hex text (what sha256sum prints), for `sign --prehashed`. */
+function digestInput(hash: string, input: Uint8Array): Uint8Array {
+  const text = Buffer.from(input).toString('latin1').trim();
+  if (/^[0-9a-fA-F]+$/.test(text) && text.length === 2 * (DIGEST_BYTES[hash] ?? 0))
+    return new Uint8Array(Buffer.from(text, 'hex'));
+  return input;
+}
+
 export const sign: CommandRun = async (ctx) => {
   const id = ctx.args[0]!;
   const data = await readInput(ctx.streams, str(ctx.values, 'in'), SIGN_INPUT);
   const der = flag(ctx.values, 'der');
+  const prehashed = str(ctx.values, 'prehashed') as 'sha256' | 'sha384' | 'sha512' | 'keccak256' | undefined;
   const ops = await ctx.ops();
-  const { signature, version } = await withRightTool(ops, id, () =>
-    ops.sign(id, data, der ? { encoding: 'der' } : {}),
+  const { signature: raw, version } = await withRightTool(ops, id, () =>
+    prehashed !== undefined
+      ? ops.signDigest(id, digestInput(prehashed, data), { hash: prehashed })
+      : ops.sign(id, data, der ? { encoding: 'der' } : {}),
   );
+  const signature = prehashed !== undefined && der ? ecdsaSignatureToDer(raw) : raw;
   if (ctx.config.json) return emit(ctx, { keyId: id, version, signature, encoding: der ? 'der' : 'raw' }, '');
   const out = str(ctx.values, 'out');
   if (out !== undefined) return writeBinary(ctx.streams, signature, { out });

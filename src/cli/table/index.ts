@@ -3,6 +3,7 @@
 // version stay as cheap as starting Node.
 import type { CommandSpec } from '../spec.js';
 import { adminTable, maintenanceTable } from './admin.js';
+import { formatsTable } from './formats.js';
 import { hdTable } from './hd.js';
 import { dataTable, keyTable } from './keys.js';
 
@@ -13,6 +14,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   ...keyTable,
   ...dataTable,
   ...hdTable,
+  ...formatsTable,
   ...maintenanceTable,
   ...adminTable.filter((c) => !first.includes(c.path[0]!)),
 ];

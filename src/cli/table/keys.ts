@@ -216,7 +216,7 @@ export const dataTable: CommandSpec[] = [
   {
     path: ['sign'],
     summary: 'sign data with a key: base64 signature on stdout, or raw bytes with --out',
-    usage: 'ID [--in FILE] [--out FILE] [--der]',
+    usage: 'ID [--in FILE] [--out FILE] [--der] [--prehashed HASH]',
     args: ID,
     options: {
       in: file(
@@ -224,12 +224,22 @@ export const dataTable: CommandSpec[] = [
       ),
       out: file('write the raw signature bytes to FILE'),
       der: { type: 'boolean', help: 'ECDSA only: DER (X9.62) signature, as `openssl dgst -verify` expects' },
+      prehashed: {
+        type: 'string',
+        value: 'HASH',
+        help: 'ECDSA only: the input is a digest (raw bytes or hex) of this hash, for data of any size',
+        choices: ['sha256', 'sha384', 'sha512', 'keccak256'],
+      },
     },
-    notes: ['HMAC keys make tags, not signatures: use `coffer mac`.'],
+    notes: [
+      'HMAC keys make tags, not signatures: use `coffer mac`.',
+      "With --prehashed the digest length must be the hash's; the signature equals one over the data itself.",
+    ],
     examples: [
       'coffer sign "$KEY" --in invoice.pdf --out invoice.sig',
       'echo -n hello | coffer sign "$KEY"',
       'coffer sign "$P256" --der --in msg.txt --out msg.sig.der',
+      'sha256sum big.iso | cut -c1-64 | coffer sign "$P256" --prehashed sha256 --der',
     ],
     load: data('sign'),
   },

@@ -20,6 +20,7 @@ export {
   type ResidentKey,
   residentMechanisms,
   signResident,
+  signResidentDigest,
 } from './resident-keys.js';
 export {
   type MechanismRequirement,

@@ -1,7 +1,12 @@
 // The PKCS#11 implementation of protect/types.ts's ResidentKeyDevice: one logged-in Pkcs11Token
 // session and the resident-key operations of resident-keys.ts on it.
 import type { Pkcs11TokenConfig, ResidentKeyAlgorithm, ResidentKeyDevice } from '../types.js';
-import { destroyResidentKey, generateResidentKey, signResident } from './resident-keys.js';
+import {
+  destroyResidentKey,
+  generateResidentKey,
+  signResident,
+  signResidentDigest,
+} from './resident-keys.js';
 import { Pkcs11Token } from './token.js';
 
 export async function openPkcs11ResidentDevice(config: Pkcs11TokenConfig): Promise<ResidentKeyDevice> {
@@ -13,6 +18,7 @@ export async function openPkcs11ResidentDevice(config: Pkcs11TokenConfig): Promi
       return { handleId: key.handleId, publicKey: key.publicKey };
     },
     sign: (handleId, message) => signResident(token, handleId, message),
+    signDigest: (handleId, digest) => signResidentDigest(token, handleId, digest),
     destroy: (handleId) => destroyResidentKey(token, handleId),
     healthy: () =>
       token

@@ -322,6 +322,45 @@ export async function signResident(
   return signature;
 }
 
+/**
+ * Signs a digest the caller computed with the resident P-256 key `handleId` (SPEC §14.2): CKM_ECDSA
+ * signs its input as the hash, so r ‖ s over the digest is the signature over the data it hashes.
+ * The digest is cut to its leftmost 32 bytes first — the ECDSA truncation to the order's 256 bits
+ * (FIPS 186-5 §6.4.1), done here so a token that refuses longer input cannot differ. Ed25519 keys
+ * are EINVAL (Ed25519ph is another algorithm); a token without CKM_ECDSA is EUNAVAIL naming it.
+ */
+export async function signResidentDigest(
+  token: Pkcs11Token,
+  handleId: string,
+  digest: Uint8Array,
+): Promise<Uint8Array> {
+  validateHandleId(handleId);
+  assertBytes('digest', digest, 32, 48, 64);
+  const context = {
+    action: `sign a digest with resident key ${handleId}`,
+    keyName: `resident key ${handleId}`,
+  };
+  const signature = await token.run(context, async (lib, session) => {
+    const [key] = findPair(lib, session, handleId, CKO.PRIVATE_KEY);
+    if (key === undefined) throw missing(token, handleId);
+    const alg = algForKeyType(readAttribute(lib, session, key, CKA.KEY_TYPE));
+    if (alg !== 'ecdsa-p256')
+      throw new CofferError('EINVAL', `resident key ${handleId} is ${alg}: only ECDSA keys sign a digest`);
+    token.requireMechanisms([{ mechanism: CKM.ECDSA, uses: ['sign'] }]);
+    lib.C_SignInit(session, { mechanism: CKM.ECDSA }, key);
+    return Uint8Array.from(
+      await lib.C_SignAsync(session, Buffer.from(digest.subarray(0, 32)), Buffer.alloc(132)),
+    );
+  });
+  if (signature.length !== 64) {
+    throw new CofferError(
+      'EUNAVAIL',
+      `PKCS#11: token returned a ${signature.length}-byte signature, expected 64`,
+    );
+  }
+  return signature;
+}
+
 /** The public half of a resident key, raw and as SubjectPublicKeyInfo. */
 export async function getResidentPublicKey(token: Pkcs11Token, handleId: string): Promise<ResidentPublicKey> {
   validateHandleId(handleId);
