@@ -3,8 +3,8 @@
 // keys, signatures and ciphertexts. HSM-resident keys (SPEC §5.5) go through resident.ts: their
 // private halves never exist here at all.
 import { assertBytes } from '../crypto/bytes.js';
-import { type Rng, systemRng } from '../crypto/rng.js';
 import { hkdf } from '../crypto/kdf.js';
+import { type Rng, systemRng } from '../crypto/rng.js';
 import { CofferError } from '../errors.js';
 import type { KeychainHost } from '../keychain/host.js';
 import { Keychain } from '../keychain/keychain.js';

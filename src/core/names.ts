@@ -139,7 +139,10 @@ export function validateCreateSpec(
     throw new CofferError('EINVAL', 'syncable must be a boolean');
   }
   if (s.syncable === true && s.residency !== undefined) {
-    throw new CofferError('EINVAL', 'an HSM-resident key cannot be syncable: its private half never leaves the token');
+    throw new CofferError(
+      'EINVAL',
+      'an HSM-resident key cannot be syncable: its private half never leaves the token',
+    );
   }
   if (s.residency !== undefined) {
     if (s.residency !== 'pkcs11') throw new CofferError('EINVAL', "residency must be 'pkcs11'");

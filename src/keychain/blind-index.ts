@@ -2,10 +2,10 @@
 // values, so the store holds no plaintext attribute yet a lookup reads one index range, not the
 // whole keychain. The index is a hint: keychain.ts re-checks every candidate after decrypting it.
 import { domainToASCII } from 'node:url';
+import { textEncoder } from '../core/encoding.js';
 import { concatBytes } from '../crypto/bytes.js';
 import { hmac } from '../crypto/mac.js';
-import { textEncoder } from '../core/encoding.js';
-import type { ItemAttributes, IndexedField, ItemKind } from './types.js';
+import type { IndexedField, ItemAttributes, ItemKind } from './types.js';
 
 const LABEL = textEncoder.encode('coffer:keychain-index:v1');
 
@@ -52,6 +52,8 @@ export function indexKeys(
   attributes: ItemAttributes,
 ): Set<string> {
   return new Set(
-    indexedValues(kind, attributes).map(([field, value]) => indexPrefix(field, indexTag(indexKey, field, value)) + uuid),
+    indexedValues(kind, attributes).map(
+      ([field, value]) => indexPrefix(field, indexTag(indexKey, field, value)) + uuid,
+    ),
   );
 }

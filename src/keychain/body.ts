@@ -4,7 +4,17 @@ import { b64 } from '../core/encoding.js';
 import type { ItemBody, RecordHeader } from './record.js';
 import type { Item, ItemAttributes, ItemAttributesPatch, ItemInfo } from './types.js';
 
-const PLAIN_FIELDS = ['label', 'comment', 'service', 'account', 'server', 'protocol', 'port', 'path', 'keyId'] as const;
+const PLAIN_FIELDS = [
+  'label',
+  'comment',
+  'service',
+  'account',
+  'server',
+  'protocol',
+  'port',
+  'path',
+  'keyId',
+] as const;
 
 /** Every field an item has, as named in `clocks` (`secret`, `attr.<name>`, `custom.<name>`). */
 export function fieldNames(attributes: ItemAttributes, hasSecret: boolean): string[] {

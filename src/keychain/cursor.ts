@@ -1,8 +1,9 @@
 // The opaque paging cursor of `find` (SPEC §16.6): where the scan stopped, bound by a MAC under the
 // index key to the query it belongs to, so an edited cursor or one from another query is EINVAL.
+
+import { canonicalJson, textDecoder, textEncoder } from '../core/encoding.js';
 import { concatBytes, equalBytes } from '../crypto/bytes.js';
 import { hmac } from '../crypto/mac.js';
-import { canonicalJson, textDecoder, textEncoder } from '../core/encoding.js';
 import { CofferError } from '../errors.js';
 
 const LABEL = textEncoder.encode('coffer:keychain-cursor:v1');
@@ -15,9 +16,9 @@ function mac(indexKey: Uint8Array, json: Uint8Array): Uint8Array {
 /** 16-byte hex hash of a normalised query under the index key. */
 export function queryHash(indexKey: Uint8Array, normalisedQuery: Record<string, unknown>): string {
   const json = textEncoder.encode(canonicalJson(normalisedQuery));
-  return Buffer.from(hmac('sha256', indexKey, concatBytes(LABEL, new Uint8Array([1]), json)).subarray(0, 16)).toString(
-    'hex',
-  );
+  return Buffer.from(
+    hmac('sha256', indexKey, concatBytes(LABEL, new Uint8Array([1]), json)).subarray(0, 16),
+  ).toString('hex');
 }
 
 export function encodeCursor(indexKey: Uint8Array, q: string, after: string): string {

@@ -2,8 +2,9 @@
 // keystore's RNG and clock, subkeys of the master key (SPEC §16.1), the record barrier, the one
 // audited write path, and key metadata for items of kind `key`. Each call goes to the live session,
 // so a locked keystore is ELOCKED here as everywhere, and no derived key outlives a call.
-import type { Rng } from '../crypto/rng.js';
+
 import type { KeyInfo } from '../core/types.js';
+import type { Rng } from '../crypto/rng.js';
 import type { Storage, WriteOp } from '../storage/types.js';
 
 export interface AuditEventSpec {

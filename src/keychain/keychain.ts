@@ -2,14 +2,15 @@
 // item records (record.ts) in the keystore's storage. Every write is one atomic batch with its audit
 // entry; the current record moves with compare-and-swap, so concurrent writers never lose a version
 // (the one overtaken lands in history), and nothing is decrypted that is not asked for.
-import { wipe } from '../crypto/bytes.js';
+
 import { b64 } from '../core/encoding.js';
+import { wipe } from '../crypto/bytes.js';
 import { CofferError } from '../errors.js';
 import type { StoredRecord, WriteOp } from '../storage/types.js';
 import { indexKeys } from './blind-index.js';
 import { applyPatch, fieldNames, tidyAttributes, toInfo, toItem } from './body.js';
 import { HybridClock } from './clock.js';
-import { findItems, type FindScope } from './find.js';
+import { type FindScope, findItems } from './find.js';
 import type { KeychainHost } from './host.js';
 import { ClassKeys, ensureMeta, INDEX_INFO, type KeychainMeta, META_KEY, readMeta } from './meta.js';
 import {
@@ -32,7 +33,13 @@ import {
   type ItemAttributesPatch,
   type ItemInfo,
 } from './types.js';
-import { validateAdd, validateExpectedVersion, validateHistoryBound, validatePatch, type ValidAdd } from './validate.js';
+import {
+  type ValidAdd,
+  validateAdd,
+  validateExpectedVersion,
+  validateHistoryBound,
+  validatePatch,
+} from './validate.js';
 
 export function currentKey(uuid: string): string {
   return `kc/i/${uuid}`;
@@ -121,7 +128,11 @@ export class Keychain {
     }
   }
 
-  async #newItem(spec: ValidAdd, meta: KeychainMeta, now: number): Promise<{ ops: WriteOp[]; info: ItemInfo }> {
+  async #newItem(
+    spec: ValidAdd,
+    meta: KeychainMeta,
+    now: number,
+  ): Promise<{ ops: WriteOp[]; info: ItemInfo }> {
     const uuid = newUuid(this.#host.rng);
     const clock = this.#hybridClock(meta).tick();
     const attributes = tidyAttributes(spec.attributes);
@@ -144,7 +155,10 @@ export class Keychain {
     };
     const value = await this.#seal(header, body);
     return {
-      ops: [{ op: 'put', key: currentKey(uuid), value, expectRevision: 0 }, ...this.#indexOps(uuid, undefined, body)],
+      ops: [
+        { op: 'put', key: currentKey(uuid), value, expectRevision: 0 },
+        ...this.#indexOps(uuid, undefined, body),
+      ],
       info: toInfo(header, body),
     };
   }
@@ -154,7 +168,10 @@ export class Keychain {
     if (spec.kind !== 'key') return;
     const key = await this.#host.getKey(spec.attributes.keyId as string);
     if (key.syncable !== true)
-      throw new CofferError('EPERM', `key ${key.id} was not created syncable: true, so it cannot be a keychain item`);
+      throw new CofferError(
+        'EPERM',
+        `key ${key.id} was not created syncable: true, so it cannot be a keychain item`,
+      );
     if (explicitGroup && spec.group !== key.app)
       throw new CofferError('EINVAL', `a key item's access group is its key's app (${key.app})`);
     spec.group = key.app;
@@ -167,7 +184,8 @@ export class Keychain {
 
   /** Adds items in as few atomic batches as the storage bound allows (imports, restores). */
   async addMany(specs: AddItemSpec[], event = 'item.add'): Promise<ItemInfo[]> {
-    if (!Array.isArray(specs) || specs.length === 0) throw new CofferError('EINVAL', 'items must be a non-empty array');
+    if (!Array.isArray(specs) || specs.length === 0)
+      throw new CofferError('EINVAL', 'items must be a non-empty array');
     const valid = specs.map(validateAdd);
     for (const [i, spec] of valid.entries()) await this.#checkKeyItem(spec, specs[i]?.group !== undefined);
     const meta = await ensureMeta(this.#host);
@@ -180,8 +198,18 @@ export class Keychain {
         for (const spec of chunk) built.push(await this.#newItem(spec, meta, now));
         const events =
           chunk.length === 1
-            ? [{ event, details: { id: built[0]!.info.id, kind: built[0]!.info.kind, group: built[0]!.info.group } }]
-            : [{ event: `${event}-many`, details: { count: built.length, ids: built.map((b) => b.info.id) } }];
+            ? [
+                {
+                  event,
+                  details: { id: built[0]!.info.id, kind: built[0]!.info.kind, group: built[0]!.info.group },
+                },
+              ]
+            : [
+                {
+                  event: `${event}-many`,
+                  details: { count: built.length, ids: built.map((b) => b.info.id) },
+                },
+              ];
         return { ops: built.flatMap((b) => b.ops), events, result: built.map((b) => b.info) };
       });
       out.push(...infos);
@@ -290,7 +318,8 @@ export class Keychain {
     const expectedVersion = validateExpectedVersion(options?.expectedVersion);
     try {
       return await this.#rewrite(id, expectedVersion, async ({ header, body }, clock, now) => {
-        if (header.tomb !== undefined) throw new CofferError('ENOENT', `item ${id} was deleted (undelete it first)`);
+        if (header.tomb !== undefined)
+          throw new CofferError('ENOENT', `item ${id} was deleted (undelete it first)`);
         if ((patch.attributes as Record<string, unknown> | undefined)?.keyId !== undefined)
           throw new CofferError('EINVAL', "a key item's keyId cannot change");
         if (body.kind === 'key' && patch.secret !== undefined)
@@ -387,7 +416,14 @@ export class Keychain {
       if (!current) throw new CofferError('EINTERNAL', 'keychain meta vanished');
       const meta = { ...current.meta, history: valid };
       return {
-        ops: [{ op: 'put', key: META_KEY, value: this.#host.sealRecord(META_KEY, meta), expectRevision: current.revision }],
+        ops: [
+          {
+            op: 'put',
+            key: META_KEY,
+            value: this.#host.sealRecord(META_KEY, meta),
+            expectRevision: current.revision,
+          },
+        ],
         events: [{ event: 'keychain.history-bound', details: { ...valid } }],
         result: valid,
       };

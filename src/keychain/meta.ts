@@ -1,10 +1,10 @@
 // The keychain's own state (SPEC §16.1): `kc/meta` (device id, primary class key, history bound)
 // and the class keys wrapped under a subkey of the master key. Created together on the first write,
 // with compare-and-swap on absence, so two processes racing to create them agree on one.
-import { wipe } from '../crypto/bytes.js';
-import { b64, base32 } from '../core/encoding.js';
+
+import { b64, base32, textEncoder } from '../core/encoding.js';
 import { openWithKey, sealWithKey } from '../core/master-key.js';
-import { textEncoder } from '../core/encoding.js';
+import { wipe } from '../crypto/bytes.js';
 import { CofferError } from '../errors.js';
 import type { KeychainHost } from './host.js';
 import { DEFAULT_HISTORY, type HistoryBound } from './types.js';
@@ -35,7 +35,9 @@ function classKeyAad(id: string): Uint8Array {
   return textEncoder.encode(`coffer:keychain-class-key:v1|id=${id}`);
 }
 
-export async function readMeta(host: KeychainHost): Promise<{ meta: KeychainMeta; revision: number } | undefined> {
+export async function readMeta(
+  host: KeychainHost,
+): Promise<{ meta: KeychainMeta; revision: number } | undefined> {
   const record = await host.storage.get(META_KEY);
   if (!record) return undefined;
   const meta = host.openRecord<KeychainMeta>(META_KEY, record.value);
@@ -100,7 +102,8 @@ export class ClassKeys {
     if (!wrapped) {
       const key = classKeyRecordKey(id);
       const stored = await this.host.storage.get(key);
-      if (!stored) throw new CofferError('EBADMSG', `item record names class key ${id}, which this keychain lacks`);
+      if (!stored)
+        throw new CofferError('EBADMSG', `item record names class key ${id}, which this keychain lacks`);
       const record = this.host.openRecord<ClassKeyRecord>(key, stored.value);
       if (record.id !== id) throw new CofferError('EBADMSG', `record ${key} holds another class key`);
       wrapped = b64.decode(record.wrapped);

@@ -2,10 +2,11 @@
 // content key wrapped under a class key, and the padded body encrypted under the content key. Both
 // AEADs take the header bytes as stored as associated data, so every header field (including ones a
 // later version adds) is bound, and kind, group, attributes and secret are inside the ciphertext.
+
+import { canonicalJson, textDecoder, textEncoder } from '../core/encoding.js';
+import { openWithKey, sealWithKey } from '../core/master-key.js';
 import { concatBytes, wipe } from '../crypto/bytes.js';
 import type { Rng } from '../crypto/rng.js';
-import { openWithKey, sealWithKey } from '../core/master-key.js';
-import { canonicalJson, textDecoder, textEncoder } from '../core/encoding.js';
 import { CofferError } from '../errors.js';
 import { assertClock } from './clock.js';
 import { pad, unpad } from './padding.js';
@@ -69,7 +70,8 @@ export function newUuid(rng: Rng): string {
 }
 
 function checkHeader(value: unknown): RecordHeader {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad('header is not an object');
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw bad('header is not an object');
   const h = value as Record<string, unknown>;
   if (!isUuid(h.uuid)) throw bad('header uuid');
   if (typeof h.parentKeyId !== 'string' || !CLASS_KEY_ID.test(h.parentKeyId)) throw bad('header parentKeyId');

@@ -8,7 +8,11 @@ import { passphrase } from '../testing/keystore.js';
 
 const [url, mode, ...rest] = process.argv.slice(2);
 childExitWithParent();
-const ks = await Keystore.open({ store: url as string, protector: passphrase(), actor: `child:${process.pid}` });
+const ks = await Keystore.open({
+  store: url as string,
+  protector: passphrase(),
+  actor: `child:${process.pid}`,
+});
 childReady();
 const hex = (text: string) => Buffer.from(text).toString('hex');
 

@@ -52,7 +52,10 @@ export function exerciseKeychainReliability(
             const seen = new Map<number, string>([[current.version, text(current.secret)]]);
             for (const old of await check.keychain.history(id)) seen.set(old.version, text(old.secret));
             for (const [version, secret] of versions) {
-              assert.ok(current.version >= version, `item ${id}: version ${version} acknowledged, ${current.version} stored`);
+              assert.ok(
+                current.version >= version,
+                `item ${id}: version ${version} acknowledged, ${current.version} stored`,
+              );
               assert.equal(seen.get(version), secret, `item ${id} version ${version} lost`);
             }
           }
@@ -83,7 +86,10 @@ export function exerciseKeychainReliability(
     try {
       const item = await check.keychain.get(id);
       assert.equal(item.version, 1 + workers * updates);
-      const secrets = new Set([text(item.secret), ...(await check.keychain.history(id)).map((h) => text(h.secret))]);
+      const secrets = new Set([
+        text(item.secret),
+        ...(await check.keychain.history(id)).map((h) => text(h.secret)),
+      ]);
       for (let w = 0; w < workers; w++) {
         for (let n = 1; n <= updates; n++) assert.ok(secrets.has(`w${w}-${n}`), `write w${w}-${n} lost`);
         assert.equal(item.attributes.custom?.[`worker${w}`], String(updates), `worker ${w}'s field`);

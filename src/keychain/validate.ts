@@ -138,7 +138,8 @@ export function validateAdd(spec: unknown): ValidAdd {
   assertKind(s.kind);
   const attributes = checkAttributes(s.attributes ?? {}, false) as ItemAttributes;
   checkKindAttributes(s.kind, attributes);
-  if (s.sync !== undefined && typeof s.sync !== 'boolean') throw new CofferError('EINVAL', 'sync must be a boolean');
+  if (s.sync !== undefined && typeof s.sync !== 'boolean')
+    throw new CofferError('EINVAL', 'sync must be a boolean');
   const group = s.group ?? DEFAULT_GROUP;
   assertGroup(group);
   if (s.kind === 'key' && s.secret !== undefined)
@@ -158,7 +159,8 @@ export function validatePatch(patch: unknown): ValidPatch {
     if (!['attributes', 'secret'].includes(field)) throw new CofferError('EINVAL', `unknown change ${field}`);
   }
   const out: ValidPatch = {};
-  if (patch.attributes !== undefined) out.attributes = checkAttributes(patch.attributes, true) as ItemAttributesPatch;
+  if (patch.attributes !== undefined)
+    out.attributes = checkAttributes(patch.attributes, true) as ItemAttributesPatch;
   if (patch.secret !== undefined) out.secret = toSecretBytes(patch.secret);
   if (out.attributes === undefined && out.secret === undefined)
     throw new CofferError('EINVAL', 'an update needs attributes or a secret');
@@ -194,7 +196,11 @@ export function validateFind(query: unknown): FindQuery & { limit: number } {
     out.group = q.group;
   }
   if (q.limit !== undefined) {
-    if (!Number.isSafeInteger(q.limit) || (q.limit as number) < 1 || (q.limit as number) > ITEM_LIMITS.findLimit)
+    if (
+      !Number.isSafeInteger(q.limit) ||
+      (q.limit as number) < 1 ||
+      (q.limit as number) > ITEM_LIMITS.findLimit
+    )
       throw new CofferError('EINVAL', `limit must be 1..${ITEM_LIMITS.findLimit}`);
     out.limit = q.limit as number;
   }

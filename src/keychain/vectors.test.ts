@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { insecureSeededRng } from '../crypto/rng.js';
 import { indexTag, normalise } from './blind-index.js';
 import { encodeCursor, queryHash } from './cursor.js';
-import { padme, paddedSize } from './padding.js';
+import { paddedSize, padme } from './padding.js';
 import { type ItemBody, openItemRecord, parseRecord, type RecordHeader, sealItemRecord } from './record.js';
 
 const seq = (start: number, n: number) => Uint8Array.from({ length: n }, (_, i) => (start + i) & 255);
