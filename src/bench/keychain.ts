@@ -41,7 +41,8 @@ export async function benchKeychain(): Promise<BenchRow[]> {
       const started = performance.now();
       const { items } = await ks.keychain.find({ service: `svc-${(i * 7919) % services}` });
       times[which].push(performance.now() - started);
-      if (items.length !== PER_SERVICE) throw new Error(`find returned ${items.length} items, not ${PER_SERVICE}`);
+      if (items.length !== PER_SERVICE)
+        throw new Error(`find returned ${items.length} items, not ${PER_SERVICE}`);
     };
     for (let i = 0; i < 50; i++) {
       await query(small, 'small', i);
@@ -54,8 +55,14 @@ export async function benchKeychain(): Promise<BenchRow[]> {
       await query(small, 'small', i);
       await query(large, 'large', i);
     }
-    const small50 = percentile(times.small.sort((a, b) => a - b), 0.5);
-    const large50 = percentile(times.large.sort((a, b) => a - b), 0.5);
+    const small50 = percentile(
+      times.small.sort((a, b) => a - b),
+      0.5,
+    );
+    const large50 = percentile(
+      times.large.sort((a, b) => a - b),
+      0.5,
+    );
     return [
       {
         group: 'keychain',

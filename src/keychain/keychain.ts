@@ -12,7 +12,9 @@ import { applyPatch, fieldNames, tidyAttributes, toInfo, toItem } from './body.j
 import { HybridClock } from './clock.js';
 import { type FindScope, findItems } from './find.js';
 import type { KeychainHost } from './host.js';
+import { type ImportReport, type ImportRequest, importExport } from './import/import.js';
 import { ClassKeys, ensureMeta, INDEX_INFO, type KeychainMeta, META_KEY, readMeta } from './meta.js';
+import type { KeychainOperations } from './operations.js';
 import {
   type ItemBody,
   isUuid,
@@ -65,7 +67,7 @@ export interface CurrentRecord {
   parsed: ParsedRecord;
 }
 
-export class Keychain {
+export class Keychain implements KeychainOperations {
   readonly #host: KeychainHost;
   readonly #classKeys: ClassKeys;
   #clock: HybridClock | undefined;
@@ -401,6 +403,11 @@ export class Keychain {
     } finally {
       wipe(indexKey);
     }
+  }
+
+  /** Imports a password-manager export; see import/import.ts. */
+  import(request: ImportRequest): Promise<ImportReport> {
+    return importExport(this, request);
   }
 
   async historyBound(): Promise<HistoryBound> {
