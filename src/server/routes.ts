@@ -4,6 +4,7 @@ import type { Route } from './router.js';
 import { adminRoutes } from './routes-admin.js';
 import { backupRoutes } from './routes-backup.js';
 import { hdRoutes } from './routes-hd.js';
+import { itemRoutes } from './routes-items.js';
 import { keyRoutes } from './routes-keys.js';
 import { keyExtraRoutes } from './routes-keys-extra.js';
 import { maintenanceRoutes } from './routes-maintenance.js';
@@ -20,5 +21,6 @@ export function allRoutes(openapi: () => unknown): Route[] {
     ...hdRoutes,
     ...backupRoutes,
     ...maintenanceRoutes,
+    ...itemRoutes,
   ];
 }

@@ -30,6 +30,10 @@ export const TOKEN_OPS = [
   'decapsulate',
   'mac',
   'verify-mac',
+  // keychain items (SPEC §16): metadata and find, secrets, changes
+  'item-read',
+  'item-reveal',
+  'item-write',
 ] as const;
 export type TokenOp = (typeof TOKEN_OPS)[number];
 

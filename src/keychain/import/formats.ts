@@ -65,7 +65,7 @@ function loginItem(login: Login): Candidate {
   } catch {
     parsed = undefined;
   }
-  if (parsed && parsed.hostname) {
+  if (parsed?.hostname) {
     const spec: AddItemSpec = {
       kind: 'internet-password',
       attributes: {
