@@ -42,8 +42,18 @@ test('add, get, reveal, update with expectedVersion, delete, undelete, history o
 });
 
 test('a token sees only its apps’ items, and secrets only with item-reveal', async () => {
-  const a = await d.admin.keychain.add({ kind: 'note', attributes: { label: 'shared-label' }, secret: 'a', group: 'a' });
-  const b = await d.admin.keychain.add({ kind: 'note', attributes: { label: 'shared-label' }, secret: 'b', group: 'b' });
+  const a = await d.admin.keychain.add({
+    kind: 'note',
+    attributes: { label: 'shared-label' },
+    secret: 'a',
+    group: 'a',
+  });
+  const b = await d.admin.keychain.add({
+    kind: 'note',
+    attributes: { label: 'shared-label' },
+    secret: 'b',
+    group: 'b',
+  });
   const { token } = await d.admin.tokens.create({ apps: ['a'], ops: ['item-read'] });
   const reader = d.client(token);
   const found = await reader.keychain.find({ label: 'shared-label' });
@@ -59,9 +69,12 @@ test('a token sees only its apps’ items, and secrets only with item-reveal', a
     code: 'EPERM',
   });
   const { token: writer } = await d.admin.tokens.create({ apps: ['a'], ops: ['item-write'] });
-  await assert.rejects(d.client(writer).keychain.add({ kind: 'note', attributes: {}, secret: 'x', group: 'b' }), {
-    code: 'EPERM',
-  });
+  await assert.rejects(
+    d.client(writer).keychain.add({ kind: 'note', attributes: {}, secret: 'x', group: 'b' }),
+    {
+      code: 'EPERM',
+    },
+  );
 });
 
 test('import over HTTP reports imported and skipped entries', async () => {

@@ -20,7 +20,8 @@ const TEXT = s.string({ maxLength: ITEM_LIMITS.attributeBytes });
 
 const ITEM_INFO: JsonSchema = {
   type: 'object',
-  description: 'ItemInfo: id, kind, group, sync, attributes, version, createdAt, modifiedAt, deviceId, deletedAt?',
+  description:
+    'ItemInfo: id, kind, group, sync, attributes, version, createdAt, modifiedAt, deviceId, deletedAt?',
   properties: {
     id: { type: 'string' },
     kind: { type: 'string', enum: [...ITEM_KINDS] },
@@ -50,7 +51,9 @@ const attributes = s.object({
   port: s.optional(s.integer(0, 65535)),
   path: s.optional(TEXT),
   keyId: s.optional(s.string({ maxLength: 64 })),
-  custom: s.optional(s.record(s.string({ maxLength: ITEM_LIMITS.customValueBytes }), ITEM_LIMITS.customFields)),
+  custom: s.optional(
+    s.record(s.string({ maxLength: ITEM_LIMITS.customValueBytes }), ITEM_LIMITS.customFields),
+  ),
 });
 
 /** An attribute patch: like attributes, where null removes (checked fully by the keychain). */
@@ -73,7 +76,8 @@ async function itemGroup(daemon: Daemon, id: string): Promise<string | undefined
     assertItemId(id);
     return await daemon.keystore().keychain.groupOf(id);
   } catch (error) {
-    if (error instanceof CofferError && (error.code === 'ENOENT' || error.code === 'EINVAL')) return undefined;
+    if (error instanceof CofferError && (error.code === 'ENOENT' || error.code === 'EINVAL'))
+      return undefined;
     throw error;
   }
 }
@@ -124,7 +128,8 @@ export const itemRoutes: Route[] = [
   route({
     method: 'GET',
     path: '/v1/items',
-    summary: "Find items by kind, service, account, server, label (no secrets; a scoped token sees its apps' items)",
+    summary:
+      "Find items by kind, service, account, server, label (no secrets; a scoped token sees its apps' items)",
     auth: 'token',
     op: 'item-read',
     query: findQuery,
@@ -155,7 +160,10 @@ export const itemRoutes: Route[] = [
     maxBody: IMPORT_BODY,
     response: {
       type: 'object',
-      properties: { imported: { type: 'array', items: { type: 'object' } }, skipped: { type: 'array', items: { type: 'object' } } },
+      properties: {
+        imported: { type: 'array', items: { type: 'object' } },
+        skipped: { type: 'array', items: { type: 'object' } },
+      },
     },
     handler: async ({ body, token, daemon }) => {
       const group = body.group ?? 'default';
@@ -173,7 +181,9 @@ export const itemRoutes: Route[] = [
     owner,
     maxBody: 0,
     response: ITEM_INFO,
-    handler: async ({ params, daemon }) => ({ json: await daemon.keystore().keychain.getInfo(params.id ?? '') }),
+    handler: async ({ params, daemon }) => ({
+      json: await daemon.keystore().keychain.getInfo(params.id ?? ''),
+    }),
   }),
   route({
     method: 'GET',
@@ -219,7 +229,11 @@ export const itemRoutes: Route[] = [
       const { expectedVersion, ...changes } = body;
       const info: ItemInfo = await daemon
         .keystore()
-        .keychain.update(params.id ?? '', changes as never, expectedVersion !== undefined ? { expectedVersion } : {});
+        .keychain.update(
+          params.id ?? '',
+          changes as never,
+          expectedVersion !== undefined ? { expectedVersion } : {},
+        );
       return { json: info };
     },
   }),
@@ -246,6 +260,8 @@ export const itemRoutes: Route[] = [
     owner,
     maxBody: SMALL_BODY,
     response: ITEM_INFO,
-    handler: async ({ params, daemon }) => ({ json: await daemon.keystore().keychain.undelete(params.id ?? '') }),
+    handler: async ({ params, daemon }) => ({
+      json: await daemon.keystore().keychain.undelete(params.id ?? ''),
+    }),
   }),
 ];

@@ -4,6 +4,7 @@
 import type { CommandSpec } from '../spec.js';
 import { adminTable, maintenanceTable } from './admin.js';
 import { hdTable } from './hd.js';
+import { itemTable } from './items.js';
 import { dataTable, keyTable } from './keys.js';
 
 const first = ['init', 'status', 'unlock', 'lock'];
@@ -13,6 +14,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   ...keyTable,
   ...dataTable,
   ...hdTable,
+  ...itemTable,
   ...maintenanceTable,
   ...adminTable.filter((c) => !first.includes(c.path[0]!)),
 ];
