@@ -255,15 +255,13 @@ export class Keychain implements KeychainOperations {
   ): Promise<ItemInfo> {
     const meta = await ensureMeta(this.#host);
     return this.#host.commit(async () => {
-      const current = await this.readCurrent(id);
+      const { current, history } = await this.#readWithHistory(id);
       const { header } = current.parsed;
       if (expectedVersion !== undefined && header.version !== expectedVersion)
         throw new CofferError(
           'ECONFLICT',
           `item ${id} is at version ${header.version}, not ${expectedVersion}: re-read it and retry`,
         );
-      const history = await this.#host.storage.list(historyPrefix(id));
-      this.#checkHistory(id, header.version, history);
       const body = await this.decrypt(current.parsed);
       const hlc = this.#hybridClock(meta);
       hlc.observe(header.clock);
@@ -296,6 +294,24 @@ export class Keychain implements KeychainOperations {
         result: toInfo(nextHeader, next.body),
       };
     });
+  }
+
+  /**
+   * The current record and the history beside it, as of one moment. Two reads are not a snapshot:
+   * another process's write (new current + the old one into history, one atomic batch) may land
+   * between them, and the history would then hold the version just read as current — which is how
+   * a rollback looks. So the current record is read again after the listing; when it moved, both
+   * are read again. Only a stable pair is checked (SPEC §16.3).
+   */
+  async #readWithHistory(id: string): Promise<{ current: CurrentRecord; history: StoredRecord[] }> {
+    for (;;) {
+      const current = await this.readCurrent(id);
+      const history = await this.#host.storage.list(historyPrefix(id));
+      const again = await this.#host.storage.get(currentKey(id));
+      if (again?.revision !== current.stored.revision) continue;
+      this.#checkHistory(id, current.parsed.header.version, history);
+      return { current, history };
+    }
   }
 
   /** SPEC §16.3: history versions are below the current one, each at its own key. */
@@ -384,9 +400,7 @@ export class Keychain implements KeychainOperations {
 
   /** Earlier versions with their secrets, newest first (tombstones carry deletedAt). */
   async history(id: string): Promise<Item[]> {
-    const current = await this.readCurrent(id);
-    const records = await this.#host.storage.list(historyPrefix(id));
-    this.#checkHistory(id, current.parsed.header.version, records);
+    const { history: records } = await this.#readWithHistory(id);
     const out: Item[] = [];
     for (const record of records.reverse()) {
       const parsed = this.#parseHistory(id, record);
