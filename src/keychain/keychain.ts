@@ -3,10 +3,13 @@
 // entry; the current record moves with compare-and-swap, so concurrent writers never lose a version
 // (the one overtaken lands in history), and nothing is decrypted that is not asked for.
 
+import type { ImportMode } from '../core/dangerous-material.js';
 import { b64 } from '../core/encoding.js';
 import { wipe } from '../crypto/bytes.js';
 import { CofferError } from '../errors.js';
 import type { StoredRecord, WriteOp } from '../storage/types.js';
+import { checkItemRestore, exportItems, restoreItems } from './backup.js';
+import type { ExportedKeychain, ItemExportFilter, ItemRestoreResult } from './backup-types.js';
 import { indexKeys } from './blind-index.js';
 import { applyPatch, fieldNames, tidyAttributes, toInfo, toItem } from './body.js';
 import { HybridClock } from './clock.js';
@@ -422,6 +425,30 @@ export class Keychain implements KeychainOperations {
   /** Imports a password-manager export; see import/import.ts. */
   import(request: ImportRequest): Promise<ImportReport> {
     return importExport(this, request);
+  }
+
+  /**
+   * Every item's records byte for byte with the class keys that open them, for an encrypted backup
+   * (SPEC §11.4); undefined when this store has no keychain. The caller wipes the class keys.
+   */
+  dangerouslyExportItems(
+    filter: ItemExportFilter = {},
+  ): Promise<{ keychain: ExportedKeychain; requires: string[] } | undefined> {
+    return exportItems(this.#host, this.#classKeys, filter);
+  }
+
+  /** The checks a restore makes before writing anything (SPEC §11.5): class-key clashes, `fail` clashes. */
+  checkItemRestore(data: ExportedKeychain, mode: ImportMode): Promise<void> {
+    return checkItemRestore(this.#host, this.#classKeys, data, mode);
+  }
+
+  /** Writes a verified backup's items (backup/keychain.ts verifies them first); SPEC §11.5. */
+  dangerouslyImportItems(
+    data: ExportedKeychain,
+    bodies: Map<string, ItemBody | undefined>,
+    mode: ImportMode,
+  ): Promise<ItemRestoreResult> {
+    return restoreItems(this.#host, this.#classKeys, data, bodies, mode);
   }
 
   async historyBound(): Promise<HistoryBound> {

@@ -96,6 +96,30 @@ export class ClassKeys {
 
   constructor(readonly host: KeychainHost) {}
 
+  /** Every class key's id and creation time (backups carry them all, SPEC §11.4). */
+  async list(): Promise<{ id: string; createdAt: number }[]> {
+    const out: { id: string; createdAt: number }[] = [];
+    for (const stored of await this.host.storage.list('kc/classkeys/')) {
+      const record = this.host.openRecord<ClassKeyRecord>(stored.key, stored.value);
+      if (stored.key !== classKeyRecordKey(record.id))
+        throw new CofferError('EBADMSG', `record ${stored.key} holds another class key`);
+      out.push({ id: record.id, createdAt: record.createdAt });
+    }
+    return out;
+  }
+
+  /** The barrier record that stores `classKey` under this keystore's class-wrap key (SPEC §16.1). */
+  sealForStore(id: string, createdAt: number, classKey: Uint8Array): Uint8Array {
+    const wrapKey = this.host.subkey(CLASS_WRAP_INFO);
+    try {
+      const wrapped = sealWithKey(wrapKey, classKey, classKeyAad(id), this.host.rng);
+      const record: ClassKeyRecord = { id, createdAt, wrapped: b64.encode(wrapped) };
+      return this.host.sealRecord(classKeyRecordKey(id), record);
+    } finally {
+      wipe(wrapKey);
+    }
+  }
+
   /** The unwrapped class key (the caller wipes it); an unknown id is EBADMSG (a record of another keychain). */
   async unwrap(id: string): Promise<Uint8Array> {
     let wrapped = this.#wrapped.get(id);
