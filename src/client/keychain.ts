@@ -7,6 +7,7 @@ import type {
   AddItemSpec,
   FindQuery,
   FindResult,
+  HistoryBound,
   Item,
   ItemAttributesPatch,
   ItemInfo,
@@ -73,5 +74,11 @@ export class KeychainClient implements KeychainOperations {
   }
   import(request: ImportRequest): Promise<ImportReport> {
     return this.#json('POST', '/items/import', { json: request });
+  }
+  historyBound(): Promise<HistoryBound> {
+    return this.#json('GET', '/keychain/history-bound');
+  }
+  setHistoryBound(bound: HistoryBound): Promise<HistoryBound> {
+    return this.#json('POST', '/keychain/history-bound', { json: { ...bound } });
   }
 }

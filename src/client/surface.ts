@@ -76,6 +76,8 @@ export const OPERATION_NAMES = [
   'keychain.history',
   'keychain.find',
   'keychain.import',
+  'keychain.historyBound',
+  'keychain.setHistoryBound',
 ] as const;
 
 export type OperationName = (typeof OPERATION_NAMES)[number];

@@ -2,7 +2,15 @@
 // Keychain implements them on a keystore in this process, the client's `keychain` namespace over the
 // daemon's /v1/items routes. Types only.
 import type { ImportReport, ImportRequest } from './import/import.js';
-import type { AddItemSpec, FindQuery, FindResult, Item, ItemAttributesPatch, ItemInfo } from './types.js';
+import type {
+  AddItemSpec,
+  FindQuery,
+  FindResult,
+  HistoryBound,
+  Item,
+  ItemAttributesPatch,
+  ItemInfo,
+} from './types.js';
 
 export interface KeychainOperations {
   add(spec: AddItemSpec): Promise<ItemInfo>;
@@ -21,4 +29,8 @@ export interface KeychainOperations {
   history(id: string): Promise<Item[]>;
   find(query?: FindQuery): Promise<FindResult>;
   import(request: ImportRequest): Promise<ImportReport>;
+  /** Versions and bytes of history kept per item (keystore-wide, SPEC §16.4). */
+  historyBound(): Promise<HistoryBound>;
+  /** Sets it; a count or byte bound of zero is EINVAL (history is never switched off). */
+  setHistoryBound(bound: HistoryBound): Promise<HistoryBound>;
 }

@@ -86,3 +86,17 @@ test('import over HTTP reports imported and skipped entries', async () => {
   assert.equal(report.imported.length, 1);
   assert.deepEqual(report.skipped, [{ entry: 2, name: 'empty', reason: 'no password' }]);
 });
+
+test('history bound over HTTP: admin reads and sets it, zero is EINVAL, a token is refused', async () => {
+  const kc = d.admin.keychain;
+  const before = await kc.historyBound();
+  assert.ok(before.count >= 1 && before.bytes >= 1);
+  await assert.rejects(kc.setHistoryBound({ count: 0, bytes: 1024 }), { code: 'EINVAL' });
+  await assert.rejects(kc.setHistoryBound({ count: 4, bytes: 0 }), { code: 'EINVAL' });
+  assert.deepEqual(await kc.historyBound(), before);
+  assert.deepEqual(await kc.setHistoryBound({ count: 4, bytes: 4096 }), { count: 4, bytes: 4096 });
+  assert.deepEqual(await kc.historyBound(), { count: 4, bytes: 4096 });
+  const { token } = await d.admin.tokens.create({ apps: ['a'], ops: ['item-write'] });
+  await assert.rejects(d.client(token).keychain.setHistoryBound({ count: 9, bytes: 9 }), { code: 'EPERM' });
+  await kc.setHistoryBound(before);
+});

@@ -101,6 +101,12 @@ const findQuery = s.object({
 
 const versionQuery = s.object({ expectedVersion: s.optional(s.integer(1, Number.MAX_SAFE_INTEGER)) });
 
+const HISTORY_BOUND: JsonSchema = {
+  type: 'object',
+  description: 'HistoryBound: versions (count) and stored bytes kept per item, each ≥ 1',
+  properties: { count: { type: 'integer' }, bytes: { type: 'integer' } },
+};
+
 export const itemRoutes: Route[] = [
   route({
     method: 'POST',
@@ -263,5 +269,27 @@ export const itemRoutes: Route[] = [
     handler: async ({ params, daemon }) => ({
       json: await daemon.keystore().keychain.undelete(params.id ?? ''),
     }),
+  }),
+  route({
+    method: 'GET',
+    path: '/v1/keychain/history-bound',
+    summary: 'How many versions and bytes of history each item keeps (admin: a keystore-wide setting)',
+    auth: 'admin',
+    maxBody: 0,
+    response: HISTORY_BOUND,
+    handler: async ({ daemon }) => ({ json: await daemon.keystore().keychain.historyBound() }),
+  }),
+  route({
+    method: 'POST',
+    path: '/v1/keychain/history-bound',
+    summary: 'Set the history bound (admin); each of count and bytes ≥ 1 — zero is EINVAL (SPEC §16.4)',
+    auth: 'admin',
+    body: s.object({
+      count: s.integer(0, ITEM_LIMITS.historyCount),
+      bytes: s.integer(0, ITEM_LIMITS.historyBytes),
+    }),
+    maxBody: 1024,
+    response: HISTORY_BOUND,
+    handler: async ({ body, daemon }) => ({ json: await daemon.keystore().keychain.setHistoryBound(body) }),
   }),
 ];

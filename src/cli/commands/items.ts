@@ -199,6 +199,17 @@ export const history: CommandRun = async (ctx) => {
   await emit(ctx, json, rows);
 };
 
+export const historyBound: CommandRun = async (ctx) => {
+  const keychain = (await ctx.ops()).keychain;
+  // Parsed here with 0 allowed so that zero reaches the keystore, which refuses it (EINVAL) by name.
+  const count = int(ctx.values, 'count', 0, Number.MAX_SAFE_INTEGER);
+  const bytes = int(ctx.values, 'bytes', 0, Number.MAX_SAFE_INTEGER);
+  let bound = await keychain.historyBound();
+  if (count !== undefined || bytes !== undefined)
+    bound = await keychain.setHistoryBound({ count: count ?? bound.count, bytes: bytes ?? bound.bytes });
+  await emit(ctx, bound, `history: ${bound.count} version(s), ${bound.bytes} bytes per item`);
+};
+
 export const importFile: CommandRun = async (ctx) => {
   const [format, file] = ctx.args as [ImportFormat, string];
   const data = Buffer.from(readFileArg(file, 'FILE', { max: 32 << 20, op: 'an export' })).toString('utf8');

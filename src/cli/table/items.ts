@@ -146,6 +146,21 @@ export const itemTable: CommandSpec[] = [
     load: run('history'),
   },
   {
+    path: ['item', 'history-bound'],
+    summary: 'show or set how many versions (and bytes) of history every item keeps',
+    usage: '[--count N] [--bytes N]',
+    options: {
+      count: { type: 'string', value: 'N', help: 'versions kept per item (≥ 1: history is never off)' },
+      bytes: { type: 'string', value: 'N', help: 'bytes of stored records kept per item (≥ 1)' },
+    },
+    notes: [
+      'A keystore-wide setting (admin token through a daemon); it applies at each item’s next write.',
+      'The newest earlier version is always kept, whatever the byte bound.',
+    ],
+    examples: ['coffer item history-bound', 'coffer item history-bound --count 100'],
+    load: run('historyBound'),
+  },
+  {
     path: ['item', 'import'],
     summary:
       'import a password-manager export: bitwarden-json, bitwarden-csv, keepassxc-csv, chrome-csv, apple-csv',
