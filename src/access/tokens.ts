@@ -32,6 +32,10 @@ export const TOKEN_OPS = [
   'verify-mac',
   // Reads GET /v1/metrics and nothing else: the scope of a Prometheus scraper (docs/metrics.md).
   'metrics',
+  // keychain items (SPEC §16): metadata and find, secrets, changes
+  'item-read',
+  'item-reveal',
+  'item-write',
 ] as const;
 export type TokenOp = (typeof TOKEN_OPS)[number];
 

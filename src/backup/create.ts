@@ -21,13 +21,14 @@ import {
   type BackupSelection,
   DEFAULT_CHUNK_SIZE,
   encodePreamble,
+  FORMAT_VERSION,
   MAX_CHUNK_SIZE,
   MAX_PAYLOAD_BYTES,
   MIN_CHUNK_SIZE,
   type RecipientHeader,
 } from './format.js';
 import { inspectBackup } from './inspect.js';
-import { encodeEndRecord, encodeKeyRecord } from './payload.js';
+import { encodeEndRecord, encodeItemRecord, encodeKeychainRecord, encodeKeyRecord } from './payload.js';
 import {
   assertBackupPassphrase,
   assertRecipientId,
@@ -88,6 +89,8 @@ export interface BackupBase {
 export interface BackupResult {
   kind: BackupKind;
   keyCount: number;
+  /** Keychain items in the backup (SPEC §11.5: full backups, and selections by app only). */
+  itemCount: number;
   generation: number;
   baseGeneration?: number;
   backupId: string;
@@ -390,6 +393,7 @@ export async function createBackup(
   };
 
   const parts: Uint8Array[] = [];
+  const itemParts: Uint8Array[] = [];
   const secrets: Uint8Array[] = [];
   const exported = new Set<string>();
   let payload: Uint8Array | undefined;
@@ -403,8 +407,27 @@ export async function createBackup(
       o.onProgress?.({ phase: 'export', done: exported.size });
     }
     const requires = o.kind === 'incremental' ? await requiredFromBase(ks, o.filter, exported) : [];
-    parts.push(...encodeEndRecord({ keyCount: exported.size, requires }));
-    payload = concatBytes(...parts);
+    // Items (SPEC §11.5): in full backups and in selections by app (the access group) alone.
+    let itemCount = 0;
+    if (o.filter.purpose === undefined && o.filter.ids === undefined) {
+      const items = await ks.keychain.dangerouslyExportItems({
+        ...(o.filter.app !== undefined ? { group: o.filter.app } : {}),
+        ...(baseGeneration !== undefined ? { sinceGeneration: baseGeneration } : {}),
+      });
+      if (items) {
+        for (const k of items.keychain.classKeys) secrets.push(k.key);
+        if (o.kind === 'incremental') requires.push(...items.requires);
+        if (items.keychain.items.length > 0) {
+          parts.push(...encodeKeychainRecord(items.keychain));
+          // Item records are ciphertext straight from storage: concatenated, never wiped in place.
+          for (const item of items.keychain.items) itemParts.push(...encodeItemRecord(item));
+          itemCount = items.keychain.items.length;
+        }
+        o.onProgress?.({ phase: 'export', done: exported.size + itemCount });
+      }
+    }
+    itemParts.push(...encodeEndRecord({ keyCount: exported.size, itemCount, requires }));
+    payload = concatBytes(...parts, ...itemParts);
     wipe(...secrets);
     if (payload.length > MAX_PAYLOAD_BYTES)
       throw new CofferError('E2BIG', 'backup payload over 2 GiB: select fewer keys');
@@ -417,7 +440,7 @@ export async function createBackup(
       : wrapToXWing(fileKey, backupId, recipientKey!, rng);
     const header: BackupParts['header'] = {
       format: 'coffer-backup',
-      version: 1,
+      version: FORMAT_VERSION,
       backupId,
       kind: o.kind,
       storeId: ks.id,
@@ -427,6 +450,7 @@ export async function createBackup(
       ...(baseBackupId !== undefined ? { baseBackupId } : {}),
       ...(o.selection ? { selection: o.selection } : {}),
       keyCount: exported.size,
+      itemCount,
     };
     const chunks = Math.max(1, Math.ceil(compressed.length / o.chunkSize));
     const bytes = await writeOut(
@@ -445,6 +469,7 @@ export async function createBackup(
     return {
       kind: o.kind,
       keyCount: exported.size,
+      itemCount,
       generation,
       ...(baseGeneration !== undefined ? { baseGeneration } : {}),
       backupId,

@@ -144,7 +144,7 @@ function decodeWithFileKey(file: Uint8Array): ReturnType<typeof decodePayload> {
   );
   const payload = new Uint8Array(inflateRawSync(compressed, { maxOutputLength: header.payload.bytes }));
   assert.equal(payload.length, header.payload.bytes);
-  return decodePayload(payload);
+  return decodePayload(payload, header.version);
 }
 
 /** Replaces the trailing checksum so only the authenticated layers stand between a change and a restore. */

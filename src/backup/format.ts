@@ -10,7 +10,9 @@ import { CofferError } from '../errors.js';
 
 /** "COFFERBK": the first 8 bytes of every backup file. */
 export const MAGIC = Uint8Array.from([0x43, 0x4f, 0x46, 0x46, 0x45, 0x52, 0x42, 0x4b]);
-export const FORMAT_VERSION = 1;
+/** Written by this version; 1 (keys only, no keychain records) is still read (SPEC §11.1). */
+export const FORMAT_VERSION = 2;
+export const READABLE_VERSIONS: readonly number[] = [1, 2];
 /** magic (8) ‖ version (1) ‖ header length (4). */
 export const PREAMBLE_FIXED = 13;
 export const MAX_HEADER_BYTES = 64 * 1024;
@@ -50,7 +52,8 @@ export interface PayloadInfo {
 
 export interface BackupHeader {
   format: 'coffer-backup';
-  version: 1;
+  /** Equals the version byte of the preamble. */
+  version: 1 | 2;
   /** 16 random bytes, b64url: salts the payload key and names the backup in incremental chains. */
   backupId: string;
   kind: BackupKind;
@@ -65,6 +68,8 @@ export interface BackupHeader {
   baseBackupId?: string;
   selection?: BackupSelection;
   keyCount: number;
+  /** Version 2: keychain item records in the payload (absent in version 1). */
+  itemCount?: number;
   payload: PayloadInfo;
   recipient: RecipientHeader;
   /** b64 of the wrapped file key (WRAPPED_FILE_KEY_BYTES). */
@@ -182,10 +187,13 @@ export function parseHeader(value: unknown): BackupHeader {
       'recipient',
       'fileKey',
     ],
-    ['baseGeneration', 'baseBackupId', 'selection'],
+    ['baseGeneration', 'baseBackupId', 'selection', 'itemCount'],
   );
   if (h.format !== 'coffer-backup') throw bad('format is not coffer-backup');
-  if (h.version !== 1) throw bad(`unsupported header version ${String(h.version)}`);
+  if (h.version !== 1 && h.version !== 2) throw bad(`unsupported header version ${String(h.version)}`);
+  const version = h.version;
+  if ((version === 2) !== (h.itemCount !== undefined))
+    throw bad(version === 2 ? 'itemCount is missing' : 'itemCount is not a version-1 field');
   if (typeof h.backupId !== 'string' || !ID_B64URL.test(h.backupId))
     throw bad('backupId is not 16 bytes of b64url');
   if (typeof h.kind !== 'string' || !(BACKUP_KINDS as readonly string[]).includes(h.kind)) {
@@ -211,13 +219,14 @@ export function parseHeader(value: unknown): BackupHeader {
   canonicalB64('fileKey', h.fileKey, WRAPPED_FILE_KEY_BYTES);
   const header: BackupHeader = {
     format: 'coffer-backup',
-    version: 1,
+    version,
     backupId: h.backupId,
     kind,
     storeId: h.storeId,
     createdAt,
     generation,
     keyCount,
+    ...(version === 2 ? { itemCount: integer('itemCount', h.itemCount, 0, MAX_KEY_COUNT) } : {}),
     payload,
     recipient,
     fileKey: h.fileKey as string,
@@ -252,6 +261,7 @@ function orderedHeader(h: BackupHeader): Record<string, unknown> {
     ...(h.baseBackupId !== undefined ? { baseBackupId: h.baseBackupId } : {}),
     ...(h.selection ? { selection: h.selection } : {}),
     keyCount: h.keyCount,
+    ...(h.itemCount !== undefined ? { itemCount: h.itemCount } : {}),
     payload: h.payload,
     recipient: h.recipient,
     fileKey: h.fileKey,
@@ -265,7 +275,7 @@ export function encodePreamble(header: BackupHeader): Uint8Array {
   if (json.length > MAX_HEADER_BYTES) throw new CofferError('E2BIG', 'backup header over 64 KiB');
   const out = new Uint8Array(PREAMBLE_FIXED + json.length);
   out.set(MAGIC, 0);
-  out[8] = FORMAT_VERSION;
+  out[8] = header.version;
   new DataView(out.buffer).setUint32(9, json.length);
   out.set(json, PREAMBLE_FIXED);
   return out;
@@ -277,8 +287,14 @@ export function parsePreamble(file: Uint8Array): { header: BackupHeader; preambl
   for (let i = 0; i < MAGIC.length; i++) {
     if (file[i] !== MAGIC[i]) throw new CofferError('EBADMSG', 'not a Coffer backup (bad magic)');
   }
-  if (file[8] !== FORMAT_VERSION)
-    throw new CofferError('EBADMSG', `unsupported backup format version ${file[8]}`);
+  const version = file[8]!;
+  if (!READABLE_VERSIONS.includes(version))
+    throw new CofferError(
+      'EBADMSG',
+      version > FORMAT_VERSION
+        ? `unsupported backup format version ${version}: written by a newer Coffer (this one reads versions ${READABLE_VERSIONS.join(' and ')}); upgrade to restore it`
+        : `unsupported backup format version ${version}`,
+    );
   const length = new DataView(file.buffer, file.byteOffset, file.byteLength).getUint32(9);
   if (length < 2 || length > MAX_HEADER_BYTES) throw bad('length out of bounds');
   if (file.length < PREAMBLE_FIXED + length)
@@ -290,6 +306,7 @@ export function parsePreamble(file: Uint8Array): { header: BackupHeader; preambl
     throw bad('not UTF-8 JSON');
   }
   const header = parseHeader(parsed);
+  if (header.version !== version) throw bad(`version ${header.version} in a version-${version} file`);
   const canonical = utf8.encode(JSON.stringify(orderedHeader(header)));
   if (canonical.length !== length || !canonical.every((byte, i) => byte === file[PREAMBLE_FIXED + i])) {
     // One header, one encoding: whitespace or reordered fields are someone else's bytes.

@@ -29,6 +29,10 @@ export interface BackupInfo
     | 'selection'
     | 'keyCount'
   > {
+  /** The file's format version (SPEC §11.1). */
+  version: 1 | 2;
+  /** Keychain items in the payload (0 in a version-1 file). */
+  itemCount: number;
   recipient:
     | { type: 'passphrase'; kdf: PassphraseKdfParams }
     | { type: 'x-wing'; keyId: string; version: number };
@@ -119,6 +123,8 @@ export function describe(header: BackupHeader, fileBytes: number, bodyBytes: num
     ...(header.baseBackupId !== undefined ? { baseBackupId: header.baseBackupId } : {}),
     ...(header.selection ? { selection: header.selection } : {}),
     keyCount: header.keyCount,
+    itemCount: header.itemCount ?? 0,
+    version: header.version,
     recipient:
       r.type === 'passphrase'
         ? { type: 'passphrase', kdf: r.kdf }

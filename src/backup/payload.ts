@@ -7,6 +7,15 @@ import type { ExportedKey, ExportedVersion } from '../core/dangerous-material.js
 import { KEY_ALGORITHMS, type KeyInfo } from '../core/types.js';
 import { utf8 } from '../crypto/bytes.js';
 import { CofferError } from '../errors.js';
+import type { ExportedItem, ExportedKeychain } from '../keychain/backup-types.js';
+import {
+  decodeItemBody,
+  decodeKeychainBody,
+  encodeItemBody,
+  encodeKeychainBody,
+  RECORD_ITEM,
+  RECORD_KEYCHAIN,
+} from './payload-items.js';
 
 export const RECORD_KEY = 0x01;
 export const RECORD_END = 0x02;
@@ -22,8 +31,17 @@ interface KeyRecordJson {
 
 export interface EndRecord {
   keyCount: number;
-  /** Incremental backups: ids the base must already have put in the target store. */
+  /** Version 2 (SPEC §11.4): how many item records precede it. */
+  itemCount?: number;
+  /** Incremental backups: key ids and item uuids the base must already have put in the target store. */
   requires: string[];
+}
+
+export interface DecodedPayload {
+  keys: ExportedKey[];
+  /** Version 2 with items: the keychain record and every item record, in file order. */
+  keychain?: ExportedKeychain;
+  end: EndRecord;
 }
 
 function record(type: number, body: Uint8Array[]): Uint8Array[] {
@@ -55,7 +73,21 @@ export function encodeKeyRecord(key: ExportedKey): Uint8Array[] {
 }
 
 export function encodeEndRecord(end: EndRecord): Uint8Array[] {
-  return record(RECORD_END, [utf8.encode(JSON.stringify(end))]);
+  const json =
+    end.itemCount === undefined
+      ? { keyCount: end.keyCount, requires: end.requires }
+      : { keyCount: end.keyCount, itemCount: end.itemCount, requires: end.requires };
+  return record(RECORD_END, [utf8.encode(JSON.stringify(json))]);
+}
+
+/** The `0x03` keychain record (version 2): class keys and history bound. */
+export function encodeKeychainRecord(keychain: Omit<ExportedKeychain, 'items'>): Uint8Array[] {
+  return record(RECORD_KEYCHAIN, encodeKeychainBody(keychain));
+}
+
+/** One `0x04` item record (version 2): its records byte for byte. */
+export function encodeItemRecord(item: ExportedItem): Uint8Array[] {
+  return record(RECORD_ITEM, encodeItemBody(item));
 }
 
 function corrupt(message: string): CofferError {
@@ -68,6 +100,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 const KEY_ID = /^k_[a-z2-7]{26}$/;
+const ITEM_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 /** The structural checks a restore relies on: ids, names, algorithm, versions 1..n in order. */
@@ -111,9 +144,10 @@ function decodeB64(text: string, where: string): Uint8Array {
  * Parses the whole uncompressed payload. Secrets are views into `payload` (no copies): wiping
  * `payload` after the import wipes them all.
  */
-export function decodePayload(payload: Uint8Array): { keys: ExportedKey[]; end: EndRecord } {
+export function decodePayload(payload: Uint8Array, formatVersion = 2): DecodedPayload {
   const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
   const keys: ExportedKey[] = [];
+  let keychain: ExportedKeychain | undefined;
   const seen = new Set<string>();
   let end: EndRecord | undefined;
   let offset = 0;
@@ -134,16 +168,36 @@ export function decodePayload(payload: Uint8Array): { keys: ExportedKey[]; end: 
       } catch {
         throw corrupt('end record is not JSON');
       }
+      const v2 = formatVersion >= 2;
       if (
         !isObject(parsed) ||
-        Object.keys(parsed).length !== 2 ||
+        Object.keys(parsed).length !== (v2 ? 3 : 2) ||
         !Number.isSafeInteger(parsed.keyCount) ||
+        (v2 && !Number.isSafeInteger(parsed.itemCount)) ||
         !Array.isArray(parsed.requires) ||
-        !parsed.requires.every((id) => typeof id === 'string' && KEY_ID.test(id))
+        !parsed.requires.every(
+          (id) => typeof id === 'string' && (KEY_ID.test(id) || (v2 && ITEM_ID.test(id))),
+        )
       ) {
         throw corrupt('end record is malformed');
       }
-      end = { keyCount: parsed.keyCount as number, requires: parsed.requires as string[] };
+      end = {
+        keyCount: parsed.keyCount as number,
+        ...(v2 ? { itemCount: parsed.itemCount as number } : {}),
+        requires: parsed.requires as string[],
+      };
+      continue;
+    }
+    if ((type === RECORD_KEYCHAIN || type === RECORD_ITEM) && formatVersion < 2)
+      throw corrupt(`record type ${type} in a version-${formatVersion} backup`);
+    if (type === RECORD_KEYCHAIN) {
+      if (keychain) throw corrupt('a second keychain record');
+      keychain = { ...decodeKeychainBody(body), items: [] };
+      continue;
+    }
+    if (type === RECORD_ITEM) {
+      if (!keychain) throw corrupt('an item record before the keychain record');
+      keychain.items.push(decodeItemBody(body));
       continue;
     }
     if (type !== RECORD_KEY) throw corrupt(`unknown record type ${type}`);
@@ -175,5 +229,7 @@ export function decodePayload(payload: Uint8Array): { keys: ExportedKey[]; end: 
   }
   if (!end) throw corrupt('no end record (truncated)');
   if (end.keyCount !== keys.length) throw corrupt('end record key count does not match the records');
-  return { keys, end };
+  if (end.itemCount !== undefined && end.itemCount !== (keychain?.items.length ?? 0))
+    throw corrupt('end record item count does not match the records');
+  return { keys, ...(keychain ? { keychain } : {}), end };
 }

@@ -12,6 +12,9 @@ import { assertKeyId } from '../core/names.js';
 import { wipe } from '../crypto/bytes.js';
 import { assertPassphrase, type Passphrase } from '../crypto/passphrase-kdf.js';
 import { CofferError, type ErrorCode } from '../errors.js';
+import { verifyExportedKeychain } from '../keychain/backup.js';
+import type { ExportedKeychain } from '../keychain/backup-types.js';
+import type { ItemBody } from '../keychain/record.js';
 import type { BackupProgress } from './create.js';
 import type { BackupHeader, BackupKind } from './format.js';
 import { parseBackupBytes, readBackupFile } from './inspect.js';
@@ -53,10 +56,17 @@ export interface RestoreReport {
   kind: BackupKind;
   backupId: string;
   keyCount: number;
+  /** Keychain items in the backup (0 for a version-1 file). */
+  itemCount: number;
   mode: ImportMode;
+  /** Key ids. */
   restored: string[];
   skipped: string[];
+  /** Keys (by key id) and items (by uuid) that were not restored, with why. */
   failed: RestoreFailure[];
+  /** Item uuids (SPEC §11.5). */
+  restoredItems: string[];
+  skippedItems: string[];
 }
 
 function isKeystore(value: unknown): value is Keystore {
@@ -140,7 +150,13 @@ async function decryptPayload(
   ks: Keystore,
   source: string | Uint8Array,
   options: RestoreOptions,
-): Promise<{ header: BackupHeader; payload: Uint8Array; keys: ExportedKey[]; requires: string[] }> {
+): Promise<{
+  header: BackupHeader;
+  payload: Uint8Array;
+  keys: ExportedKey[];
+  keychain?: { data: ExportedKeychain; bodies: Map<string, ItemBody | undefined> };
+  requires: string[];
+}> {
   const { file, header, preambleLength, body } =
     typeof source === 'string' ? await readBackupFile(source) : parseBackupBytes(source);
   options.onProgress?.({ phase: 'read', done: file.length, total: file.length });
@@ -165,18 +181,32 @@ async function decryptPayload(
     if (payload.length !== header.payload.bytes) {
       throw new CofferError('EBADMSG', 'backup payload does not decompress to its stated size');
     }
-    const { keys, end } = decodePayload(payload);
+    const { keys, keychain, end } = decodePayload(payload, header.version);
     if (keys.length !== header.keyCount)
       throw new CofferError('EBADMSG', 'backup key count does not match its header');
+    if ((keychain?.items.length ?? 0) !== (header.itemCount ?? 0))
+      throw new CofferError('EBADMSG', 'backup item count does not match its header');
+    // Every item record is opened under its class key here, before anything is written (SPEC §11.4).
+    const items = keychain ? { data: keychain, bodies: verifyExportedKeychain(keychain) } : undefined;
     if (header.kind !== 'incremental' && end.requires.length > 0) {
       throw new CofferError('EBADMSG', 'only an incremental backup may depend on a base');
     }
-    return { header, payload, keys, requires: end.requires };
+    return { header, payload, keys, ...(items ? { keychain: items } : {}), requires: end.requires };
   } catch (error) {
     wipe(payload);
     throw error;
   } finally {
     wipe(fileKey, key, compressed);
+  }
+}
+
+async function itemExists(ks: Keystore, id: string): Promise<boolean> {
+  try {
+    await ks.keychain.readCurrent(id);
+    return true;
+  } catch (error) {
+    if (error instanceof CofferError && error.code === 'ENOENT') return false;
+    throw error;
   }
 }
 
@@ -220,17 +250,22 @@ export async function restoreBackup(
   if (!(source instanceof Uint8Array) && (typeof source !== 'string' || source.length === 0))
     throw new CofferError('EINVAL', 'give a backup file path or the backup bytes');
   checkOptions(options);
-  const { header, payload, keys, requires } = await decryptPayload(ks, source, options);
+  const { header, payload, keys, keychain, requires } = await decryptPayload(ks, source, options);
   try {
     const mode: ImportMode = options.mode ?? (header.kind === 'incremental' ? 'overwrite' : 'fail');
     const existing = new Map((await ks.listKeys()).map((k) => [k.id, `${k.app}/${k.purpose}`]));
-    const missing = requires.filter((id) => !existing.has(id));
+    const missing: string[] = [];
+    for (const id of requires) {
+      if (id.startsWith('k_')) {
+        if (!existing.has(id)) missing.push(id);
+      } else if (!(await itemExists(ks, id))) missing.push(id);
+    }
     if (missing.length > 0) {
       throw new CofferError(
         'ENOENT',
         `incremental backup ${header.backupId} builds on generation ${header.baseGeneration}` +
           `${header.baseBackupId ? ` (backup ${header.baseBackupId})` : ''}: ${missing.length} of the ` +
-          `${requires.length} keys it needs from its base are not in this store (first: ${missing[0]}); ` +
+          `${requires.length} keys and items it needs from its base are not in this store (first: ${missing[0]}); ` +
           'restore the base backup first, then this one',
       );
     }
@@ -238,10 +273,13 @@ export async function restoreBackup(
       kind: header.kind,
       backupId: header.backupId,
       keyCount: header.keyCount,
+      itemCount: header.itemCount ?? 0,
       mode,
       restored: [],
       skipped: [],
       failed: [],
+      restoredItems: [],
+      skippedItems: [],
     };
     const clashing = keys.filter((k) => existing.has(k.info.id));
     if (mode === 'fail' && clashing.length > 0) {
@@ -251,6 +289,7 @@ export async function restoreBackup(
           'nothing was restored: use skip-existing or overwrite',
       );
     }
+    if (keychain) await ks.keychain.checkItemRestore(keychain.data, mode);
     const todo: ExportedKey[] = [];
     for (const key of keys) {
       const where = existing.get(key.info.id);
@@ -291,6 +330,19 @@ export async function restoreBackup(
       done += batch.length;
       options.onProgress?.({ phase: 'restore', done, total: todo.length });
     }
+    if (keychain) {
+      try {
+        const items = await ks.keychain.dangerouslyImportItems(keychain.data, keychain.bodies, mode);
+        report.restoredItems.push(...items.restored);
+        report.skippedItems.push(...items.skipped);
+        report.failed.push(...items.failed);
+      } catch (error) {
+        // Storage trouble, or a writer that raced in: the keys above are in; say which items are not.
+        const done = new Set(report.restoredItems);
+        for (const item of keychain.data.items)
+          if (!done.has(item.uuid)) report.failed.push(failure(item.uuid, error));
+      }
+    }
     // The explicit, audited end of a restore; appendAudit seals the anchor before it returns.
     await ks.appendAudit([
       {
@@ -302,6 +354,8 @@ export async function restoreBackup(
           restored: report.restored.length,
           skipped: report.skipped.length,
           failed: report.failed.length,
+          restoredItems: report.restoredItems.length,
+          skippedItems: report.skippedItems.length,
         },
       },
     ]);

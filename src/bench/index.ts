@@ -10,6 +10,7 @@ import { benchSig } from './crypto-sig.js';
 import { benchSymmetric } from './crypto-symmetric.js';
 import { benchDaemon } from './daemon.js';
 import type { BenchRow } from './harness.js';
+import { benchKeychain } from './keychain.js';
 import { benchKeystore } from './keystore.js';
 import { benchStorage } from './storage.js';
 import { benchStream } from './stream.js';
@@ -28,6 +29,7 @@ export const BENCH_GROUPS: Readonly<Record<string, () => Promise<BenchRow[]>>> =
   backup: benchBackup,
   stream: benchStream,
   cli: benchCli,
+  keychain: benchKeychain,
 };
 
 function parseArgs(argv: string[]): { only: string | undefined } {

@@ -151,6 +151,7 @@ export function keyDetails(key: KeyInfo): string[] {
   const labels = Object.entries(key.labels);
   if (labels.length > 0) lines.push(`labels       ${labels.map(([k, v]) => `${k}=${v}`).join(', ')}`);
   if (key.rotation) lines.push(`rotation     ${JSON.stringify(key.rotation)}`);
+  if (key.syncable) lines.push('syncable     yes (may be a keychain item, SPEC §16)');
   if (key.insecure)
     lines.push('WARNING      created in insecure deterministic mode: never use it for real data');
   return lines;

@@ -24,6 +24,7 @@ export type { ByteSource } from '../format/byte-reader.js';
 
 import { assertBytes, fromBase64, toBase64 } from './bytes.js';
 import { BackupClient, type Call, HdClient, keyPath, RotationClient, TokenClient } from './groups.js';
+import { KeychainClient } from './keychain.js';
 import type { CofferOperations } from './surface.js';
 
 export type {
@@ -173,6 +174,7 @@ export class CofferClient implements CofferOperations {
   readonly backup: BackupClient;
   readonly rotation: RotationClient;
   readonly tokens: TokenClient;
+  readonly keychain: KeychainClient;
   readonly #base: RequestOptions;
   readonly #send: typeof httpRequest;
   readonly #agent: HttpAgent;
@@ -224,6 +226,7 @@ export class CofferClient implements CofferOperations {
     this.backup = new BackupClient(json);
     this.rotation = new RotationClient(json);
     this.tokens = new TokenClient(json);
+    this.keychain = new KeychainClient(json);
   }
 
   /** Closes idle keep-alive connections (the client can still be used afterwards). */

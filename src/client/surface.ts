@@ -6,6 +6,7 @@
 import type { BackupOperations } from '../backup/operations.js';
 import type { KeyOperations, TokenOperations } from '../core/surface.js';
 import type { HdOperations } from '../hd/operations.js';
+import type { KeychainOperations } from '../keychain/operations.js';
 import type { RotationOperations } from '../rotation/operations.js';
 
 export interface CofferOperations extends KeyOperations {
@@ -13,6 +14,7 @@ export interface CofferOperations extends KeyOperations {
   readonly backup: BackupOperations;
   readonly rotation: RotationOperations;
   readonly tokens: TokenOperations;
+  readonly keychain: KeychainOperations;
 }
 
 /**
@@ -68,6 +70,17 @@ export const OPERATION_NAMES = [
   'tokens.create',
   'tokens.list',
   'tokens.revoke',
+  'keychain.add',
+  'keychain.get',
+  'keychain.getInfo',
+  'keychain.update',
+  'keychain.delete',
+  'keychain.undelete',
+  'keychain.history',
+  'keychain.find',
+  'keychain.import',
+  'keychain.historyBound',
+  'keychain.setHistoryBound',
 ] as const;
 
 export type OperationName = (typeof OPERATION_NAMES)[number];
@@ -82,7 +95,8 @@ type SurfaceNames =
   | Names<HdOperations, 'hd.'>
   | Names<BackupOperations, 'backup.'>
   | Names<RotationOperations, 'rotation.'>
-  | Names<TokenOperations, 'tokens.'>;
+  | Names<TokenOperations, 'tokens.'>
+  | Names<KeychainOperations, 'keychain.'>;
 
 /** `true` when T is empty, else a type naming T: assigning `true` to it fails to compile. */
 type Nothing<T> = [T] extends [never] ? true : { notListedOrNotInTheSurface: T };

@@ -118,6 +118,7 @@ export class KeyManager {
       ...(spec.rotation ? { rotation: spec.rotation } : {}),
       ...(s.insecure ? { insecure: true } : {}),
       ...(spec.backupAllowed === false ? { backupAllowed: false as const } : {}),
+      ...(spec.syncable === true ? { syncable: true as const } : {}),
       ...(resident ? { residency: resident.residency } : {}),
       ...(supplied ? { origin: supplied.origin } : {}),
       history: [],

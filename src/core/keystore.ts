@@ -4,9 +4,12 @@
 // private halves never exist here at all.
 
 import { assertBytes } from '../crypto/bytes.js';
+import { hkdf } from '../crypto/kdf.js';
 import type { PassphraseKdfParams } from '../crypto/passphrase-kdf.js';
 import { CofferError } from '../errors.js';
 import type { KeyInput } from '../format/key-import.js';
+import type { KeychainHost } from '../keychain/host.js';
+import { Keychain } from '../keychain/keychain.js';
 import type { ProtectorConfig } from '../protect/configs.js';
 import {
   type AppRecord,
@@ -16,6 +19,7 @@ import {
   writeAppRecords,
 } from './app-records.js';
 import type { AuditEntry, AuditReport } from './audit.js';
+import { openRecord } from './barrier.js';
 import {
   dangerouslyExportKeyMaterial,
   dangerouslyImportKeyMaterial,
@@ -429,5 +433,39 @@ export class Keystore implements KeyOperations {
   /** The store-wide generation (for incremental backups). */
   generation(): Promise<number> {
     return this.#open().storage.generation();
+  }
+
+  // ---- keychain (SPEC §16) --------------------------------------------------------------------------
+
+  #keychain: Keychain | undefined;
+
+  /** The keychain of items (passwords, notes, syncable keys) kept in this keystore. */
+  get keychain(): Keychain {
+    this.#open();
+    this.#keychain ??= new Keychain(this.#keychainHost());
+    return this.#keychain;
+  }
+
+  /** What the keychain may use of this keystore: every call goes to the live session (SPEC §16.1). */
+  #keychainHost(): KeychainHost {
+    const session = () => this.#open();
+    const storeId = Buffer.from(this.#header.id, 'base64url');
+    return {
+      get storage() {
+        return session().storage;
+      },
+      get rng() {
+        return session().rng;
+      },
+      get actor() {
+        return session().actor;
+      },
+      now: () => session().now(),
+      subkey: (info) => hkdf('sha256', session().keys.master, storeId, new TextEncoder().encode(info), 32),
+      sealRecord: (key, value) => session().sealRecord(key, value),
+      openRecord: (key, bytes) => openRecord(session().keys.barrier, key, bytes),
+      commit: (build) => session().commit(build),
+      getKey: (id) => this.getKey(id),
+    };
   }
 }

@@ -87,6 +87,7 @@ export function validateCreateSpec(
     'preActive',
     'activatesAt',
     'backupAllowed',
+    'syncable',
     'residency',
   ];
   for (const field of Object.keys(s)) {
@@ -138,6 +139,15 @@ export function validateCreateSpec(
   if (s.backupAllowed !== undefined && typeof s.backupAllowed !== 'boolean') {
     throw new CofferError('EINVAL', 'backupAllowed must be a boolean');
   }
+  if (s.syncable !== undefined && typeof s.syncable !== 'boolean') {
+    throw new CofferError('EINVAL', 'syncable must be a boolean');
+  }
+  if (s.syncable === true && s.residency !== undefined) {
+    throw new CofferError(
+      'EINVAL',
+      'an HSM-resident key cannot be syncable: its private half never leaves the token',
+    );
+  }
   if (s.residency !== undefined) {
     if (s.residency !== 'pkcs11') throw new CofferError('EINVAL', "residency must be 'pkcs11'");
     if (s.algorithm !== 'ed25519' && s.algorithm !== 'ecdsa-p256') {
@@ -159,5 +169,6 @@ export function validateCreateSpec(
     ...(s.activatesAt !== undefined ? { activatesAt: s.activatesAt as number } : {}),
     ...(s.backupAllowed === false ? { backupAllowed: false } : {}),
     ...(s.residency === 'pkcs11' ? { residency: 'pkcs11' as const } : {}),
+    ...(s.syncable === true ? { syncable: true } : {}),
   };
 }

@@ -117,6 +117,8 @@ export interface KeyInfo {
   insecure?: boolean;
   /** False when the key's policy keeps it out of encrypted backups (default: allowed). */
   backupAllowed?: false;
+  /** Created `syncable: true`: may become a keychain item whose material travels to the user's devices, encrypted (SPEC §16). */
+  syncable?: true;
   /** Set for HSM-resident keys: the private halves live in this token, never in the store. */
   residency?: KeyResidency;
   /**
@@ -141,6 +143,8 @@ export interface CreateKeySpec {
   preActive?: boolean;
   /** Keep this key out of encrypted backups (default: backups include it). */
   backupAllowed?: boolean;
+  /** May be a keychain item of kind `key` and later sync, encrypted, to the user's devices (SPEC §16). */
+  syncable?: boolean;
   activatesAt?: number;
   /**
    * 'pkcs11': generate the key pair inside the keystore's PKCS#11 token (ed25519 and ecdsa-p256

@@ -70,6 +70,7 @@ export const backupRoutes: Route[] = [
       properties: {
         kind: { type: 'string' },
         keyCount: { type: 'integer' },
+        itemCount: { type: 'integer', description: 'keychain items in the backup (SPEC §11.5)' },
         generation: { type: 'integer' },
         baseGeneration: { type: 'integer' },
         backupId: { type: 'string' },
@@ -93,11 +94,15 @@ export const backupRoutes: Route[] = [
     maxBody: Math.ceil(MAX_BACKUP_TRANSFER_BYTES / 3) * 4 + 64 * 1024,
     response: {
       type: 'object',
-      description: 'RestoreReport: kind, backupId, keyCount, mode, restored, skipped, failed',
+      description:
+        'RestoreReport: kind, backupId, keyCount, itemCount, mode, restored, skipped, restoredItems, skippedItems, failed',
       properties: {
         kind: { type: 'string' },
         backupId: { type: 'string' },
         keyCount: { type: 'integer' },
+        itemCount: { type: 'integer' },
+        restoredItems: { type: 'array', items: { type: 'string' } },
+        skippedItems: { type: 'array', items: { type: 'string' } },
         mode: { type: 'string' },
         restored: { type: 'array', items: { type: 'string' } },
         skipped: { type: 'array', items: { type: 'string' } },

@@ -26,6 +26,10 @@ export const KEY_INFO: JsonSchema = {
     state: { type: 'string' },
     primaryVersion: { type: 'integer' },
     versions: { type: 'array', items: { type: 'object' } },
+    syncable: {
+      type: 'boolean',
+      description: 'present (true) when created syncable: it may be a keychain item',
+    },
   },
 };
 
@@ -74,6 +78,7 @@ export const createBody = s.object({
   ),
   preActive: s.optional(s.boolean()),
   backupAllowed: s.optional(s.boolean()),
+  syncable: s.optional(s.boolean()),
   activatesAt: s.optional(s.integer(0, Number.MAX_SAFE_INTEGER)),
 });
 

@@ -5,6 +5,7 @@ import { adminRoutes } from './routes-admin.js';
 import { backupRoutes } from './routes-backup.js';
 import { formatRoutes } from './routes-formats.js';
 import { hdRoutes } from './routes-hd.js';
+import { itemRoutes } from './routes-items.js';
 import { keyRoutes } from './routes-keys.js';
 import { keyExtraRoutes } from './routes-keys-extra.js';
 import { maintenanceRoutes } from './routes-maintenance.js';
@@ -24,5 +25,6 @@ export function allRoutes(openapi: () => unknown): Route[] {
     ...maintenanceRoutes,
     ...metricsRoutes,
     ...formatRoutes,
+    ...itemRoutes,
   ];
 }

@@ -103,6 +103,7 @@ test('the OpenAPI document is generated from the validating schemas, for every r
     'POST /v1/hd/seeds',
     'POST /v1/hd/seeds/import',
     'POST /v1/hd/seeds/{seed}/accounts',
+    'POST /v1/items',
     'POST /v1/keys',
     'POST /v1/keys/batch',
     'POST /v1/keys/import',

@@ -28,6 +28,8 @@ interface AppKeys {
   pre: KeyInfo;
   /** An HD seed of the app: its routes check the seed's app like key routes check the key's. */
   seed: string;
+  /** A keychain item in the app's access group (SPEC §16). */
+  item: string;
   signature: Uint8Array;
   sealed: Uint8Array;
   ciphertext: Uint8Array;
@@ -77,6 +79,10 @@ const CALLS: Call[] = [
   ['create', 'hd.deriveKey', (c, k) => c.hd.deriveKey(k.seed, { path: "m/0'/1" })],
   // Not about any app's keys: a metrics token reads the same scrape whatever its apps.
   ['metrics', 'metrics', (c) => c.metrics()],
+  ['item-read', 'keychain.getInfo', (c, k) => c.keychain.getInfo(k.item)],
+  ['item-reveal', 'keychain.get', (c, k) => c.keychain.get(k.item)],
+  ['item-reveal', 'keychain.history', (c, k) => c.keychain.history(k.item)],
+  ['item-write', 'keychain.update', (c, k) => c.keychain.update(k.item, { attributes: { comment: 'x' } })],
 ];
 const APPLESS = new Set(['metrics']);
 
@@ -95,6 +101,7 @@ async function keysFor(admin: CofferClient, app: string): Promise<AppKeys> {
     admin.createKey({ app, purpose: 'pre', algorithm: 'ed25519', preActive: true }),
   ]);
   const { seed } = await admin.hd.createSeed({ app, purpose: 'hd', words: 12 });
+  const item = await admin.keychain.add({ kind: 'note', attributes: {}, secret: 'scope', group: app });
   return {
     app,
     sig,
@@ -107,6 +114,7 @@ async function keysFor(admin: CofferClient, app: string): Promise<AppKeys> {
     destroy,
     pre: pre!,
     seed: seed.id,
+    item: item.id,
     signature: (await admin.sign(sig.id, data)).signature,
     sealed: await admin.seal(aes.id, data),
     ciphertext: (await admin.encapsulate(kem.id)).ciphertext,

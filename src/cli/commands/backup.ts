@@ -84,7 +84,7 @@ export const create: CommandRun = async (ctx) => {
   return emit(
     ctx,
     { ...result, out },
-    `wrote ${out}: ${result.kind} backup of ${result.keyCount} key(s) at generation ${result.generation}, ${result.bytes} bytes`,
+    `wrote ${out}: ${result.kind} backup of ${result.keyCount} key(s) and ${result.itemCount} item(s) at generation ${result.generation}, ${result.bytes} bytes`,
   );
 };
 
@@ -115,14 +115,14 @@ export const restore: CommandRun = async (ctx) => {
     }),
   );
   await emit(ctx, report, [
-    `restored ${report.restored.length}, skipped ${report.skipped.length}, failed ${report.failed.length} of ${report.keyCount} key(s) (${report.kind} backup, mode ${report.mode})`,
+    `restored ${report.restored.length}, skipped ${report.skipped.length} of ${report.keyCount} key(s); restored ${report.restoredItems.length}, skipped ${report.skippedItems.length} of ${report.itemCount} item(s); failed ${report.failed.length} (${report.kind} backup, mode ${report.mode})`,
     ...report.failed.map((f) => `failed ${f.id}: ${f.message} (${f.code})`),
   ]);
   const first = report.failed[0];
   if (first)
     throw new CofferError(
       first.code,
-      `${report.failed.length} key(s) were not restored (first: ${first.id})`,
+      `${report.failed.length} key(s) or item(s) were not restored (first: ${first.id})`,
     );
 };
 
@@ -140,6 +140,7 @@ function describeInfo(info: BackupInfo): string[] {
       : []),
     ...(info.selection ? [`selection    ${JSON.stringify(info.selection)}`] : []),
     `keys         ${info.keyCount}`,
+    `items        ${info.itemCount} (format version ${info.version})`,
     `recipient    ${info.recipient.type === 'passphrase' ? `passphrase (${info.recipient.kdf.alg})` : `x-wing ${info.recipient.keyId} v${info.recipient.version}`}`,
     `size         ${info.bytes} bytes, ${info.chunks} chunk(s), checksum ok`,
   ];

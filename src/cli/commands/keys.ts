@@ -64,6 +64,7 @@ export const create: CommandRun = async (ctx) => {
     ...(rotation(v) ? { rotation: rotation(v) } : {}),
     ...(flag(v, 'pre-active') ? { preActive: true } : {}),
     ...(flag(v, 'no-backup') ? { backupAllowed: false } : {}),
+    ...(flag(v, 'syncable') ? { syncable: true } : {}),
   };
   const count = int(v, 'count', 1, 100_000);
   const ops = await ctx.ops();

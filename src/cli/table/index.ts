@@ -5,6 +5,7 @@ import type { CommandSpec } from '../spec.js';
 import { adminTable, maintenanceTable } from './admin.js';
 import { formatsTable } from './formats.js';
 import { hdTable } from './hd.js';
+import { itemTable } from './items.js';
 import { dataTable, keyTable } from './keys.js';
 
 const first = ['init', 'status', 'unlock', 'lock'];
@@ -15,6 +16,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   ...dataTable,
   ...hdTable,
   ...formatsTable,
+  ...itemTable,
   ...maintenanceTable,
   ...adminTable.filter((c) => !first.includes(c.path[0]!)),
 ];

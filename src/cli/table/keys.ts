@@ -52,6 +52,10 @@ export const keyTable: CommandSpec[] = [
         help: 'create the key pre-active: it cannot protect until `coffer key activate`',
       },
       'no-backup': { type: 'boolean', help: 'keep this key out of encrypted backups' },
+      syncable: {
+        type: 'boolean',
+        help: 'may become a keychain item (`coffer item add --kind key`) whose material travels, encrypted, to your devices',
+      },
       'rotate-every': { type: 'string', value: 'DUR', help: 'rotation interval, e.g. 90d' },
       'warn-before': { type: 'string', value: 'DUR', help: 'advance warning before a rotation is due' },
       confirm: {
