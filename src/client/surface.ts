@@ -24,6 +24,7 @@ export const OPERATION_NAMES = [
   'createKey',
   'createKeys',
   'listKeys',
+  'listKeysPage',
   'getKey',
   'publicKey',
   'activate',

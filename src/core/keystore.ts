@@ -28,6 +28,7 @@ import {
 } from './dangerous-material.js';
 import { b64, b64url } from './encoding.js';
 import { newKeyId } from './ids.js';
+import { listKeysPage } from './key-pages.js';
 import {
   addSlot,
   changePassphraseSlot,
@@ -70,7 +71,7 @@ import {
 } from './resident.js';
 import { idKey, metaKey, Session, type VersionRecord, versionKey } from './session.js';
 import * as streams from './stream-seal.js';
-import type { KeyOperations, SignatureCheck } from './surface.js';
+import type { KeyOperations, KeyPage, KeyPageRequest, SignatureCheck } from './surface.js';
 import { type CreateKeySpec, type KeyInfo, type KeyResidency, LIMITS } from './types.js';
 import { rewrap as rewrapAny, unseal as unsealAny } from './unseal.js';
 
@@ -491,6 +492,11 @@ export class Keystore implements KeyOperations {
       out.push(effectiveKey(openRecord<KeyInfo>(keys.barrier, record.key, record.value), now));
     }
     return out;
+  }
+
+  /** One page of keys and a cursor for the next (src/core/key-pages.ts). */
+  async listKeysPage(request: KeyPageRequest = {}): Promise<KeyPage> {
+    return listKeysPage(this.#open(), request, effectiveKey);
   }
 
   /** Loads fresh, applies `change`, writes with CAS; re-runs on a concurrent change. */
