@@ -10,6 +10,7 @@ import { benchSig } from './crypto-sig.js';
 import { benchSymmetric } from './crypto-symmetric.js';
 import { benchDaemon } from './daemon.js';
 import type { BenchRow } from './harness.js';
+import { benchKeyImport } from './key-import.js';
 import { benchKeystore } from './keystore.js';
 import { benchStorage } from './storage.js';
 import { benchStream } from './stream.js';
@@ -18,6 +19,7 @@ import { benchUnlock } from './unlock.js';
 export const BENCH_GROUPS: Readonly<Record<string, () => Promise<BenchRow[]>>> = {
   symmetric: benchSymmetric,
   sig: benchSig,
+  keyimport: benchKeyImport,
   kem: benchKem,
   storage: benchStorage,
   keystore: benchKeystore,
