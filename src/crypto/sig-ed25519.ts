@@ -8,14 +8,18 @@ import { createPublicKey, sign as nodeSign, verify as nodeVerify } from 'node:cr
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { CofferError } from '../errors.js';
 import { asUint8, concatBytes, fromHex } from './bytes.js';
-import { KeyCache } from './key-cache.js';
+import { KeyCache, SECRET_CACHE_BYTES } from './key-cache.js';
 import { importEd25519Seed } from './key-import.js';
 import { nodeView, type PreparedSecret, type SigBackend } from './sig-backend.js';
 
 /** RFC 8410 §4 SubjectPublicKeyInfo with the 32-byte public key as the BIT STRING. */
 const ED25519_SPKI_PREFIX = fromHex('302a300506032b6570032100');
 
-const secrets = new KeyCache<PreparedSecret>('ed25519/secret', 64);
+const secrets = new KeyCache<PreparedSecret>('ed25519/secret', {
+  maxBytes: SECRET_CACHE_BYTES,
+  // Measured RSS of one prepared key (KeyObject, its EVP_PKEY, public key bytes): ≈ 2.7 KiB.
+  entryBytes: 3072,
+});
 const publics = new KeyCache<KeyObject>('ed25519/public', 256);
 
 /**
