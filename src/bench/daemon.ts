@@ -12,6 +12,7 @@ import { chmodSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { pino } from 'pino';
 import { createToken } from '../access/tokens.js';
 import { CofferClient } from '../client/index.js';
 import { Keystore } from '../core/keystore.js';
@@ -72,6 +73,95 @@ async function sideBySide(
     if (m.rate > subjectTop.rate) subjectTop = m;
   }
   return { subject: subjectTop, base: baseTop };
+}
+
+/**
+ * `concurrency` callers each running `call` back to back for about `ms` (after a short warm-up), as a
+ * service under load sees them: requests per second over all callers, and per-request latency.
+ */
+async function measureConcurrent(
+  call: () => Promise<unknown>,
+  concurrency: number,
+  ms: number,
+): Promise<Measured> {
+  const run = async (until: number, latencies: number[] | undefined) => {
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (performance.now() < until) {
+          const t = performance.now();
+          await call();
+          latencies?.push(performance.now() - t);
+        }
+      }),
+    );
+  };
+  await run(performance.now() + 100, undefined);
+  const latencies: number[] = [];
+  const start = performance.now();
+  await run(start + ms, latencies);
+  const seconds = (performance.now() - start) / 1000;
+  latencies.sort((a, b) => a - b);
+  return {
+    rate: latencies.length / seconds,
+    p50: percentile(latencies, 0.5),
+    p99: percentile(latencies, 0.99),
+  };
+}
+
+/**
+ * Issue 14's daemon goal: single Ed25519 sign requests from 16 concurrent callers, through the daemon as
+ * it runs by default (per-request lines at debug, so none written at info) and through a daemon logging
+ * every request as before (a line per request to /dev/null, the cost of writing it but not of a terminal),
+ * each against in-process `ks.sign` at the same concurrency, all three in alternating rounds so the same
+ * load applies. Goals: ≥ 0.3× in-process with p99 ≤ 10× p50 (reported in `extra`).
+ */
+async function singleSignConcurrent(
+  clients: { quiet: CofferClient; logging: CofferClient },
+  ks: Keystore,
+  keyId: string,
+  message: Uint8Array,
+  rounds: number,
+  ms: number,
+): Promise<BenchRow[]> {
+  const concurrency = 16;
+  const best = { quiet: undefined as Measured | undefined, logging: undefined as Measured | undefined };
+  let base: Measured | undefined;
+  const better = (a: Measured | undefined, b: Measured) => (a === undefined || b.rate > a.rate ? b : a);
+  for (let i = 0; i < rounds; i++) {
+    base = better(base, await measureConcurrent(() => ks.sign(keyId, message), concurrency, ms));
+    best.quiet = better(
+      best.quiet,
+      await measureConcurrent(() => clients.quiet.sign(keyId, message), concurrency, ms),
+    );
+    best.logging = better(
+      best.logging,
+      await measureConcurrent(() => clients.logging.sign(keyId, message), concurrency, ms),
+    );
+  }
+  const baseRate = base?.rate ?? 1;
+  const row = (name: string, m: Measured): BenchRow => ({
+    group: 'daemon',
+    name,
+    opsPerSec: Math.round(m.rate),
+    baseline: `in-process ks.sign, ${concurrency} callers`,
+    baselineOpsPerSec: Math.round(baseRate),
+    ratio: m.rate / baseRate,
+    goal: 0.3,
+    extra: {
+      p50ms: m.p50,
+      p99ms: m.p99,
+      p99OverP50: Math.round((m.p99 / Math.max(m.p50, 0.001)) * 10) / 10,
+      baselineP50ms: base?.p50 ?? 0,
+      baselineP99ms: base?.p99 ?? 0,
+      loadPerCore: loadPerCore(),
+    },
+  });
+  const quiet = best.quiet ?? { rate: 0, p50: 0, p99: 0 };
+  const logging = best.logging ?? { rate: 0, p50: 0, p99: 0 };
+  return [
+    row(`sign ed25519, one per request, ${concurrency} callers (default log level)`, quiet),
+    row(`sign ed25519, one per request, ${concurrency} callers (every request logged, as before)`, logging),
+  ];
 }
 
 /** The 1-minute load average over the cores: how busy the machine was around a figure. */
@@ -172,9 +262,20 @@ export async function benchDaemon(options: { rounds?: number; ms?: number } = {}
     limits: { rate: 0 },
   });
   const client = new CofferClient({ socket, token });
+  // The same store served a second time, logging every request as the daemon did before issue 14.
+  const loggingSocket = join(dir.path, 'logging.sock');
+  const loggingServer = await startServer({
+    store,
+    socket: loggingSocket,
+    logger: pino({ level: 'debug' }, pino.destination('/dev/null')),
+    handleSignals: false,
+    limits: { rate: 0 },
+  });
+  const loggingClient = new CofferClient({ socket: loggingSocket, token });
   ks = await Keystore.open({ store, protector: passphrase() });
   try {
     await client.unlock(passphrase().passphrase);
+    await loggingClient.unlock(passphrase().passphrase);
     const message = new TextEncoder().encode('a message of a typical JWT-ish size for signing'.repeat(2));
     const plaintext = new Uint8Array(1024).fill(7);
     const messages = Array.from({ length: BATCH }, () => message);
@@ -207,6 +308,16 @@ export async function benchDaemon(options: { rounds?: number; ms?: number } = {}
       1,
       inSign,
       'in-process ks.sign',
+    );
+    rows.push(
+      ...(await singleSignConcurrent(
+        { quiet: client, logging: loggingClient },
+        ks,
+        sigKey.id,
+        message,
+        rounds,
+        ms,
+      )),
     );
     await add(
       `sign ed25519, batches of ${BATCH}`,
@@ -243,8 +354,10 @@ export async function benchDaemon(options: { rounds?: number; ms?: number } = {}
     return rows;
   } finally {
     client.close();
+    loggingClient.close();
     await ks.close();
     await server.close();
+    await loggingServer.close();
     dir.remove();
   }
 }

@@ -10,6 +10,7 @@ import { benchSig } from './crypto-sig.js';
 import { benchSymmetric } from './crypto-symmetric.js';
 import { benchDaemon } from './daemon.js';
 import type { BenchRow } from './harness.js';
+import { benchKeyImport } from './key-import.js';
 import { benchKeychain } from './keychain.js';
 import { benchKeystore } from './keystore.js';
 import { benchStorage } from './storage.js';
@@ -20,6 +21,7 @@ import { benchUnlock } from './unlock.js';
 export const BENCH_GROUPS: Readonly<Record<string, () => Promise<BenchRow[]>>> = {
   symmetric: benchSymmetric,
   sig: benchSig,
+  keyimport: benchKeyImport,
   kem: benchKem,
   storage: benchStorage,
   tree: benchTree,

@@ -143,7 +143,7 @@ export function decodeBase64Text(text: string, what: string): Uint8Array {
 
 export { encodeBase64 };
 
-async function writeStdout(streams: Streams, data: Uint8Array | string): Promise<void> {
+export async function writeStdout(streams: Streams, data: Uint8Array | string): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     streams.stdout.write(data, (error) => (error ? reject(error) : resolve()));
   });

@@ -14,7 +14,14 @@ import type { AuditEntry, AuditReport } from '../core/audit.js';
 import type { SignDigestOptions } from '../core/digest-sign.js';
 import type { ImportKeySpec, TrustAnchorSpec } from '../core/imported.js';
 import type { ProtectorInfo } from '../core/keyslots.js';
-import type { Aad, KeyFilter, SignatureCheck, SignatureEncoding } from '../core/surface.js';
+import type {
+  Aad,
+  KeyFilter,
+  KeyPage,
+  KeyPageRequest,
+  SignatureCheck,
+  SignatureEncoding,
+} from '../core/surface.js';
 import type { CreateKeySpec, KeyInfo } from '../core/types.js';
 import { CofferError, isErrorCode } from '../errors.js';
 import { assertByteSource, ByteReader, type ByteSource } from '../format/byte-reader.js';
@@ -562,6 +569,18 @@ export class CofferClient implements CofferOperations {
   }
   async listKeys(filter: KeyFilter = {}): Promise<KeyInfo[]> {
     return (await this.#json<{ keys: KeyInfo[] }>('GET', '/keys', { query: { ...filter } })).keys;
+  }
+  /** One page of keys and the cursor for the next (SPEC §4.1). */
+  async listKeysPage(request: KeyPageRequest = {}): Promise<KeyPage> {
+    const page = await this.#json<KeyPage>('GET', '/keys', {
+      query: {
+        app: request.app,
+        purpose: request.purpose,
+        limit: request.limit ?? 100,
+        cursor: request.cursor,
+      },
+    });
+    return { keys: page.keys, ...(page.cursor !== undefined ? { cursor: page.cursor } : {}) };
   }
   async getKey(id: string): Promise<KeyInfo> {
     return this.#json('GET', this.#key(id));

@@ -26,6 +26,7 @@ export const OPERATION_NAMES = [
   'createKey',
   'createKeys',
   'listKeys',
+  'listKeysPage',
   'getKey',
   'publicKey',
   'activate',

@@ -30,6 +30,7 @@ import {
 import { type SignDigestOptions, signDigest } from './digest-sign.js';
 import type { ImportKeySpec, TrustAnchorSpec } from './imported.js';
 import { KeyManager, MAX_CREATE_BATCH } from './key-manager.js';
+import { listKeysPage } from './key-pages.js';
 import {
   addSlot,
   changePassphraseSlot,
@@ -40,12 +41,13 @@ import {
   type StoreHeader,
 } from './keyslots.js';
 import { type OpenOptions, openStore, unlockStore } from './keystore-open.js';
+import { effectiveKey } from './lifecycle.js';
 import * as ops from './operations.js';
 import { exportPublicKey, type PublicKeyFormat } from './public-key.js';
 import { type ResidentKeys, signDigestWithResidentKey, signWithResidentKey } from './resident.js';
 import type { Session } from './session.js';
 import * as streams from './stream-seal.js';
-import type { KeyOperations, SignatureCheck } from './surface.js';
+import type { KeyOperations, KeyPage, KeyPageRequest, SignatureCheck } from './surface.js';
 import { type CreateKeySpec, type KeyInfo, LIMITS } from './types.js';
 import { rewrap as rewrapAny, unseal as unsealAny } from './unseal.js';
 
@@ -152,6 +154,11 @@ export class Keystore implements KeyOperations {
 
   listKeys(filter: { app?: string; purpose?: string } = {}): Promise<KeyInfo[]> {
     return this.#keys.listKeys(filter);
+  }
+
+  /** One page of keys and a cursor for the next (src/core/key-pages.ts). */
+  async listKeysPage(request: KeyPageRequest = {}): Promise<KeyPage> {
+    return listKeysPage(this.#open(), request, effectiveKey);
   }
 
   rotate(id: string, options: { reason?: string } = {}): Promise<KeyInfo> {

@@ -23,6 +23,20 @@ export interface KeyFilter {
   purpose?: string;
 }
 
+/** One page of a key listing (SPEC §4.1). */
+export interface KeyPageRequest extends KeyFilter {
+  /** Keys per page, 1…1000 (default 100). */
+  limit?: number;
+  /** The cursor of the previous page; absent for the first. */
+  cursor?: string;
+}
+
+export interface KeyPage {
+  keys: KeyInfo[];
+  /** Present while more keys may follow: pass it back to get them. Opaque; valid while the keystore's keys are. */
+  cursor?: string;
+}
+
 /** An incident recorded by an emergency rotation. */
 export interface Incident {
   id?: string;
@@ -78,6 +92,8 @@ export interface KeyOperations {
   /** Creates the keys in one durable batch (at most 1000). */
   createKeys(specs: CreateKeySpec[]): Promise<KeyInfo[]>;
   listKeys(filter?: KeyFilter): Promise<KeyInfo[]>;
+  /** At most `limit` keys after `cursor`, in (app, purpose, id) order, and the cursor for the next page. */
+  listKeysPage(request?: KeyPageRequest): Promise<KeyPage>;
   getKey(id: string): Promise<KeyInfo>;
   publicKey(
     id: string,

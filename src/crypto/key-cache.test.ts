@@ -3,7 +3,7 @@
 // nothing, and repeated signing really skips the expensive import.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { clearKeyCaches, KeyCache } from './key-cache.js';
+import { clearKeyCaches, KeyCache, SECRET_CACHE_BYTES } from './key-cache.js';
 import * as sig from './sig.js';
 
 test('hits follow the bytes, not the buffer; a mutated buffer is a different key', () => {
@@ -61,6 +61,26 @@ test('labels separate caches; a throwing preparation caches nothing', () => {
   );
   assert.equal(one.size, 1);
   assert.throws(() => new KeyCache('test/zero', 0), RangeError);
+});
+
+test('a byte budget bounds a cache by estimated memory, least recently used out first', () => {
+  const evicted: number[] = [];
+  const cache = new KeyCache<number>('test/budget', { maxBytes: 10_000, entryBytes: 3000 }, (v) => {
+    evicted.push(v);
+  });
+  assert.equal(cache.capacity, 3);
+  for (let i = 0; i < 5; i++) cache.get(Uint8Array.of(i), () => i);
+  assert.equal(cache.size, 3);
+  assert.deepEqual(evicted, [0, 1]);
+  // Cheap keys are kept by the thousand in the default budget, far beyond the 64 entries of before.
+  assert.ok(
+    new KeyCache('test/default', { maxBytes: SECRET_CACHE_BYTES, entryBytes: 3072 }).capacity > 10_000,
+  );
+  // A budget smaller than one entry still keeps one; nonsense budgets are refused.
+  assert.equal(new KeyCache('test/tiny', { maxBytes: 1, entryBytes: 3000 }).capacity, 1);
+  assert.throws(() => new KeyCache('test/bad', { maxBytes: 0, entryBytes: 1 }), RangeError);
+  assert.throws(() => new KeyCache('test/bad2', { maxBytes: 10, entryBytes: 0 }), RangeError);
+  assert.throws(() => new KeyCache('test/nan', { maxBytes: Number.NaN, entryBytes: 1 }), RangeError);
 });
 
 test('clearKeyCaches empties every cache in the process', () => {

@@ -24,6 +24,20 @@ function digest(data: Uint8Array): string {
     : nodeCrypto.createHash('sha256').update(data).digest('base64');
 }
 
+/**
+ * A cache's bound in bytes: at most `maxBytes` of estimated memory, each entry costing `entryBytes`
+ * (measured per kind of key: the KeyObject's OpenSSL allocations plus the JS objects). A bound in bytes
+ * rather than in entries lets cheap keys (Ed25519: ≈ 3 KiB) be kept by the ten thousand while big
+ * ones (ML-DSA: ≈ 16 KiB) stay fewer in the same memory (issue 14: a cold key costs an import).
+ */
+export interface ByteBudget {
+  maxBytes: number;
+  entryBytes: number;
+}
+
+/** The default budget of one secret-key cache (docs/daemon.md "Worker pool and secrets"). */
+export const SECRET_CACHE_BYTES = 32 * 1024 * 1024;
+
 /** Every cache created in this process, so one call can drop all prepared keys. */
 const registry = new Set<KeyCache<unknown>>();
 
@@ -37,8 +51,14 @@ export class KeyCache<V> {
   /**
    * @param label domain separation between caches (e.g. 'ed25519/secret'), so the same bytes used
    *   as two different kinds of key never share an entry.
+   * @param bound a number of entries, or a byte budget (which becomes ⌊maxBytes / entryBytes⌋ entries,
+   *   at least one: every entry of one cache is the same kind of key, so costs the same).
    */
-  constructor(label: string, capacity: number, onEvict?: (value: V) => void) {
+  constructor(label: string, bound: number | ByteBudget, onEvict?: (value: V) => void) {
+    const capacity =
+      typeof bound === 'number' ? bound : Math.max(1, Math.floor(bound.maxBytes / bound.entryBytes));
+    if (typeof bound !== 'number' && !(bound.entryBytes > 0 && bound.maxBytes > 0))
+      throw new RangeError('a byte budget needs maxBytes > 0 and entryBytes > 0');
     if (!Number.isSafeInteger(capacity) || capacity < 1) throw new RangeError('capacity must be ≥ 1');
     const name = new TextEncoder().encode(`${label}\0`);
     this.#prefix = new Uint8Array(PROCESS_SALT.length + name.length);

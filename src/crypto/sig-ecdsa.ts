@@ -4,7 +4,6 @@
 // halves because OpenSSL and WebCrypto emit high-S half the time. Seeded keygen derives the scalar
 // with HKDF (SPEC "Signatures"); recovery (Ethereum-style) is noble-only since OpenSSL has none.
 import {
-  createPrivateKey,
   createPublicKey,
   hkdfSync,
   type KeyObject,
@@ -16,7 +15,8 @@ import { p256 } from '@noble/curves/nist.js';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { CofferError } from '../errors.js';
 import { asUint8, concatBytes, fromHex, toHex, wipe } from './bytes.js';
-import { KeyCache } from './key-cache.js';
+import { KeyCache, SECRET_CACHE_BYTES } from './key-cache.js';
+import { importEcScalar } from './key-import.js';
 import { nodeView, type PreparedSecret, type SigBackend } from './sig-backend.js';
 
 export type EcAlgorithm = 'ecdsa-p256' | 'secp256k1';
@@ -67,7 +67,7 @@ export const CURVES: Readonly<Record<EcAlgorithm, Curve>> = Object.freeze({
   secp256k1: curve('secp256k1', secp256k1, '301006072a8648ce3d020106052b8104000a', true, true),
 });
 
-const NAMED_CURVE: Readonly<Record<EcAlgorithm, string>> = {
+const NAMED_CURVE: Readonly<Record<EcAlgorithm, 'prime256v1' | 'secp256k1'>> = {
   'ecdsa-p256': 'prime256v1',
   secp256k1: 'secp256k1',
 };
@@ -157,23 +157,21 @@ function normalizeLowS(c: Curve, signature: Uint8Array): Uint8Array {
 
 function nativeBackend(alg: EcAlgorithm): SigBackend {
   const c = CURVES[alg];
-  const secrets = new KeyCache<PreparedSecret>(`${alg}/secret`, 64);
+  const secrets = new KeyCache<PreparedSecret>(`${alg}/secret`, {
+    maxBytes: SECRET_CACHE_BYTES,
+    // Measured RSS of one prepared P-256 key (KeyObject, its EVP_PKEY, public point): ≈ 4.0 KiB.
+    entryBytes: 4096,
+  });
   const publics = new KeyCache<KeyObject>(`${alg}/public`, 256);
   const prepareSecret = (secretKey: Uint8Array): PreparedSecret =>
     secrets.get(secretKey, () => {
       assertScalar(alg, secretKey);
-      const der = concatBytes(c.pkcs8Prefix, secretKey);
-      try {
-        const key = createPrivateKey({ key: nodeView(der), format: 'der', type: 'pkcs8' });
-        const spki = createPublicKey(key).export({ format: 'der', type: 'spki' });
-        const uncompressed = asUint8(spki.subarray(spki.length - 65));
-        const publicKey = c.compressed
-          ? concatBytes(Uint8Array.of(0x02 | (uncompressed[64]! & 1)), uncompressed.subarray(1, 33))
-          : uncompressed.slice();
-        return { key, publicKey };
-      } finally {
-        wipe(der);
-      }
+      // The fastest import OpenSSL offers (src/crypto/key-import.ts): what a key outside the cache costs.
+      const { key, uncompressed } = importEcScalar(NAMED_CURVE[alg], secretKey);
+      const publicKey = c.compressed
+        ? concatBytes(Uint8Array.of(0x02 | (uncompressed[64]! & 1)), uncompressed.subarray(1, 33))
+        : uncompressed;
+      return { key, publicKey };
     });
   const preparePublic = (publicKey: Uint8Array): KeyObject =>
     publics.get(publicKey, () => {

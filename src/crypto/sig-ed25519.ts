@@ -1,21 +1,25 @@
 // Ed25519 (RFC 8032 §5.1, PureEdDSA, no context): the secret key is the 32-byte seed, the public key
-// the 32-byte point encoding A, signatures 64 bytes R ‖ S. Native through OpenSSL with KeyObjects
-// built from fixed RFC 8410 DER prefixes; @noble/curves as the fallback and as the cross-check.
+// the 32-byte point encoding A, signatures 64 bytes R ‖ S. Native through OpenSSL: private KeyObjects
+// built the fastest way (src/crypto/key-import.ts), public ones from a fixed RFC 8410 DER prefix;
+// @noble/curves as the fallback and as the cross-check.
 
 import type { KeyObject } from 'node:crypto';
-import { createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVerify } from 'node:crypto';
+import { createPublicKey, sign as nodeSign, verify as nodeVerify } from 'node:crypto';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { CofferError } from '../errors.js';
-import { asUint8, concatBytes, fromHex, wipe } from './bytes.js';
-import { KeyCache } from './key-cache.js';
+import { asUint8, concatBytes, fromHex } from './bytes.js';
+import { KeyCache, SECRET_CACHE_BYTES } from './key-cache.js';
+import { importEd25519Seed } from './key-import.js';
 import { nodeView, type PreparedSecret, type SigBackend } from './sig-backend.js';
 
-/** RFC 8410 §7 OneAsymmetricKey v1 with the 32-byte seed as CurvePrivateKey. */
-const PKCS8_PREFIX = fromHex('302e020100300506032b657004220420');
 /** RFC 8410 §4 SubjectPublicKeyInfo with the 32-byte public key as the BIT STRING. */
 const ED25519_SPKI_PREFIX = fromHex('302a300506032b6570032100');
 
-const secrets = new KeyCache<PreparedSecret>('ed25519/secret', 64);
+const secrets = new KeyCache<PreparedSecret>('ed25519/secret', {
+  maxBytes: SECRET_CACHE_BYTES,
+  // Measured RSS of one prepared key (KeyObject, its EVP_PKEY, public key bytes): ≈ 2.7 KiB.
+  entryBytes: 3072,
+});
 const publics = new KeyCache<KeyObject>('ed25519/public', 256);
 
 /**
@@ -32,16 +36,8 @@ export function assertEd25519PublicKey(publicKey: Uint8Array): void {
 }
 
 function preparedSecret(seed: Uint8Array): PreparedSecret {
-  return secrets.get(seed, () => {
-    const der = concatBytes(PKCS8_PREFIX, seed);
-    try {
-      const key = createPrivateKey({ key: nodeView(der), format: 'der', type: 'pkcs8' });
-      const spki = createPublicKey(key).export({ format: 'der', type: 'spki' });
-      return { key, publicKey: asUint8(spki.subarray(ED25519_SPKI_PREFIX.length)) };
-    } finally {
-      wipe(der);
-    }
-  });
+  // The fastest import OpenSSL offers (src/crypto/key-import.ts): what a key outside the cache costs.
+  return secrets.get(seed, () => importEd25519Seed(seed));
 }
 
 function preparedPublic(publicKey: Uint8Array): KeyObject {

@@ -13,7 +13,7 @@ import {
 import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js';
 import { asUint8, concatBytes, fromHex, wipe } from './bytes.js';
 import { nativeSupport } from './features.js';
-import { KeyCache } from './key-cache.js';
+import { KeyCache, SECRET_CACHE_BYTES } from './key-cache.js';
 import { nodeView, type PreparedSecret, type SigBackend } from './sig-backend.js';
 
 /** RFC 9881: OneAsymmetricKey { v1, id-ml-dsa-65, OCTET STRING { [0] IMPLICIT seed } }. */
@@ -26,7 +26,11 @@ interface NobleSecret {
   readonly publicKey: Uint8Array;
 }
 
-const nativeSecrets = new KeyCache<PreparedSecret>('ml-dsa-65/secret', 64);
+const nativeSecrets = new KeyCache<PreparedSecret>('ml-dsa-65/secret', {
+  maxBytes: SECRET_CACHE_BYTES,
+  // Measured RSS of one native ML-DSA-65 private KeyObject on Node 24 (expanded key and matrix): ≈ 34 KiB.
+  entryBytes: 36 * 1024,
+});
 const nativePublics = new KeyCache<KeyObject>('ml-dsa-65/public', 256);
 // The expanded 4032-byte secret is what FIPS 204 keygen costs; evicted copies are wiped.
 const nobleSecrets = new KeyCache<NobleSecret>('ml-dsa-65/noble-secret', 64, (entry) =>

@@ -2,7 +2,6 @@
 // (0600, in a directory nobody else can write) and/or TCP (loopback, or any address with TLS).
 // Requests are bounded (header size, per-route body size, timeouts), logged as structured JSON without
 // bodies or credentials, and a shutdown lets in-flight requests finish before the store is closed.
-import { readFileSync } from 'node:fs';
 import { chmod, lstat, readFile, stat, unlink } from 'node:fs/promises';
 import {
   createServer as createHttpServer,
@@ -20,6 +19,7 @@ import type { AnchorConfig } from '../protect/anchor.js';
 import { assertProtectorConfig, type ProtectorConfig } from '../protect/configs.js';
 import { openStorage } from '../storage/open.js';
 import { packageVersion } from '../version.js';
+import { LOG_LEVELS, type LogLevel, logRequest } from './access-log.js';
 import { consoleHandler, isConsolePath } from './console.js';
 import { Daemon, type RotationOptions } from './daemon.js';
 import { armDeadline, DEFAULT_TIMEOUTS, type Timeouts } from './deadlines.js';
@@ -42,8 +42,13 @@ export interface ServerOptions {
   listen?: string;
   /** PEM file paths for HTTPS on the TCP listener. */
   tls?: { cert: string; key: string };
-  /** A pino logger; false for none; default JSON lines on stdout. */
+  /** A pino logger; false for none; default JSON lines on stdout at `logLevel`. */
   logger?: Logger | false;
+  /**
+   * Level of the default logger (default 'info'; ignored when `logger` is given). Successful requests
+   * are logged at 'debug' only, refusals (4xx but 429) at 'info', failures at 'error' (docs/daemon.md "Logs").
+   */
+  logLevel?: LogLevel;
   insecureDeterministic?: boolean;
   clock?: () => number;
   /** Close gracefully on SIGTERM/SIGINT, then exit (default true). */
@@ -134,6 +139,8 @@ function validate(options: ServerOptions): void {
     if (typeof options.tls?.cert !== 'string' || typeof options.tls?.key !== 'string')
       throw new CofferError('EINVAL', 'tls needs cert and key PEM file paths');
   }
+  if (options.logLevel !== undefined && !(LOG_LEVELS as readonly unknown[]).includes(options.logLevel))
+    throw new CofferError('EINVAL', `logLevel must be one of ${LOG_LEVELS.join(', ')}`);
   if (options.listen !== undefined) parseListen(options.listen, options.tls !== undefined);
   if (options.metricsListen !== undefined) {
     if (typeof options.metricsListen !== 'string')
@@ -212,7 +219,9 @@ function listenOn(server: Server, target: { path: string } | { host: string; por
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   validate(options);
   const logger: Logger =
-    options.logger === false ? pino({ enabled: false }) : (options.logger ?? pino({ name: 'coffer' }));
+    options.logger === false
+      ? pino({ enabled: false })
+      : (options.logger ?? pino({ name: 'coffer', level: options.logLevel ?? 'info' }));
   const clock = options.clock ?? Date.now;
   const socketPath = options.socket !== undefined ? resolve(options.socket) : undefined;
   if (socketPath !== undefined) await checkSocketPath(socketPath);
@@ -308,18 +317,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     res.once('close', () => {
       inFlight--;
       metrics.requests.inc({ route: meta.route ?? 'unmatched', status: String(res.statusCode) });
-      logger.info(
-        {
-          method: req.method,
-          route: meta.route ?? 'unmatched',
-          status: res.statusCode,
-          ms: Math.round((performance.now() - started) * 100) / 100,
-          ...(meta.token ? { tokenId: meta.token } : {}),
-          ...(meta.code ? { code: meta.code } : {}),
-          ...(meta.note ?? {}),
-        },
-        'request',
-      );
+      logRequest(logger, res.statusCode, () => ({
+        method: req.method,
+        route: meta.route ?? 'unmatched',
+        status: res.statusCode,
+        ms: Math.round((performance.now() - started) * 100) / 100,
+        ...(meta.token ? { tokenId: meta.token } : {}),
+        ...(meta.code ? { code: meta.code } : {}),
+        ...(meta.note ?? {}),
+      }));
       if (inFlight === 0) drained?.();
     });
     const path = (req.url ?? '').split('?')[0] ?? '';

@@ -70,7 +70,7 @@ describe('daemon process and service', () => {
     }
   });
 
-  test('logs are JSON lines per request and contain no passphrase, token or plaintext', async () => {
+  test('at debug, logs are JSON lines per request and contain no passphrase, token or plaintext', async () => {
     const lines: string[] = [];
     const sink = new Writable({
       write(chunk, _enc, done) {
@@ -78,7 +78,7 @@ describe('daemon process and service', () => {
         done();
       },
     });
-    const d = await startDaemon({ logger: pino({ level: 'info' }, sink) });
+    const d = await startDaemon({ logger: pino({ level: 'debug' }, sink) });
     cleanups.push(() => d.cleanup());
     const plaintext = 'TOP-SECRET-PLAINTEXT-4711';
     const key = await d.admin.createKey({ app: 'log', purpose: 'p', algorithm: 'aes-256-gcm' });
@@ -108,6 +108,47 @@ describe('daemon process and service', () => {
     ]) {
       assert.ok(!log.includes(secret), `the log must not contain ${secret.slice(0, 12)}…`);
     }
+  });
+
+  test('at info (the default), successes are not logged per request; refusals and their codes are', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const d = await startDaemon({ logger: pino({ level: 'info' }, sink) });
+    cleanups.push(() => d.cleanup());
+    const key = await d.admin.createKey({ app: 'log', purpose: 'p', algorithm: 'aes-256-gcm' });
+    for (let i = 0; i < 5; i++) await d.admin.seal(key.id, te.encode('x'));
+    await d.admin.lock();
+    await assert.rejects(d.admin.unlock('wrong-passphrase-marker'), { code: 'ELOCKED' });
+    await d.admin.unlock(PASSPHRASE);
+    await assert.rejects(d.client(`coffer_${'B'.repeat(43)}`).listKeys(), { code: 'EPERM' });
+    const made = await d.admin.tokens.create({ apps: ['other'], ops: ['seal'] });
+    await assert.rejects(d.client(made.token).seal(key.id, te.encode('x')), { code: 'ENOENT' });
+    const requests = lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((r) => r.msg === 'request');
+    assert.deepEqual(
+      requests.filter((r) => typeof r.status === 'number' && r.status < 400),
+      [],
+      'no line for a successful request at info',
+    );
+    assert.ok(requests.some((r) => r.route === 'POST /v1/unlock' && r.code === 'ELOCKED'));
+    assert.ok(requests.some((r) => r.route === 'GET /v1/keys' && r.status === 401));
+    assert.ok(
+      requests.some(
+        (r) => r.route === 'POST /v1/keys/{id}/seal' && r.status === 404 && r.tokenId === made.id,
+      ),
+    );
+    // Every request, logged or not, is counted in the metrics.
+    const metrics = await d.admin.metrics();
+    assert.match(
+      metrics,
+      /coffer_http_requests_total\{route="POST \/v1\/keys\/\{id\}\/seal",status="200"\} 5/,
+    );
   });
 
   test('socket directory writable by group or others is refused (EPERM); a live socket is EALREADY', async () => {

@@ -3,6 +3,7 @@
 // for create and list, whose app comes from the body or the query instead of a key.
 
 import { allowsApp } from '../access/tokens.js';
+import { MAX_PAGE_LIMIT } from '../core/key-pages.js';
 import type { Keystore } from '../core/keystore.js';
 import { PUBLIC_KEY_FORMATS } from '../core/public-key.js';
 import { type CreateKeySpec, KEY_ALGORITHMS, KEY_USES, type KeyInfo } from '../core/types.js';
@@ -82,7 +83,12 @@ export const createBody = s.object({
   activatesAt: s.optional(s.integer(0, Number.MAX_SAFE_INTEGER)),
 });
 
-const listQuery = s.object({ app: s.optional(NAME), purpose: s.optional(NAME) });
+const listQuery = s.object({
+  app: s.optional(NAME),
+  purpose: s.optional(NAME),
+  limit: s.optional(s.integer(1, MAX_PAGE_LIMIT)),
+  cursor: s.optional(s.string({ maxLength: 1024, minLength: 1, pattern: /^[A-Za-z0-9_-]+$/ })),
+});
 const publicQuery = s.object({
   format: s.optional(s.enumOf(PUBLIC_KEY_FORMATS)),
   version: s.optional(s.integer(1, 1_000_000)),
@@ -140,12 +146,22 @@ export const keyRoutes: Route[] = [
     op: 'read',
     query: listQuery,
     maxBody: 0,
-    response: { type: 'object', properties: { keys: { type: 'array', items: KEY_INFO } } },
+    response: {
+      type: 'object',
+      properties: { keys: { type: 'array', items: KEY_INFO }, cursor: { type: 'string' } },
+    },
+    // With `limit` or `cursor`, one page (SPEC §4.1); without, every key.
+    // A scoped token's page holds only its apps' keys, so it may hold fewer than `limit` (even none)
+    // while a cursor still follows.
     handler: async ({ query, token, daemon }) => {
       if (query.app !== undefined && token && !allowsApp(token, query.app))
         throw new CofferError('EPERM', `this token may not read keys of app '${query.app}'`);
-      const keys = await daemon.keystore().listKeys(query);
-      return { json: { keys: token ? keys.filter((k) => allowsApp(token, k.app)) : keys } };
+      const visible = (keys: KeyInfo[]) => (token ? keys.filter((k) => allowsApp(token, k.app)) : keys);
+      const { limit, cursor, ...filter } = query;
+      if (limit === undefined && cursor === undefined)
+        return { json: { keys: visible(await daemon.keystore().listKeys(filter)) } };
+      const page = await daemon.keystore().listKeysPage(query);
+      return { json: { keys: visible(page.keys), ...(page.cursor ? { cursor: page.cursor } : {}) } };
     },
   }),
   route({

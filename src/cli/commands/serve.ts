@@ -15,6 +15,7 @@ export const serve: CommandRun = async (ctx) => {
   const burst = int(ctx.values, 'rate-burst', 0, 1_000_000_000);
   const listen = str(ctx.values, 'listen');
   const metricsListen = str(ctx.values, 'metrics-listen');
+  const logLevel = str(ctx.values, 'log-level') as 'debug' | 'info' | 'warn' | 'error' | undefined;
   const cert = str(ctx.values, 'tls-cert');
   const key = str(ctx.values, 'tls-key');
   if ((cert === undefined) !== (key === undefined))
@@ -41,6 +42,7 @@ export const serve: CommandRun = async (ctx) => {
     ...(workers !== undefined ? { workers } : {}),
     ...(metricsListen !== undefined ? { metricsListen } : {}),
     ...(await config.keystoreOptions()),
+    ...(logLevel !== undefined ? { logLevel } : {}),
     limits: {
       ...(concurrency !== undefined ? { concurrency } : {}),
       ...(rate !== undefined ? { rate } : {}),

@@ -188,7 +188,7 @@ export const adminTable: CommandSpec[] = [
     path: ['serve'],
     summary: 'run the daemon on a Unix socket and/or loopback TCP',
     usage:
-      '[--store URL] [--socket PATH] [--listen HOST:PORT [--tls-cert PEM --tls-key PEM]] [--protector TYPE] [--workers N] [--concurrency-limit N] [--rate-limit N] [--rate-burst N] [--metrics-listen HOST:PORT]',
+      '[--store URL] [--socket PATH] [--listen HOST:PORT [--tls-cert PEM --tls-key PEM]] [--protector TYPE] [--workers N] [--concurrency-limit N] [--rate-limit N] [--rate-burst N] [--metrics-listen HOST:PORT] [--log-level LEVEL]',
     options: {
       listen: {
         type: 'string',
@@ -221,6 +221,12 @@ export const adminTable: CommandSpec[] = [
         type: 'string',
         value: 'N',
         help: 'operations a token may start at once after a pause (default 2 × rate)',
+      },
+      'log-level': {
+        type: 'string',
+        value: 'LEVEL',
+        choices: ['debug', 'info', 'warn', 'error'],
+        help: 'JSON log lines on stdout from this level up (default info: refusals and failures; debug: every request)',
       },
       'insecure-deterministic': {
         type: 'boolean',

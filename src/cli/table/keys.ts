@@ -77,10 +77,15 @@ export const keyTable: CommandSpec[] = [
   {
     path: ['key', 'list'],
     summary: 'list keys, optionally of one app (and purpose)',
-    usage: '[--app APP [--purpose PURPOSE]]',
+    usage: '[--app APP [--purpose PURPOSE]] [--page-size N]',
     options: {
       app: { type: 'string', value: 'APP', help: 'only keys of this app' },
       purpose: { type: 'string', value: 'PURPOSE', help: 'only keys of this purpose (needs --app)' },
+      'page-size': {
+        type: 'string',
+        value: 'N',
+        help: 'keys fetched per page, 1-1000 (default 500); pages are printed as they arrive',
+      },
     },
     examples: ['coffer key list', 'coffer key list --app billing --json'],
     load: keys('list'),

@@ -1,0 +1,139 @@
+// Cold keys (issue 14): how a signing KeyObject is best built from stored material, and what a key
+// outside the cache costs. Two kinds of rows, each measured side by side in the same run:
+// - candidates: each way OpenSSL offers to build an Ed25519 / P-256 private KeyObject from the stored
+//   secret (PKCS#8 DER — the way before —, SEC1 DER, JWK, WebCrypto importKey), as a ratio to the
+//   PKCS#8 DER import, so the fastest is visible (src/crypto/key-import.ts uses it);
+// - cold/hot: signing through `sig.sign` with a working set larger than the key cache (every call
+//   builds its key), against signing with one key (always cached), for the path Coffer takes now and
+//   for the way before (PKCS#8 DER import plus public-key export, as sig-*.ts did), both in this run.
+//   Goal: cold ≥ 0.5× hot.
+import {
+  createECDH,
+  createPrivateKey,
+  createPublicKey,
+  KeyObject,
+  sign as nodeSign,
+  subtle,
+} from 'node:crypto';
+import { pathToFileURL } from 'node:url';
+import { importEcScalar, importEd25519Seed } from '../crypto/key-import.js';
+import * as sig from '../crypto/sig.js';
+import { type BenchRow, compare, compareAsync, row } from './harness.js';
+
+const PKCS8: Record<'ed25519' | 'ecdsa-p256', string> = {
+  ed25519: '302e020100300506032b657004220420',
+  'ecdsa-p256': '3041020100301306072a8648ce3d020106082a8648ce3d030107042730250201010420',
+};
+/** More distinct keys than any key cache holds, so each cold call is a miss. */
+const WORKING_SET = 4096;
+
+function pkcs8(alg: 'ed25519' | 'ecdsa-p256', secret: Uint8Array): KeyObject {
+  return createPrivateKey({
+    key: Buffer.concat([Buffer.from(PKCS8[alg], 'hex'), secret]),
+    format: 'der',
+    type: 'pkcs8',
+  });
+}
+
+/** The way before issue 14: PKCS#8 DER import, then the public key exported as SPKI. */
+function importBefore(alg: 'ed25519' | 'ecdsa-p256', secret: Uint8Array): KeyObject {
+  const key = pkcs8(alg, secret);
+  createPublicKey(key).export({ format: 'der', type: 'spki' });
+  return key;
+}
+
+export async function benchKeyImport(options: { rounds?: number; ms?: number } = {}): Promise<BenchRow[]> {
+  const rounds = options.rounds ?? 3;
+  const ms = options.ms ?? 200;
+  const rows: BenchRow[] = [];
+  const message = new Uint8Array(64).fill(1);
+  for (const alg of ['ed25519', 'ecdsa-p256'] as const) {
+    const secrets = Array.from({ length: WORKING_SET }, () => sig.keygen(alg).secretKey);
+    let i = 0;
+    const next = () => secrets[i++ % WORKING_SET]!;
+    const base = () => pkcs8(alg, next());
+    const hash = alg === 'ed25519' ? null : 'sha256';
+    const candidates: [string, () => unknown][] =
+      alg === 'ed25519'
+        ? [['createPrivateKey JWK (d; x derived by OpenSSL) — used', () => importEd25519Seed(next())]]
+        : [
+            [
+              'createPrivateKey JWK (d, x, y from createECDH) — used',
+              () => importEcScalar('prime256v1', next()),
+            ],
+            [
+              'createPrivateKey SEC1 DER with public point (from createECDH)',
+              () => {
+                const d = next();
+                const ecdh = createECDH('prime256v1');
+                ecdh.setPrivateKey(d);
+                const der = Buffer.concat([
+                  Buffer.from('30770201010420', 'hex'),
+                  d,
+                  Buffer.from('a00a06082a8648ce3d030107a144034200', 'hex'),
+                  ecdh.getPublicKey(),
+                ]);
+                return createPrivateKey({ key: der, format: 'der', type: 'sec1' });
+              },
+            ],
+          ];
+    for (const [name, candidate] of candidates) {
+      rows.push(
+        row('keyimport', `${alg}: ${name}`, compare(candidate, base, { rounds, ms }), 'PKCS#8 DER import'),
+      );
+    }
+    const algorithm = alg === 'ed25519' ? { name: 'Ed25519' } : { name: 'ECDSA', namedCurve: 'P-256' };
+    rows.push(
+      row(
+        'keyimport',
+        `${alg}: WebCrypto importKey pkcs8 → KeyObject.from`,
+        await compareAsync(
+          async () =>
+            KeyObject.from(
+              await subtle.importKey(
+                'pkcs8',
+                Buffer.concat([Buffer.from(PKCS8[alg], 'hex'), next()]),
+                algorithm,
+                false,
+                ['sign'],
+              ),
+            ),
+          base,
+          { rounds, ms },
+        ),
+        'PKCS#8 DER import',
+      ),
+    );
+    // Cold against hot, now and before, in alternating rounds.
+    const hotSecret = secrets[0]!;
+    const hotKey = pkcs8(alg, hotSecret);
+    sig.clearKeyCache();
+    const hot = () => sig.sign(alg, hotSecret, message);
+    const now = compare(() => sig.sign(alg, next(), message), hot, { rounds, ms });
+    const before = compare(
+      () => nodeSign(hash, message, importBefore(alg, next())),
+      () => nodeSign(hash, message, hotKey),
+      {
+        rounds,
+        ms,
+      },
+    );
+    rows.push(
+      row('keyimport', `${alg}: cold sign (key built each call), now`, now, 'hot sign (cached key)', 0.5),
+    );
+    rows.push(
+      row(
+        'keyimport',
+        `${alg}: cold sign, before (PKCS#8 DER + public export)`,
+        before,
+        'hot sign (cached key)',
+        0.5,
+      ),
+    );
+  }
+  return rows;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  for (const r of await benchKeyImport()) console.log(JSON.stringify(r));
+}

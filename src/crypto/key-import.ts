@@ -1,0 +1,88 @@
+// Building node:crypto KeyObjects from stored secrets by the fastest path OpenSSL offers (issue 14,
+// measured by `npm run bench --only keyimport`): on OpenSSL 3 a PKCS#8 DER import goes through the
+// generic OSSL_DECODER machinery and costs about ten Ed25519 signatures, while a JWK import builds the
+// key from its raw parts directly — ≈ 10× faster for Ed25519, and with the public point computed by
+// ECDH ≈ 2× faster for P-256/secp256k1. This is what makes a key outside the cache ("cold") cheap.
+//
+// Trade-off: a JWK carries the secret as a base64url JS string, which cannot be wiped and lives until
+// the garbage collector reclaims it, where the DER buffer was zeroed at once. The secret is in this
+// process anyway (the keystore's unwrapped copy, the prepared KeyObject), so this adds a transient
+// copy, not a new exposure; docs/daemon.md "Worker pool and secrets" lists the copies.
+import { createECDH, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { asUint8, concatBytes, fromHex, wipe } from './bytes.js';
+import { nodeView } from './sig-backend.js';
+
+const ED25519_PKCS8_PREFIX = fromHex('302e020100300506032b657004220420');
+const ED25519_SPKI_PREFIX_LENGTH = 12;
+
+/**
+ * Node's JWK import of an OKP private key demands an `x` but derives the public key from `d` itself
+ * (OpenSSL's raw private-key constructor). That is checked once, on RFC 8032 §7.1 test 1 with a wrong
+ * `x`: if a Node version ever used the given `x`, signatures would be wrong, so the DER path is kept.
+ */
+let okpJwkDerivesPublic: boolean | undefined;
+function jwkDerivesEd25519Public(): boolean {
+  if (okpJwkDerivesPublic === undefined) {
+    try {
+      const seed = Buffer.from('9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60', 'hex');
+      const key = createPrivateKey({
+        key: { kty: 'OKP', crv: 'Ed25519', d: seed.toString('base64url'), x: 'A'.repeat(43) },
+        format: 'jwk',
+      });
+      const spki = createPublicKey(key).export({ format: 'der', type: 'spki' });
+      okpJwkDerivesPublic =
+        spki.subarray(ED25519_SPKI_PREFIX_LENGTH).toString('hex') ===
+        'd75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a';
+    } catch {
+      okpJwkDerivesPublic = false;
+    }
+  }
+  return okpJwkDerivesPublic;
+}
+
+/** An Ed25519 private KeyObject from its 32-byte seed, and the public key. */
+export function importEd25519Seed(seed: Uint8Array): { key: KeyObject; publicKey: Uint8Array } {
+  let key: KeyObject;
+  if (jwkDerivesEd25519Public()) {
+    // `x` is required by Node's parser and ignored by the import (checked above).
+    key = createPrivateKey({
+      key: { kty: 'OKP', crv: 'Ed25519', d: nodeView(seed).toString('base64url'), x: 'A'.repeat(43) },
+      format: 'jwk',
+    });
+  } else {
+    const der = concatBytes(ED25519_PKCS8_PREFIX, seed);
+    try {
+      key = createPrivateKey({ key: nodeView(der), format: 'der', type: 'pkcs8' });
+    } finally {
+      wipe(der);
+    }
+  }
+  const spki = createPublicKey(key).export({ format: 'der', type: 'spki' });
+  return { key, publicKey: asUint8(spki.subarray(ED25519_SPKI_PREFIX_LENGTH)) };
+}
+
+const JWK_CURVE = { prime256v1: 'P-256', secp256k1: 'secp256k1' } as const;
+
+/**
+ * An EC private KeyObject from its 32-byte scalar (already checked 1 ≤ d < n), and the uncompressed
+ * public point: ECDH computes the point natively, and the JWK import then takes d, x and y as given.
+ */
+export function importEcScalar(
+  curve: 'prime256v1' | 'secp256k1',
+  scalar: Uint8Array,
+): { key: KeyObject; uncompressed: Uint8Array } {
+  const ecdh = createECDH(curve);
+  ecdh.setPrivateKey(nodeView(scalar));
+  const point = asUint8(ecdh.getPublicKey());
+  const key = createPrivateKey({
+    key: {
+      kty: 'EC',
+      crv: JWK_CURVE[curve],
+      d: nodeView(scalar).toString('base64url'),
+      x: nodeView(point.subarray(1, 33)).toString('base64url'),
+      y: nodeView(point.subarray(33, 65)).toString('base64url'),
+    },
+    format: 'jwk',
+  });
+  return { key, uncompressed: point };
+}
