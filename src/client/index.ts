@@ -570,7 +570,7 @@ export class CofferClient implements CofferOperations {
   async listKeys(filter: KeyFilter = {}): Promise<KeyInfo[]> {
     return (await this.#json<{ keys: KeyInfo[] }>('GET', '/keys', { query: { ...filter } })).keys;
   }
-  /** One page of keys and the cursor for the next (SPEC §4.1). */
+  /** One page of keys and the cursor for the next (SPEC §4.6). */
   async listKeysPage(request: KeyPageRequest = {}): Promise<KeyPage> {
     const page = await this.#json<KeyPage>('GET', '/keys', {
       query: {

@@ -1,6 +1,6 @@
-// Paged key listing (src/core/key-pages.ts, SPEC §4.1): a walk visits every key that exists throughout
+// Paged key listing (src/core/key-pages.ts, SPEC §4.6): a walk visits every key that exists throughout
 // exactly once while others are created and destroyed between pages; a forged, altered or moved cursor
-// is EINVAL; limits are bounded; version records are never opened; the cursor vector of SPEC §4.1.
+// is EINVAL; limits are bounded; version records are never opened; the cursor vector of SPEC §4.6.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
@@ -129,7 +129,7 @@ test('a forged, altered or moved cursor is EINVAL; limits are bounded', async ()
   }
 });
 
-test('cursor vector (SPEC §4.1): the cursor key and a sealed cursor open to the listed position', () => {
+test('cursor vector (SPEC §4.6): the cursor key and a sealed cursor open to the listed position', () => {
   const barrier = Uint8Array.from({ length: 32 }, (_, i) => i);
   const key = cursorKey(barrier);
   assert.equal(Buffer.from(key).toString('hex'), CURSOR_KEY_HEX);

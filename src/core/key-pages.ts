@@ -1,4 +1,4 @@
-// Paged key listing (SPEC §4.1): `listKeysPage` returns at
+// Paged key listing (SPEC §4.6): `listKeysPage` returns at
 // most `limit` keys in record-key order (app, purpose, id) and an opaque cursor to continue after the
 // last one. Only `…/meta` records are opened; version records are skipped unopened. Paging by position
 // (the cursor is the last listed meta key) is what makes a walk visit every key that exists throughout
@@ -19,11 +19,11 @@ import type { KeyInfo } from './types.js';
 
 export const MAX_PAGE_LIMIT = 1000;
 export const DEFAULT_PAGE_LIMIT = 100;
-/** Format byte of a cursor (SPEC §4.1). */
+/** Format byte of a cursor (SPEC §4.6). */
 const CURSOR_VERSION = 1;
 const CURSOR_INFO = textEncoder.encode('coffer:list-cursor:v1');
 
-/** The cursor key (SPEC §4.1): HKDF-SHA256 of the barrier key, so it exists only while unlocked. */
+/** The cursor key (SPEC §4.6): HKDF-SHA256 of the barrier key, so it exists only while unlocked. */
 export function cursorKey(barrierKey: Uint8Array): Uint8Array {
   return hkdf('sha256', barrierKey, new Uint8Array(0), CURSOR_INFO, 32);
 }

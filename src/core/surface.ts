@@ -23,7 +23,7 @@ export interface KeyFilter {
   purpose?: string;
 }
 
-/** One page of a key listing (SPEC §4.1). */
+/** One page of a key listing (SPEC §4.6). */
 export interface KeyPageRequest extends KeyFilter {
   /** Keys per page, 1…1000 (default 100). */
   limit?: number;

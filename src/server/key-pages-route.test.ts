@@ -1,4 +1,4 @@
-// GET /v1/keys?limit=&cursor= through coffer/client (SPEC §4.1): pages join to the full list, a scoped
+// GET /v1/keys?limit=&cursor= through coffer/client (SPEC §4.6): pages join to the full list, a scoped
 // token's pages hold only its apps' keys, a bad cursor or limit is 400 EINVAL, and the plain listing
 // without paging parameters is unchanged.
 import assert from 'node:assert/strict';

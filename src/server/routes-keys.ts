@@ -150,7 +150,7 @@ export const keyRoutes: Route[] = [
       type: 'object',
       properties: { keys: { type: 'array', items: KEY_INFO }, cursor: { type: 'string' } },
     },
-    // With `limit` or `cursor`, one page (SPEC §4.1); without, every key.
+    // With `limit` or `cursor`, one page (SPEC §4.6); without, every key.
     // A scoped token's page holds only its apps' keys, so it may hold fewer than `limit` (even none)
     // while a cursor still follows.
     handler: async ({ query, token, daemon }) => {
