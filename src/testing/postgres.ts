@@ -9,6 +9,7 @@ import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, wri
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import pg from 'pg';
 
 export interface PostgresCluster {
@@ -196,4 +197,24 @@ export async function startPostgres(): Promise<PostgresCluster> {
     stopNow();
     throw error;
   }
+}
+
+/**
+ * For a test file whose suite runs on PostgreSQL: starts one cluster before the file's tests and stops
+ * it after, and returns a factory of fresh databases (`<prefix>_1`, `<prefix>_2`, …) on it.
+ */
+export function postgresForThisFile(prefix: string): () => Promise<string> {
+  let cluster: PostgresCluster | undefined;
+  before(async () => {
+    cluster = await startPostgres();
+  });
+  after(async () => {
+    await cluster?.stop();
+  });
+  let databases = 0;
+  return () => {
+    if (!cluster)
+      throw new Error('the PostgreSQL cluster is not started (call this at a test file top level)');
+    return cluster.createDatabase(`${prefix}_${++databases}`);
+  };
 }

@@ -1,6 +1,8 @@
 // `coffer key import`, `coffer anchor add|list|rm` and `coffer verify-bundle` (table/formats.ts;
 // SPEC §14.13, §14.15): keys brought in from outside, and signed bundles checked against them.
+
 import type { KeyInfo } from '../../core/types.js';
+import { KEY_USES } from '../../core/types.js';
 import { CofferError } from '../../errors.js';
 import type { DetachedSignature } from '../../format/trust-anchors.js';
 import { listTrustAnchors, verifyBundleWithAnchors } from '../../interop/trust-anchors.js';
@@ -11,17 +13,6 @@ import type { CommandRun } from '../spec.js';
 import { labels } from './keys.js';
 
 const KEY_FILE = { max: 64 * 1024, op: 'key import' };
-const USES = [
-  'sign',
-  'verify',
-  'seal',
-  'unseal',
-  'encapsulate',
-  'decapsulate',
-  'derive',
-  'wrap',
-  'mac',
-] as const;
 
 /** Key files are text (PEM, OpenSSH, JWK) or DER bytes; text is passed as text so its form is recognised. */
 function keyInput(bytes: Uint8Array): string | Uint8Array {
@@ -50,7 +41,7 @@ export const keyImport: CommandRun = async (ctx) => {
   const input = keyInput(await readInput(ctx.streams, requireStr(v, 'in', 'the key file'), KEY_FILE));
   const uses = strings(v, 'uses');
   for (const use of uses) {
-    if (!(USES as readonly string[]).includes(use)) throw new CofferError('EINVAL', `unknown use ${use}`);
+    if (!(KEY_USES as readonly string[]).includes(use)) throw new CofferError('EINVAL', `unknown use ${use}`);
   }
   const passphrase = await importPassphrase(ctx);
   const ops = await ctx.ops();
