@@ -274,7 +274,13 @@ export async function runCli(
     }
     checkChoices(command, parsed.values, args);
     const [{ Config }, { Connection }] = await Promise.all([import('./config.js'), import('./connect.js')]);
-    const config = new Config(parsed.values, env, streams);
+    // A command option that shadows a global one (`version`, `ssh-agent --socket`) is the command's
+    // alone: the settings never read it, so `ssh-agent --socket PATH` cannot send the CLI looking for a
+    // daemon on the agent's own socket.
+    const settings = { ...parsed.values };
+    for (const name of Object.keys(command.options ?? {}))
+      if (name in GLOBALS && name !== 'version') delete settings[name];
+    const config = new Config(settings, env, streams);
     try {
       daemonConfigured = config.daemon !== undefined;
     } catch {

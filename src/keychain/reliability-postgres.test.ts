@@ -1,5 +1,6 @@
 // Keychain reliability on postgres:// against a real PostgreSQL started for this file (reliability.ts).
+
+import { exerciseKeychainReliability } from '../testing/keychain-reliability.js';
 import { postgresForThisFile } from '../testing/postgres.js';
-import { exerciseKeychainReliability } from './reliability.js';
 
 exerciseKeychainReliability('postgres', postgresForThisFile('keychain'));

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
-import { exerciseKeychainReliability } from './reliability.js';
+import { exerciseKeychainReliability } from '../testing/keychain-reliability.js';
 
 const root = mkdtempSync(join(tmpdir(), 'coffer-kc-reliability-sqlite-'));
 after(() => rmSync(root, { recursive: true, force: true }));

@@ -145,7 +145,7 @@ async function agentSocketPath(path: string): Promise<string> {
   if (!existsSync(dirname(full))) mkdirSync(dirname(full), { recursive: true, mode: 0o700 });
   if (existsSync(full)) {
     if (!lstatSync(full).isSocket())
-      throw new CofferError('EINVAL', `--listen ${path} exists and is not a socket: name a new path`);
+      throw new CofferError('EINVAL', `--socket ${path} exists and is not a socket: name a new path`);
     if (await socketAnswers(full))
       throw new CofferError('EALREADY', `an agent already listens on ${path}: stop it or name another path`);
     rmSync(full);
@@ -157,7 +157,7 @@ export const sshAgent: CommandRun = async (ctx) => {
   const apps = strings(ctx.values, 'app');
   if (apps.length === 0) throw new CofferError('EINVAL', '--app is required (repeatable)');
   const confirm = str(ctx.values, 'confirm');
-  const listen = str(ctx.values, 'listen');
+  const listen = str(ctx.values, 'socket');
   const path = listen === undefined ? undefined : await agentSocketPath(listen);
   const ops = await ctx.ops();
   const agent = await startSshAgent({

@@ -203,13 +203,13 @@ export const formatsTable: CommandSpec[] = [
   {
     path: ['ssh-agent'],
     summary: 'an ssh-agent on a 0600 Unix socket serving the Ed25519/P-256 keys of chosen apps',
-    usage: '--app APP… [--listen PATH] [--confirm CMD]',
+    usage: '--app APP… [--socket PATH] [--confirm CMD]',
     options: {
       app: { type: 'string', multiple: true, value: 'APP', help: 'serve the keys of this app (repeatable)' },
-      listen: {
+      socket: {
         type: 'string',
         value: 'PATH',
-        help: "the agent's socket path (its directory must be yours and 0700); default a fresh private directory",
+        help: "the agent's own socket path (its directory must be yours and 0700); default a fresh private directory",
         complete: 'file',
       },
       confirm: {
@@ -222,10 +222,10 @@ export const formatsTable: CommandSpec[] = [
       'Prints SSH_AUTH_SOCK=…; export SSH_AUTH_SOCK; and runs until SIGTERM/SIGINT/SIGHUP, then removes its socket.',
       'Serves active Ed25519 and P-256 keys with the sign use (comment app/purpose/keyId), listed anew on every request; other algorithms, trust anchors and suspended keys are not offered.',
       'Only list and sign requests are served: ssh-add of a key, removal and locking are refused.',
-      'The keystore comes from the global settings as for any command: --socket/COFFER_SOCKET names the daemon, not the agent.',
+      "Here --socket is the agent's own socket; the keystore comes from the other settings, and a daemon is named by COFFER_SOCKET (or --url / COFFER_URL).",
     ],
     examples: [
-      'coffer ssh-agent --app ci --listen ~/.coffer-ssh/agent.sock',
+      'coffer ssh-agent --app ci --socket ~/.coffer-ssh/agent.sock',
       'git config gpg.format ssh && git config user.signingkey "key::$(coffer key public "$KEY" --format ssh)"',
     ],
     load: fmt('sshAgent'),

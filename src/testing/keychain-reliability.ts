@@ -1,5 +1,5 @@
 // Keychain reliability, registered per storage backend (`exerciseKeychainReliability(name, newStore)`,
-// like the keystore's own suite): real child processes (reliability.child.ts) through the kill harness
+// like the keystore's own suite): real child processes (workers/keychain-reliability.ts) through the kill harness
 // (src/testing/crash.ts).
 //   1. kill -9 at random moments while a child adds and updates items: after each kill the keystore
 //      reopens, every acknowledged item is there, and every acknowledged version's secret is the
@@ -10,10 +10,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Keystore } from '../core/keystore.js';
-import { crashLoop, runToEnd, siblingScript } from '../testing/crash.js';
-import { passphrase } from '../testing/keystore.js';
+import { crashLoop, runToEnd, siblingScript } from './crash.js';
+import { passphrase } from './keystore.js';
 
-const CHILD = siblingScript(import.meta.url, 'reliability.child.js');
+const CHILD = siblingScript(import.meta.url, 'workers/keychain-reliability.js');
 const text = (bytes: Uint8Array) => Buffer.from(bytes).toString();
 
 async function open(url: string, create = false): Promise<Keystore> {

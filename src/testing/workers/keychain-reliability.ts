@@ -2,9 +2,9 @@
 // either adds and updates items until killed (`churn`), acknowledging each write after it resolved,
 // or (`race <id> <worker> <count>`) updates one item `count` times without expectedVersion, racing
 // other processes doing the same, and exits.
-import { Keystore } from '../core/keystore.js';
-import { childAck, childExitWithParent, childReady } from '../testing/crash.js';
-import { passphrase } from '../testing/keystore.js';
+import { Keystore } from '../../core/keystore.js';
+import { childAck, childExitWithParent, childReady } from '../crash.js';
+import { passphrase } from '../keystore.js';
 
 const [url, mode, ...rest] = process.argv.slice(2);
 childExitWithParent();
