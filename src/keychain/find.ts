@@ -6,8 +6,7 @@ import type { Storage } from '../storage/types.js';
 import { indexPrefix, indexTag, normalise } from './blind-index.js';
 import { toInfo } from './body.js';
 import { decodeCursor, encodeCursor, queryHash } from './cursor.js';
-import type { CurrentRecord } from './keychain.js';
-import { type ItemBody, type ParsedRecord, parseRecord } from './record.js';
+import { type CurrentRecord, type ItemBody, type ParsedRecord, parseRecord } from './record.js';
 import type { FindQuery, FindResult, IndexedField, ItemInfo } from './types.js';
 import { validateFind } from './validate.js';
 

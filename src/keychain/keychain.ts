@@ -19,6 +19,7 @@ import { type ImportReport, type ImportRequest, importExport } from './import/im
 import { ClassKeys, ensureMeta, INDEX_INFO, type KeychainMeta, META_KEY, readMeta } from './meta.js';
 import type { KeychainOperations } from './operations.js';
 import {
+  type CurrentRecord,
   type ItemBody,
   isUuid,
   newUuid,
@@ -64,11 +65,7 @@ export function assertItemId(id: unknown): asserts id is string {
   if (!isUuid(id)) throw new CofferError('EINVAL', 'item id must be a lowercase RFC 4122 version-4 uuid');
 }
 
-/** A current record, read and checked against its record key (SPEC §16.3), not yet decrypted. */
-export interface CurrentRecord {
-  stored: StoredRecord;
-  parsed: ParsedRecord;
-}
+export type { CurrentRecord };
 
 export class Keychain implements KeychainOperations {
   readonly #host: KeychainHost;

@@ -8,6 +8,7 @@ import { openWithKey, sealWithKey } from '../core/master-key.js';
 import { concatBytes, wipe } from '../crypto/bytes.js';
 import type { Rng } from '../crypto/rng.js';
 import { CofferError } from '../errors.js';
+import type { StoredRecord } from '../storage/types.js';
 import { assertClock } from './clock.js';
 import { pad, unpad } from './padding.js';
 import type { ItemAttributes, ItemKind } from './types.js';
@@ -39,6 +40,12 @@ export interface ItemBody {
   attributes: ItemAttributes;
   secret: string;
   clocks: Record<string, string>;
+}
+
+/** A current record, read and checked against its record key (SPEC §16.3), not yet decrypted. */
+export interface CurrentRecord {
+  stored: StoredRecord;
+  parsed: ParsedRecord;
 }
 
 export interface ParsedRecord {

@@ -8,66 +8,36 @@ import { randomBytes } from 'node:crypto';
 import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
 import { CofferError } from '../errors.js';
+import {
+  type AnchorConfig,
+  type AnchorDevice,
+  type BlobAnchor,
+  DEFAULT_NV_INDEX,
+  DEFAULT_SEAL_EVERY_MS,
+  type FileAnchorConfig,
+  formatNvIndex,
+  type KeyringAnchorConfig,
+  OWNER_NV_RANGE,
+  type Pkcs11AnchorConfig,
+  type Tpm2AnchorConfig,
+} from './types.js';
 
-export interface Tpm2AnchorConfig {
-  type: 'tpm2';
-  /** NV index of the counter, in the owner range 0x01800000–0x01BFFFFF (default 0x01800CF0). */
-  nvIndex?: number;
-  tcti?: string;
-  name?: string;
-  /** Seal writes without changes of their own at least this often (ms, default 60 000). */
-  sealEveryMs?: number;
-}
-export interface Pkcs11AnchorConfig {
-  type: 'pkcs11';
-  module: string;
-  tokenLabel: string;
-  pin: string;
-  /** CKA_LABEL of the data object. */
-  label: string;
-  name?: string;
-  sealEveryMs?: number;
-}
-export interface KeyringAnchorConfig {
-  type: 'keyring';
-  service: string;
-  account: string;
-  name?: string;
-  sealEveryMs?: number;
-}
-export interface FileAnchorConfig {
-  type: 'file';
-  /** Absolute path, on storage that whoever can write the store cannot write. */
-  path: string;
-  name?: string;
-  sealEveryMs?: number;
-}
-export type AnchorConfig = Tpm2AnchorConfig | Pkcs11AnchorConfig | KeyringAnchorConfig | FileAnchorConfig;
+export {
+  type AnchorConfig,
+  type AnchorDevice,
+  type BlobAnchor,
+  type CounterAnchor,
+  DEFAULT_NV_INDEX,
+  DEFAULT_SEAL_EVERY_MS,
+  type FileAnchorConfig,
+  formatNvIndex,
+  type KeyringAnchorConfig,
+  OWNER_NV_RANGE,
+  type Pkcs11AnchorConfig,
+  type Tpm2AnchorConfig,
+} from './types.js';
 
-export const DEFAULT_NV_INDEX = 0x01800cf0;
-export const OWNER_NV_RANGE: readonly [number, number] = [0x01800000, 0x01bfffff];
-export const DEFAULT_SEAL_EVERY_MS = 60_000;
 const MAX_NAME_BYTES = 256;
-
-/** A TPM NV counter: 'absent' (no such index), 'unwritten' (defined, never incremented) or its value. */
-export interface CounterAnchor {
-  readonly kind: 'counter';
-  read(): Promise<number | 'absent' | 'unwritten'>;
-  /** Defines the index (no-op when it already exists as a counter). */
-  create(): Promise<void>;
-  increment(): Promise<void>;
-  close(): Promise<void>;
-}
-
-/** A place holding the anchor blob the core writes (SPEC §4.2), undefined when there is none. */
-export interface BlobAnchor {
-  readonly kind: 'blob';
-  read(): Promise<Uint8Array | undefined>;
-  write(bytes: Uint8Array): Promise<void>;
-  close(): Promise<void>;
-}
-
-export type AnchorDevice = CounterAnchor | BlobAnchor;
 
 const FIELDS: Record<AnchorConfig['type'], readonly string[]> = {
   tpm2: ['type', 'nvIndex', 'tcti', 'name', 'sealEveryMs'],
@@ -81,10 +51,6 @@ function text(config: Record<string, unknown>, field: string, what: string): str
   if (typeof value !== 'string' || value.length === 0)
     throw new CofferError('EINVAL', `${what} anchor needs a non-empty string ${field}`);
   return value;
-}
-
-export function formatNvIndex(index: number): string {
-  return `0x${index.toString(16).padStart(8, '0')}`;
 }
 
 /** The name the store keys this anchor's state by (SPEC §4.2): `name`, or one derived from the config. */

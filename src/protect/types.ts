@@ -131,3 +131,68 @@ export interface ResidentKeyDevice {
   healthy(): Promise<boolean>;
   close(): Promise<void>;
 }
+
+// ---- Rollback anchors (SPEC §4.2): configs and the two kinds of device; validated and opened in anchor.ts ----
+
+export interface Tpm2AnchorConfig {
+  type: 'tpm2';
+  /** NV index of the counter, in the owner range 0x01800000–0x01BFFFFF (default 0x01800CF0). */
+  nvIndex?: number;
+  tcti?: string;
+  name?: string;
+  /** Seal writes without changes of their own at least this often (ms, default 60 000). */
+  sealEveryMs?: number;
+}
+export interface Pkcs11AnchorConfig {
+  type: 'pkcs11';
+  module: string;
+  tokenLabel: string;
+  pin: string;
+  /** CKA_LABEL of the data object. */
+  label: string;
+  name?: string;
+  sealEveryMs?: number;
+}
+export interface KeyringAnchorConfig {
+  type: 'keyring';
+  service: string;
+  account: string;
+  name?: string;
+  sealEveryMs?: number;
+}
+export interface FileAnchorConfig {
+  type: 'file';
+  /** Absolute path, on storage that whoever can write the store cannot write. */
+  path: string;
+  name?: string;
+  sealEveryMs?: number;
+}
+export type AnchorConfig = Tpm2AnchorConfig | Pkcs11AnchorConfig | KeyringAnchorConfig | FileAnchorConfig;
+
+export const DEFAULT_NV_INDEX = 0x01800cf0;
+export const OWNER_NV_RANGE: readonly [number, number] = [0x01800000, 0x01bfffff];
+export const DEFAULT_SEAL_EVERY_MS = 60_000;
+
+/** A TPM NV counter: 'absent' (no such index), 'unwritten' (defined, never incremented) or its value. */
+export interface CounterAnchor {
+  readonly kind: 'counter';
+  read(): Promise<number | 'absent' | 'unwritten'>;
+  /** Defines the index (no-op when it already exists as a counter). */
+  create(): Promise<void>;
+  increment(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A place holding the anchor blob the core writes (SPEC §4.2), undefined when there is none. */
+export interface BlobAnchor {
+  readonly kind: 'blob';
+  read(): Promise<Uint8Array | undefined>;
+  write(bytes: Uint8Array): Promise<void>;
+  close(): Promise<void>;
+}
+
+export type AnchorDevice = CounterAnchor | BlobAnchor;
+
+export function formatNvIndex(index: number): string {
+  return `0x${index.toString(16).padStart(8, '0')}`;
+}

@@ -2,8 +2,7 @@
 // every candidate like a hand-made item, write the good ones in atomic batches, and report what was
 // imported and what was skipped with the reason. A bad file is EINVAL with nothing written.
 import { CofferError } from '../../errors.js';
-import type { Keychain } from '../keychain.js';
-import type { ItemInfo } from '../types.js';
+import type { AddItemSpec, ItemInfo } from '../types.js';
 import { assertGroup, validateAdd } from '../validate.js';
 import { IMPORT_FORMATS, type ImportFormat, readExport } from './formats.js';
 
@@ -22,7 +21,12 @@ export interface ImportReport {
   skipped: { entry: number; name?: string; reason: string }[];
 }
 
-export async function importExport(keychain: Keychain, request: ImportRequest): Promise<ImportReport> {
+/** What an import needs of the keychain (Keychain implements it): one durable batch of new items. */
+export interface ItemSink {
+  addMany(specs: AddItemSpec[], event?: string): Promise<ItemInfo[]>;
+}
+
+export async function importExport(keychain: ItemSink, request: ImportRequest): Promise<ImportReport> {
   if (typeof request !== 'object' || request === null)
     throw new CofferError('EINVAL', 'request must be an object');
   if (!(IMPORT_FORMATS as readonly string[]).includes(request.format))
@@ -31,7 +35,7 @@ export async function importExport(keychain: Keychain, request: ImportRequest): 
   if (request.sync !== undefined && typeof request.sync !== 'boolean')
     throw new CofferError('EINVAL', 'sync must be a boolean');
   const report: ImportReport = { imported: [], skipped: [] };
-  const accepted: { entry: number; name?: string; spec: Parameters<Keychain['add']>[0] }[] = [];
+  const accepted: { entry: number; name?: string; spec: AddItemSpec }[] = [];
   for (const candidate of readExport(request.format, request.data)) {
     const named = candidate.name ? { name: candidate.name.slice(0, 256) } : {};
     if (!candidate.spec) {

@@ -1,7 +1,7 @@
 // An OS keyring item as a rollback anchor (SPEC §4.2): the item (service, account) holds the anchor blob
 // the core writes. Bound through the same backend as the keyring protector, so the Secret Service probe,
 // the secret-service pin (no silent keyutils fall back) and the error mapping are the same.
-import type { BlobAnchor } from '../anchor.js';
+import type { BlobAnchor } from '../types.js';
 import { KeyringEntry } from './backend.js';
 
 const TIMEOUT_MS = 30_000;

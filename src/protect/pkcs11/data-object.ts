@@ -5,7 +5,7 @@
 // object's CKA_VALUE read-only (SoftHSM2 does) get a new object first and the older ones destroyed
 // after; a crash in between leaves two, and the one whose blob holds the higher value is the anchor.
 import { CofferError } from '../../errors.js';
-import type { BlobAnchor, Pkcs11AnchorConfig } from '../anchor.js';
+import type { BlobAnchor, Pkcs11AnchorConfig } from '../types.js';
 import { ckrName } from './ckr.js';
 import { CKA, CKO } from './constants.js';
 import type { Handle, Pkcs11Lib } from './module.js';

@@ -3,8 +3,8 @@
 // own (empty) authorisation, so day-to-day use needs no owner password. Each call is one tpm2-tools
 // process through runTool (no shell, timeout, TCTI in the environment); calls are serialised per TCTI.
 import { CofferError } from '../../errors.js';
-import type { CounterAnchor } from '../anchor.js';
-import { formatNvIndex } from '../anchor.js';
+import type { CounterAnchor } from '../types.js';
+import { formatNvIndex } from '../types.js';
 import { RC, rcBase, runTool, TpmCommandError, type TpmTarget, withTpmLock } from './tools.js';
 
 /** TPM_RC_NV_UNINITIALIZED (Part 2 §6.6): a counter that was defined but never incremented. */
