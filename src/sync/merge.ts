@@ -194,7 +194,9 @@ export function mergeVersions(first: ItemVersion, second: ItemVersion): MergeRes
     const [win, lose] = bWins ? [b, a] : [a, b];
     if (win.value !== null) values.set(field, win.value);
     if (win.clock !== NO_CLOCK) clocks[field] = win.clock;
-    if (lose.value !== win.value) superseded.push({ field, ...lose });
+    // A side that never held the field (no value, no stamp) loses nothing.
+    const held = lose.value !== null || lose.clock !== NO_CLOCK;
+    if (held && (lose.value !== win.value || lose.clock !== win.clock)) superseded.push({ field, ...lose });
   }
   const merged = buildBody(newer.body, values, clocks);
   if (sameContent(newer, merged, undefined)) return result('kept', newer, newer.body, inputs, superseded);
