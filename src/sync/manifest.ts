@@ -14,6 +14,7 @@ export interface ManifestEntry {
 
 const HASH = /^[0-9a-f]{64}$/;
 const PREFIX = /^[0-9a-f]{0,32}$/;
+const ENTRY_BYTES = 16 + 32;
 const FINGERPRINT_LABEL = Buffer.from('coffer:sync-range:v1\0', 'utf8');
 
 /** SHA-256 of a stored record's bytes (SPEC §17.2): what the manifest lists for an item. */
@@ -35,6 +36,8 @@ export function assertPrefix(prefix: unknown): asserts prefix is string {
 export class Manifest {
   readonly #keys: string[];
   readonly #entries: ManifestEntry[];
+  /** key (16 bytes) ‖ hash (32 bytes) per entry, in order: a range's fingerprint input is one slice. */
+  readonly #packed: Buffer;
 
   constructor(entries: Iterable<ManifestEntry>) {
     const list = [...entries].map((e) => {
@@ -49,6 +52,11 @@ export class Manifest {
         throw new CofferError('EINVAL', `manifest: uuid ${list[i]!.uuid} twice`);
     this.#entries = list;
     this.#keys = list.map((e) => uuidKey(e.uuid));
+    this.#packed = Buffer.alloc(list.length * ENTRY_BYTES);
+    list.forEach((e, i) => {
+      this.#packed.write(this.#keys[i]!, i * ENTRY_BYTES, 'hex');
+      this.#packed.write(e.hash, i * ENTRY_BYTES + 16, 'hex');
+    });
   }
 
   get size(): number {
@@ -94,10 +102,7 @@ export class Manifest {
     const count = Buffer.alloc(4);
     count.writeUInt32BE(end - start);
     h.update(count);
-    for (let i = start; i < end; i++) {
-      h.update(Buffer.from(this.#keys[i]!, 'hex'));
-      h.update(Buffer.from(this.#entries[i]!.hash, 'hex'));
-    }
+    h.update(this.#packed.subarray(start * ENTRY_BYTES, end * ENTRY_BYTES));
     return h.digest('hex');
   }
 
