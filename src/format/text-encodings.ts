@@ -4,7 +4,6 @@
 // trailing bits; each of those is EINVAL here, because a second spelling of the same bytes is how
 // signed or MACed text becomes malleable (age's header, JWS, SSHSIG armour). Base58 lives with the
 // BIP-32 code (crypto/hd-base58.ts) and is re-exported here.
-import { asUint8 } from '../crypto/bytes.js';
 import { CofferError } from '../errors.js';
 
 export { type Base64Variant, decodeBase64, encodeBase64 } from '../base64.js';
