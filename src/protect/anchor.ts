@@ -13,7 +13,6 @@ import {
   type AnchorDevice,
   type BlobAnchor,
   DEFAULT_NV_INDEX,
-  DEFAULT_SEAL_EVERY_MS,
   type FileAnchorConfig,
   formatNvIndex,
   type KeyringAnchorConfig,
