@@ -85,7 +85,7 @@ export interface InviteMailbox {
 
 export interface SyncTransport {
   // ── account and circle ───────────────────────────────────────────────────────────────────────
-  /** Creates the account with its first circle (version 1). EEXIST if the account exists. */
+  /** Creates the account with its first circle (version 1). EALREADY if the account exists. */
   createAccount(accountId: string, circle: CircleUpload): Promise<void>;
   getCircle(): Promise<StoredCircle>;
   /** Compare-and-swap on the stored version; on a lost race, the server's current circle. */
@@ -94,7 +94,7 @@ export interface SyncTransport {
   // ── invites (the joining device has no identity on the server yet) ─────────────────────────
   /** Sponsor: opens a one-time mailbox. */
   openInvite(mailbox: InviteMailbox): Promise<void>;
-  /** Joiner, unauthenticated: posts its request once; a second post is EEXIST, an expired or closed mailbox ENOTFOUND. */
+  /** Joiner, unauthenticated: posts its request once; a second post is EALREADY, an expired or closed mailbox ENOENT. */
   postJoinRequest(mailboxId: string, request: Uint8Array): Promise<void>;
   /** Sponsor: the request, or undefined while none has arrived. */
   takeJoinRequest(mailboxId: string): Promise<Uint8Array | undefined>;
