@@ -122,3 +122,25 @@ export interface SyncTransport {
   readonly stats: { roundTrips: number; bytesUp: number; bytesDown: number };
   close(): Promise<void>;
 }
+
+/** A member of the circle as the engine believes it, after the circle's signatures were checked. */
+export interface MemberKeys extends DevicePublicKeys {
+  /** When the device was removed (ms): its manifests are believed only for writes before this. */
+  removedAt?: number;
+}
+
+/**
+ * What the sync engine (SPEC §17.10) needs from the device circle (§17.9): who this device is, whose
+ * signatures to believe, and a way to pick up a newer circle (new members, a new epoch's class keys
+ * installed into the keychain) when a record names a class key this device does not hold yet. The
+ * device id is the keychain's own (`kc/meta.deviceId`, SPEC §16.1), so records, clocks and manifests
+ * agree on it.
+ */
+export interface SyncMembership {
+  readonly accountId: string;
+  readonly deviceId: string;
+  readonly signer: DeviceSigner;
+  members(): Promise<readonly MemberKeys[]>;
+  /** Fetches and verifies the server's circle; installs class keys shared with this device. */
+  refresh(): Promise<void>;
+}
