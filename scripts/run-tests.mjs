@@ -132,6 +132,7 @@ if (!skipStatic) {
   step('lint (biome)', 'npx', ['biome', 'check', '.']);
 }
 step('type-check and build (tsc)', 'npx', ['tsc', '-p', 'tsconfig.json']);
+step('render the CLI overview', process.execPath, [join(root, 'scripts', 'cli-overview.mjs')]);
 // The web console (docs/console.md) into dist/ui: the daemon serves it and the browser tests load it.
 step('build the web console (vite)', 'npm', ['run', '--silent', 'build:ui']);
 

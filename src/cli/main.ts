@@ -9,14 +9,36 @@ import type { ParseArgsConfig } from 'node:util';
 import type { CofferError, ErrorCode } from '../errors.js';
 import type { Env } from './config.js';
 import type { Context, Mode, Values } from './context.js';
-import { commandHelp, groupHelp, overview, usageLine } from './help.js';
+import { cachedOverview } from './overview-cache.js';
 import type { CommandSpec, OptionSpec } from './spec.js';
 import type { Streams } from './streams.js';
-import { GLOBAL_OPTIONS } from './table/global.js';
-import { COMMANDS, findCommand, isGroup } from './table/index.js';
 
-// Static imports are the table and the help renderer only: everything a command needs (settings,
-// connections, node:util's parser, the implementation) is imported when a command runs.
+// Nothing but the overview cache is imported statically: a bare `--help` prints the overview the
+// build rendered (overview-cache.ts); everything else loads the table and the help renderer first,
+// and what a command needs (settings, connections, node:util's parser, the implementation) when it
+// runs.
+type Table = typeof import('./table/index.js');
+type Help = typeof import('./help.js');
+let COMMANDS: Table['COMMANDS'];
+let findCommand: Table['findCommand'];
+let isGroup: Table['isGroup'];
+let GLOBALS: Readonly<Record<string, OptionSpec>>;
+let commandHelp: Help['commandHelp'];
+let groupHelp: Help['groupHelp'];
+let overview: Help['overview'];
+let usageLine: Help['usageLine'];
+
+async function loadTable(): Promise<void> {
+  if (COMMANDS) return;
+  const [table, global, help] = await Promise.all([
+    import('./table/index.js'),
+    import('./table/global.js'),
+    import('./help.js'),
+  ]);
+  ({ COMMANDS, findCommand, isGroup } = table);
+  GLOBALS = global.GLOBAL_OPTIONS;
+  ({ commandHelp, groupHelp, overview, usageLine } = help);
+}
 
 /**
  * node:fs without building its ES module namespace (a measurable part of `--help`'s budget):
@@ -26,12 +48,22 @@ async function fs(): Promise<typeof Fs> {
   return process.getBuiltinModule?.('node:fs') ?? (await import('node:fs'));
 }
 
-/** The process's streams, each created on first use: `--help` never sets up stdin. */
+let stdoutGuarded = false;
+
+/** The process's streams, each created on first use: `--help` never sets up stdin or stdout. */
 const processStreams: Streams = {
   get stdin() {
     return process.stdin;
   },
   get stdout() {
+    // Set up on first use, so `--help` (which writes with write(2)) never builds the stream. A
+    // closed pipe (`coffer key list | head -1`) is not an error worth a stack trace.
+    if (!stdoutGuarded) {
+      stdoutGuarded = true;
+      process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+        if (error.code === 'EPIPE') process.exit(0);
+      });
+    }
     return process.stdout;
   },
   get stderr() {
@@ -76,8 +108,6 @@ function commandWords(argv: readonly string[]): string[] {
   }
   return words;
 }
-
-const GLOBALS: Readonly<Record<string, OptionSpec>> = GLOBAL_OPTIONS;
 
 function parseOptions(command: CommandSpec): NonNullable<ParseArgsConfig['options']> {
   const out: NonNullable<ParseArgsConfig['options']> = {};
@@ -201,6 +231,15 @@ export async function runCli(
   /** Whether a daemon is configured: commands like unlock talk to it without the connection. */
   let daemonConfigured = false;
   try {
+    if (argv.length === 0 || (argv.length === 1 && ['--help', '-h', 'help'].includes(argv[0]!))) {
+      const cached = streams === processStreams ? cachedOverview(await fs()) : undefined;
+      if (cached !== undefined) {
+        // `coffer` alone is a usage error: the overview goes where errors go.
+        await say(streams, argv.length === 0 ? 'stderr' : 'stdout', cached);
+        return argv.length === 0 ? 2 : 0;
+      }
+    }
+    await loadTable();
     const words = commandWords(argv);
     const help = argv.includes('--help') || argv.includes('-h');
     // `--version` alone is the global flag; after a command word it is that command's --version N.
@@ -330,10 +369,6 @@ async function isMain(): Promise<boolean> {
 }
 
 if (await isMain()) {
-  // A closed pipe (`coffer key list | head -1`) is not an error worth a stack trace.
-  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code === 'EPIPE') process.exit(0);
-  });
   const code = await runCli(process.argv.slice(2));
   process.exitCode = code;
 }

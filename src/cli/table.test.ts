@@ -4,6 +4,7 @@
 // understand, never misreads it (fast-check).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
@@ -15,6 +16,7 @@ import { CofferError } from '../errors.js';
 import { CONFIG_KEYS } from './config.js';
 import { parseConfig } from './config-file.js';
 import { commandHelp } from './help.js';
+import { writeOverviewCache } from './overview-cache.js';
 import { BACKUP_LIMIT, GLOBAL_OPTIONS, PROTECTOR_TYPES } from './table/global.js';
 import { BIP39_LANGUAGE_NAMES } from './table/hd.js';
 import { COMMANDS } from './table/index.js';
@@ -66,21 +68,30 @@ test('every command loads its implementation', async () => {
   for (const c of COMMANDS) assert.equal(typeof (await c.load()), 'function', c.path.join(' '));
 });
 
-test('--help loads the table and nothing of the keystore (lazy command modules)', () => {
+/** The modules from dist/ a `coffer …` process loads, printed by a loader hook. */
+function loadedBy(args: string[]): string[] {
   const main = fileURLToPath(new URL('./main.js', import.meta.url));
-  // A loader hook that prints every module the process loads from dist/.
   const hook = `data:text/javascript,${encodeURIComponent(
     "export async function resolve(s, c, next) { const r = await next(s, c); if (r.url.includes('/dist/')) process.stderr.write('LOADED ' + r.url + '\\n'); return r; }",
   )}`;
   const register = `data:text/javascript,${encodeURIComponent(`import { register } from 'node:module'; register(${JSON.stringify(hook)});`)}`;
-  const { stderr, status } = spawnSync(process.execPath, ['--import', register, main, '--help'], {
+  const { stderr, status } = spawnSync(process.execPath, ['--import', register, main, ...args], {
     encoding: 'utf8',
   });
   assert.equal(status, 0, stderr);
-  const loaded = stderr
+  return stderr
     .split('\n')
     .filter((l) => l.startsWith('LOADED '))
     .map((l) => l.replace(/^LOADED .*\/dist\//, ''));
+}
+
+test('a bare --help prints the rendered overview without loading the table', async () => {
+  await writeOverviewCache(fs);
+  assert.deepEqual(loadedBy(['--help']).sort(), ['cli/main.js', 'cli/overview-cache.js']);
+});
+
+test('a group --help loads the table and nothing of the keystore (lazy command modules)', () => {
+  const loaded = loadedBy(['key', '--help']);
   assert.ok(loaded.includes('cli/table/index.js'), loaded.join(', '));
   for (const heavy of [
     'core/keystore.js',
@@ -89,7 +100,7 @@ test('--help loads the table and nothing of the keystore (lazy command modules)'
     'cli/config.js',
     'client/index.js',
   ])
-    assert.ok(!loaded.includes(heavy), `--help loaded ${heavy}`);
+    assert.ok(!loaded.includes(heavy), `key --help loaded ${heavy}`);
 });
 
 const known = CONFIG_KEYS;
