@@ -219,6 +219,8 @@ function reportError(
   if (hint) streams.stderr.write(`hint: ${hint}\n`);
 }
 
+const VERSION_FLAGS = new Set(['--version', '-V', '--json']);
+
 /** Runs one CLI invocation and resolves with its exit code (never throws). */
 export async function runCli(
   argv: string[],
@@ -239,10 +241,12 @@ export async function runCli(
         return argv.length === 0 ? 2 : 0;
       }
     }
-    await loadTable();
-    const words = commandWords(argv);
-    const help = argv.includes('--help') || argv.includes('-h');
     // `--version` alone is the global flag; after a command word it is that command's --version N.
+    // Flags only, so no command word can be among them and the table is not needed to tell.
+    const versionOnly = argv.every((a) => VERSION_FLAGS.has(a)) && argv.some((a) => a !== '--json');
+    if (!versionOnly) await loadTable();
+    const words = versionOnly ? [] : commandWords(argv);
+    const help = argv.includes('--help') || argv.includes('-h');
     if (words.length === 0 && (argv.includes('--version') || argv.includes('-V'))) {
       const { packageVersion } = await import('./version.js');
       const version = await packageVersion();

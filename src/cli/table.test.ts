@@ -90,6 +90,12 @@ test('a bare --help prints the rendered overview without loading the table', asy
   assert.deepEqual(loadedBy(['--help']).sort(), ['cli/main.js', 'cli/overview-cache.js']);
 });
 
+test('--version loads the version and not the table', () => {
+  const loaded = loadedBy(['--version']);
+  assert.ok(loaded.includes('cli/version.js'), loaded.join(', '));
+  assert.ok(!loaded.includes('cli/table/index.js'), loaded.join(', '));
+});
+
 test('a group --help loads the table and nothing of the keystore (lazy command modules)', () => {
   const loaded = loadedBy(['key', '--help']);
   assert.ok(loaded.includes('cli/table/index.js'), loaded.join(', '));
