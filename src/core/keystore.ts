@@ -10,8 +10,8 @@ import { CofferError } from '../errors.js';
 import type { KeyInput } from '../format/key-import.js';
 import type { KeychainHost } from '../keychain/host.js';
 import { Keychain } from '../keychain/keychain.js';
-import { SyncService } from '../sync/service.js';
 import type { ProtectorConfig } from '../protect/configs.js';
+import { SyncService } from '../sync/service.js';
 import {
   type AppRecord,
   type AppRecordWrite,

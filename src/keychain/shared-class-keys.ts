@@ -24,7 +24,10 @@ export async function listClassKeys(host: KeychainHost): Promise<{ ids: string[]
 }
 
 /** The unwrapped class keys named (ENOENT for one this keychain lacks); the caller wipes them. */
-export async function exportClassKeys(host: KeychainHost, ids: readonly string[]): Promise<ClassKeyMaterial[]> {
+export async function exportClassKeys(
+  host: KeychainHost,
+  ids: readonly string[],
+): Promise<ClassKeyMaterial[]> {
   const classKeys = new ClassKeys(host);
   const out: ClassKeyMaterial[] = [];
   for (const id of ids) {
@@ -49,7 +52,11 @@ export async function installClassKeys(
   keys: readonly ClassKeyMaterial[],
   current?: string,
 ): Promise<{ installed: string[] }> {
-  await ensureMeta(host);
+  const meta = await ensureMeta(host);
+  const missing = [];
+  for (const { id } of keys) if (!(await host.storage.get(classKeyRecordKey(id)))) missing.push(id);
+  if (missing.length === 0 && (current === undefined || meta.classKeyId === current))
+    return { installed: [] };
   const classKeys = new ClassKeys(host);
   return host.commit(async () => {
     const installed: string[] = [];
@@ -64,21 +71,31 @@ export async function installClassKeys(
       });
       installed.push(id);
     }
-    const meta = await readMeta(host);
-    if (!meta) throw new CofferError('EINTERNAL', 'keychain meta vanished');
-    const switching = current !== undefined && meta.meta.classKeyId !== current;
-    if (switching) {
-      if (!installed.includes(current) && !(await host.storage.get(classKeyRecordKey(current))))
+    const read = await readMeta(host);
+    if (!read) throw new CofferError('EINTERNAL', 'keychain meta vanished');
+    const switching = current !== undefined && read.meta.classKeyId !== current;
+    // A racing process may have done it all already: the rewrite of meta keeps the batch non-empty.
+    if (switching || ops.length === 0) {
+      if (
+        current !== undefined &&
+        switching &&
+        !installed.includes(current) &&
+        !(await host.storage.get(classKeyRecordKey(current)))
+      )
         throw new CofferError('ENOENT', `cannot make ${current} current: this keychain lacks it`);
       ops.push({
         op: 'put' as const,
         key: META_KEY,
-        value: host.sealRecord(META_KEY, { ...meta.meta, classKeyId: current }),
-        expectRevision: meta.revision,
+        value: host.sealRecord(META_KEY, {
+          ...read.meta,
+          classKeyId: switching ? current : read.meta.classKeyId,
+        }),
+        expectRevision: read.revision,
       });
     }
     const events = [];
-    if (installed.length > 0) events.push({ event: 'keychain.class-keys.install', details: { ids: installed } });
+    if (installed.length > 0)
+      events.push({ event: 'keychain.class-keys.install', details: { ids: installed } });
     if (switching) events.push({ event: 'keychain.class-key.current', details: { classKeyId: current } });
     return { ops, events, result: { installed } };
   });

@@ -6,9 +6,14 @@ import { b64 } from '../core/encoding.js';
 import { wipe } from '../crypto/bytes.js';
 import { CofferError } from '../errors.js';
 import { ensureMeta } from '../keychain/meta.js';
-import { exportClassKeys, installClassKeys, listClassKeys, newClassKey } from '../keychain/shared-class-keys.js';
+import {
+  exportClassKeys,
+  installClassKeys,
+  listClassKeys,
+  newClassKey,
+} from '../keychain/shared-class-keys.js';
 import { installShared, openEnvelopesFor } from './circle/apply.js';
-import { cjBytes, fingerprint, type Identity, pickIdentity } from './circle/codec.js';
+import { checkName, cjBytes, fingerprint, type Identity, pickIdentity } from './circle/codec.js';
 import { checkServerUrl, connectSyncTransport, type TransportConnector } from './circle/connect.js';
 import { createDeviceKeys, deviceActor, deviceSigner, type SyncHost } from './circle/device.js';
 import {
@@ -37,7 +42,6 @@ import { buildJoinReply, buildJoinRequest, openJoinReply, openJoinRequest } from
 import { phraseEntropy, recoveryAccountId, recoveryActor, recoveryPhrase } from './circle/recovery.js';
 import type { CircleActor, DeviceActor } from './circle/signer.js';
 import { readState, type SyncState, writeState } from './circle/state.js';
-import { checkName } from './circle/codec.js';
 import type { CircleUpload, DeviceSigner, MemberKeys, SyncMembership, SyncTransport } from './transport.js';
 
 export interface SyncDevice {
@@ -75,17 +79,30 @@ export class SyncService {
 
   // ── state and transport ───────────────────────────────────────────────────────────────────────
 
-  async #member(): Promise<{ state: SyncState & { accountId: string; circle: string }; revision: number; actor: DeviceActor }> {
+  async #member(): Promise<{
+    state: SyncState & { accountId: string; circle: string };
+    revision: number;
+    actor: DeviceActor;
+  }> {
     const read = await readState(this.#kc);
     if (!read?.state.accountId || !read.state.circle) {
-      if (read?.state.pendingJoin) throw new CofferError('ESTATE', 'this device is waiting for its join to be approved');
+      if (read?.state.pendingJoin)
+        throw new CofferError('ESTATE', 'this device is waiting for its join to be approved');
       throw new CofferError('ENOENT', 'this keystore is in no sync circle (sync create or sync join first)');
     }
     const actor = await deviceActor(this.#host, read.state.deviceId, read.state.keys);
-    return { state: read.state as SyncState & { accountId: string; circle: string }, revision: read.revision, actor };
+    return {
+      state: read.state as SyncState & { accountId: string; circle: string },
+      revision: read.revision,
+      actor,
+    };
   }
 
-  async #with<T>(server: string, signer: DeviceSigner | undefined, run: (t: SyncTransport) => Promise<T>): Promise<T> {
+  async #with<T>(
+    server: string,
+    signer: DeviceSigner | undefined,
+    run: (t: SyncTransport) => Promise<T>,
+  ): Promise<T> {
     const transport = this.#connect(server, signer);
     try {
       return await run(transport);
@@ -95,15 +112,29 @@ export class SyncService {
   }
 
   /** A device identity for a keystore not yet in a circle (reusing one from an unfinished join). */
-  async #newDevice(server: string, deviceName: unknown): Promise<{ state: SyncState; revision: number; actor: DeviceActor }> {
+  async #newDevice(
+    server: string,
+    deviceName: unknown,
+  ): Promise<{ state: SyncState; revision: number; actor: DeviceActor }> {
     checkServerUrl(server);
     const name = checkName(deviceName);
     const read = await readState(this.#kc);
     if (read?.state.accountId) throw new CofferError('EALREADY', 'this keystore is already in a sync circle');
     const meta = await ensureMeta(this.#kc);
     const keys = read?.state.keys ?? (await createDeviceKeys(this.#host));
-    const state: SyncState = { format: 'coffer-sync-state', v: 1, server, deviceId: meta.deviceId, name, keys, invites: [] };
-    await writeState(this.#kc, state, read?.revision ?? 0, { event: 'sync.device', details: { deviceId: meta.deviceId } });
+    const state: SyncState = {
+      format: 'coffer-sync-state',
+      v: 1,
+      server,
+      deviceId: meta.deviceId,
+      name,
+      keys,
+      invites: [],
+    };
+    await writeState(this.#kc, state, read?.revision ?? 0, {
+      event: 'sync.device',
+      details: { deviceId: meta.deviceId },
+    });
     const after = await readState(this.#kc);
     return { state, revision: after!.revision, actor: await deviceActor(this.#host, meta.deviceId, keys) };
   }
@@ -112,7 +143,12 @@ export class SyncService {
     return { ...pickIdentity(actor.identity), name, addedAt: this.#kc.now(), addedBy };
   }
 
-  #envelope(state: { accountId: string; epoch: number; version: number }, from: string, to: Identity, keys: SharedClassKey[]) {
+  #envelope(
+    state: { accountId: string; epoch: number; version: number },
+    from: string,
+    to: Identity,
+    keys: SharedClassKey[],
+  ) {
     return sealEnvelope(state, from, to, keys, this.#kc.rng);
   }
 
@@ -173,11 +209,17 @@ export class SyncService {
   }
 
   /** Verifies `document` against the trusted one, installs what it sends this device, stores it. */
-  async #adopt(state: SyncState & { accountId: string; circle: string }, revision: number, actor: CircleActor, document: Uint8Array) {
+  async #adopt(
+    state: SyncState & { accountId: string; circle: string },
+    revision: number,
+    actor: CircleActor,
+    document: Uint8Array,
+  ) {
     const trusted = parseDocument(b64.decode(state.circle));
     const links = parseDocument(document);
     const circle = verifyChain(links, trusted);
-    if (circle.accountId !== state.accountId) throw new CofferError('EBADMSG', 'the server serves another account');
+    if (circle.accountId !== state.accountId)
+      throw new CofferError('EBADMSG', 'the server serves another account');
     const fresh = links.slice(trusted.length);
     if (fresh.length === 0) return { circle, links };
     const me = circle.members.find((m) => m.deviceId === state.deviceId);
@@ -196,7 +238,9 @@ export class SyncService {
   ): Promise<{ circle: CircleState; links: Link[] }> {
     for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
       const { state, revision, actor } = await this.#member();
-      const stored = await this.#with(state.server, deviceSigner(state.accountId, actor), (t) => t.getCircle());
+      const stored = await this.#with(state.server, deviceSigner(state.accountId, actor), (t) =>
+        t.getCircle(),
+      );
       const adopted = await this.#adopt(state, revision, actor, b64.decode(stored.document));
       const { link } = await make(adopted.circle, adopted.links);
       const links = [...adopted.links, link];
@@ -232,13 +276,25 @@ export class SyncService {
       t.openInvite({ mailboxId: id, expiresAt: expiresAt * 1000 }),
     );
     const invites = state.invites.filter((i) => i.expiresAt > now);
-    invites.push({ mailboxId: id, secret: b64.encode(secret), sponsor: b64.encode(sponsor), expiresAt: expiresAt * 1000 });
-    await writeState(this.#kc, { ...state, invites }, revision, { event: 'sync.invite', details: { expiresAt: expiresAt * 1000 } });
+    invites.push({
+      mailboxId: id,
+      secret: b64.encode(secret),
+      sponsor: b64.encode(sponsor),
+      expiresAt: expiresAt * 1000,
+    });
+    await writeState(this.#kc, { ...state, invites }, revision, {
+      event: 'sync.invite',
+      details: { expiresAt: expiresAt * 1000 },
+    });
     return encodeInvite({ secret, sponsor, expiresAt });
   }
 
   /** Asks to join with an invite code; returns this device's id and the short code to compare. */
-  async join(options: { server: string; invite: string; deviceName: string }): Promise<{ deviceId: string; code: string }> {
+  async join(options: {
+    server: string;
+    invite: string;
+    deviceName: string;
+  }): Promise<{ deviceId: string; code: string }> {
     const invite = parseInvite(options.invite, this.#kc.now());
     const { state, revision, actor } = await this.#newDevice(options.server, options.deviceName);
     const id = mailboxId(invite.secret);
@@ -247,13 +303,15 @@ export class SyncService {
       { at: this.#kc.now(), identity: pickIdentity(actor.identity), mailboxId: id, name: state.name },
       invite.secret,
     );
-    await this.#with(state.server, undefined, (t) => t.postJoinRequest(id, request)).catch((error: unknown) => {
-      if (error instanceof CofferError && error.code === 'ENOENT')
-        throw new CofferError('ENOENT', 'no such invite on this server (used, expired, or another server)');
-      if (error instanceof CofferError && error.code === 'EALREADY')
-        throw new CofferError('EALREADY', 'this invite was already used; ask for a new one');
-      throw error;
-    });
+    await this.#with(state.server, undefined, (t) => t.postJoinRequest(id, request)).catch(
+      (error: unknown) => {
+        if (error instanceof CofferError && error.code === 'ENOENT')
+          throw new CofferError('ENOENT', 'no such invite on this server (used, expired, or another server)');
+        if (error instanceof CofferError && error.code === 'EALREADY')
+          throw new CofferError('EALREADY', 'this invite was already used; ask for a new one');
+        throw error;
+      },
+    );
     const code = shortCode(invite.secret, invite.sponsor, fingerprint(actor.identity));
     const pendingJoin = {
       mailboxId: id,
@@ -262,7 +320,10 @@ export class SyncService {
       expiresAt: invite.expiresAt * 1000,
       code,
     };
-    await writeState(this.#kc, { ...state, pendingJoin }, revision, { event: 'sync.join', details: { deviceId: state.deviceId } });
+    await writeState(this.#kc, { ...state, pendingJoin }, revision, {
+      event: 'sync.join',
+      details: { deviceId: state.deviceId },
+    });
     return { deviceId: state.deviceId, code };
   }
 
@@ -271,7 +332,8 @@ export class SyncService {
     const read = await readState(this.#kc);
     if (read?.state.accountId) return { status: 'joined', accountId: read.state.accountId };
     const pending = read?.state.pendingJoin;
-    if (!read || !pending) throw new CofferError('ENOENT', 'no join is waiting on this device (sync join first)');
+    if (!read || !pending)
+      throw new CofferError('ENOENT', 'no join is waiting on this device (sync join first)');
     const { state, revision } = read;
     const reply = await this.#with(state.server, undefined, (t) => t.takeJoinReply(pending.mailboxId));
     if (!reply) return { status: 'pending' };
@@ -280,7 +342,10 @@ export class SyncService {
     const links = parseDocument(document);
     const circle = verifyChain(links);
     const last = links[links.length - 1]!;
-    const sponsor = last.body.signer === circle.recovery.deviceId ? undefined : circle.members.find((m) => m.deviceId === last.body.signer);
+    const sponsor =
+      last.body.signer === circle.recovery.deviceId
+        ? undefined
+        : circle.members.find((m) => m.deviceId === last.body.signer);
     if (!sponsor || b64.encode(fingerprint(sponsor)) !== pending.sponsor)
       throw new CofferError('EBADMSG', 'the reply is not signed by the device that made the invite');
     if (last.body.change.op !== 'add' || !sameIdentity(last.body.change.member, actor.identity))
@@ -288,10 +353,15 @@ export class SyncService {
     const required = allClassKeyIds(circle).map((k) => k.id);
     await installShared(this.#kc, circle, await openEnvelopesFor([last], actor), required);
     const { pendingJoin: _, ...rest } = state;
-    await writeState(this.#kc, { ...rest, accountId: circle.accountId, circle: b64.encode(document) }, revision, {
-      event: 'sync.joined',
-      details: { accountId: circle.accountId, version: circle.version },
-    });
+    await writeState(
+      this.#kc,
+      { ...rest, accountId: circle.accountId, circle: b64.encode(document) },
+      revision,
+      {
+        event: 'sync.joined',
+        details: { accountId: circle.accountId, version: circle.version },
+      },
+    );
     return { status: 'joined', accountId: circle.accountId };
   }
 
@@ -330,27 +400,44 @@ export class SyncService {
   }
 
   /** Approves a join request: adds the device in a new circle version and sends it the class keys. */
-  async approve(deviceId: string, options: { code?: string } = {}): Promise<{ deviceId: string; name: string; version: number }> {
+  async approve(
+    deviceId: string,
+    options: { code?: string } = {},
+  ): Promise<{ deviceId: string; name: string; version: number }> {
     const requests = await this.#requests();
     const found = requests.find((r) => r.info?.deviceId === deviceId);
     if (!found?.info || !found.identity) {
       const forged = requests.find((r) => r.error);
       if (forged?.error) throw forged.error;
-      throw new CofferError('ENOENT', `no join request from device ${deviceId} (see sync approve without a device)`);
+      throw new CofferError(
+        'ENOENT',
+        `no join request from device ${deviceId} (see sync approve without a device)`,
+      );
     }
     const { info, identity } = found;
     if (options.code !== undefined && !sameShortCode(options.code, info.code))
       throw new CofferError('EPERM', 'the short code does not match the joining device: do not approve it');
     const { circle } = await this.#append(async (circle) => {
       const { actor } = await this.#member();
-      if (circle.members.some((m) => m.deviceId === identity.deviceId) || circle.recovery.deviceId === identity.deviceId)
+      if (
+        circle.members.some((m) => m.deviceId === identity.deviceId) ||
+        circle.recovery.deviceId === identity.deviceId
+      )
         throw new CofferError('EALREADY', `device ${identity.deviceId} is already in the circle`);
       const version = circle.version + 1;
       const ids = allClassKeyIds(circle);
-      const material = await exportClassKeys(this.#kc, ids.map((k) => k.id));
+      const material = await exportClassKeys(
+        this.#kc,
+        ids.map((k) => k.id),
+      );
       try {
         const keys = material.map((k, i) => ({ epoch: ids[i]!.epoch, id: k.id, key: k.key }));
-        const member: Member = { ...pickIdentity(identity), name: info.name, addedAt: this.#kc.now(), addedBy: actor.identity.deviceId };
+        const member: Member = {
+          ...pickIdentity(identity),
+          name: info.name,
+          addedAt: this.#kc.now(),
+          addedBy: actor.identity.deviceId,
+        };
         const body: LinkBody = {
           accountId: circle.accountId,
           version,
@@ -359,7 +446,14 @@ export class SyncService {
           at: this.#kc.now(),
           signer: actor.identity.deviceId,
           change: { op: 'add', member },
-          envelopes: [this.#envelope({ accountId: circle.accountId, epoch: circle.epoch, version }, actor.identity.deviceId, identity, keys)],
+          envelopes: [
+            this.#envelope(
+              { accountId: circle.accountId, epoch: circle.epoch, version },
+              actor.identity.deviceId,
+              identity,
+              keys,
+            ),
+          ],
         };
         return { link: await signLink(actor, body) };
       } finally {
@@ -368,9 +462,14 @@ export class SyncService {
     });
     const { state, revision, actor } = await this.#member();
     const reply = buildJoinReply(b64.decode(state.circle), circle.version);
-    await this.#with(state.server, deviceSigner(state.accountId, actor), (t) => t.postJoinReply(found.mailboxId, reply));
+    await this.#with(state.server, deviceSigner(state.accountId, actor), (t) =>
+      t.postJoinReply(found.mailboxId, reply),
+    );
     const invites = state.invites.filter((i) => i.mailboxId !== found.mailboxId);
-    await writeState(this.#kc, { ...state, invites }, revision, { event: 'sync.approve', details: { deviceId } });
+    await writeState(this.#kc, { ...state, invites }, revision, {
+      event: 'sync.approve',
+      details: { deviceId },
+    });
     return { deviceId, name: info.name, version: circle.version };
   }
 
@@ -416,7 +515,9 @@ export class SyncService {
           at: this.#kc.now(),
           signer: actor.identity.deviceId,
           change: { op: 'remove', deviceId, classKeyIds: [fresh.id] },
-          envelopes: [...remaining, circle.recovery].map((to) => this.#envelope(ctx, actor.identity.deviceId, to, keys)),
+          envelopes: [...remaining, circle.recovery].map((to) =>
+            this.#envelope(ctx, actor.identity.deviceId, to, keys),
+          ),
         };
         return { link: await signLink(actor, body) };
       });
@@ -430,7 +531,11 @@ export class SyncService {
   // ── recover ─────────────────────────────────────────────────────────────────────────────────────
 
   /** Rejoins the circle with the recovery phrase when no other device is left to approve. */
-  async recover(options: { server: string; phrase: string; deviceName: string }): Promise<{ accountId: string; deviceId: string; version: number }> {
+  async recover(options: {
+    server: string;
+    phrase: string;
+    deviceName: string;
+  }): Promise<{ accountId: string; deviceId: string; version: number }> {
     const entropy = phraseEntropy(options.phrase);
     const recovery = recoveryActor(entropy);
     const accountId = recoveryAccountId(entropy);
@@ -446,10 +551,14 @@ export class SyncService {
         throw new CofferError('EBADMSG', 'the circle on the server does not belong to this recovery phrase');
       const keys = await openEnvelopesFor(links, recovery);
       const ids = allClassKeyIds(circle);
-      for (const { id } of ids) if (!keys.has(id)) throw new CofferError('EBADMSG', `no recovery envelope holds class key ${id}`);
+      for (const { id } of ids)
+        if (!keys.has(id)) throw new CofferError('EBADMSG', `no recovery envelope holds class key ${id}`);
       const { state, revision, actor } = await this.#newDevice(options.server, options.deviceName);
       if (circle.members.some((m) => m.deviceId === state.deviceId))
-        throw new CofferError('EALREADY', `device ${state.deviceId} is already in the circle (use it, or remove it first)`);
+        throw new CofferError(
+          'EALREADY',
+          `device ${state.deviceId} is already in the circle (use it, or remove it first)`,
+        );
       const version = circle.version + 1;
       const shared = ids.map(({ epoch, id }) => ({ epoch, id, key: keys.get(id)!.key }));
       const body: LinkBody = {
@@ -460,13 +569,28 @@ export class SyncService {
         at: this.#kc.now(),
         signer: recovery.identity.deviceId,
         change: { op: 'add', member: this.#memberOf(actor, state.name, recovery.identity.deviceId) },
-        envelopes: [this.#envelope({ accountId, epoch: circle.epoch, version }, recovery.identity.deviceId, actor.identity, shared)],
+        envelopes: [
+          this.#envelope(
+            { accountId, epoch: circle.epoch, version },
+            recovery.identity.deviceId,
+            actor.identity,
+            shared,
+          ),
+        ],
       };
       const next = [...links, await signLink(recovery, body)];
       const nextCircle = verifyChain(next, links);
-      const outcome = await this.#with(options.server, signer, (t) => t.putCircle(circle.version, upload(nextCircle, next)));
-      if (!outcome.ok) throw new CofferError('ECONFLICT', 'the circle changed on the server during recovery; try again');
-      await installShared(this.#kc, nextCircle, keys, ids.map((k) => k.id));
+      const outcome = await this.#with(options.server, signer, (t) =>
+        t.putCircle(circle.version, upload(nextCircle, next)),
+      );
+      if (!outcome.ok)
+        throw new CofferError('ECONFLICT', 'the circle changed on the server during recovery; try again');
+      await installShared(
+        this.#kc,
+        nextCircle,
+        keys,
+        ids.map((k) => k.id),
+      );
       await writeState(this.#kc, { ...state, accountId, circle: encodeDocumentB64(next) }, revision, {
         event: 'sync.recover',
         details: { accountId, deviceId: state.deviceId, version },
@@ -497,6 +621,11 @@ export class SyncService {
     };
   }
 
+  /** The circle document this device last verified (base64), as the server stores it; none before joining. */
+  async trustedDocument(): Promise<string | undefined> {
+    return (await readState(this.#kc))?.state.circle;
+  }
+
   /** Where this device stands: account, server, trusted circle version and epoch, a pending join. */
   async info(): Promise<{
     deviceId?: string;
@@ -505,9 +634,12 @@ export class SyncService {
     version?: number;
     epoch?: number;
     pendingJoin?: { code: string; expiresAt: number };
+    /** The class keys this keychain holds, its current one last. */
+    classKeyIds: string[];
   }> {
     const read = await readState(this.#kc);
-    if (!read) return {};
+    const { ids: classKeyIds } = await listClassKeys(this.#kc);
+    if (!read) return { classKeyIds };
     const { state } = read;
     const circle = state.circle ? verifyChain(parseDocument(b64.decode(state.circle))) : undefined;
     return {
@@ -515,7 +647,10 @@ export class SyncService {
       server: state.server,
       ...(state.accountId ? { accountId: state.accountId } : {}),
       ...(circle ? { version: circle.version, epoch: circle.epoch } : {}),
-      ...(state.pendingJoin ? { pendingJoin: { code: state.pendingJoin.code, expiresAt: state.pendingJoin.expiresAt } } : {}),
+      ...(state.pendingJoin
+        ? { pendingJoin: { code: state.pendingJoin.code, expiresAt: state.pendingJoin.expiresAt } }
+        : {}),
+      classKeyIds,
     };
   }
 }
@@ -547,4 +682,3 @@ function upload(circle: CircleState, links: readonly Link[]): CircleUpload {
 function freshEpochKeys(fresh: readonly Link[]): string[] {
   return fresh.flatMap((l) => (l.body.change.op === 'remove' ? l.body.change.classKeyIds : []));
 }
-

@@ -20,8 +20,13 @@ export async function openEnvelopesFor(
       if (envelope.to !== actor.identity.deviceId) continue;
       const ctx = { accountId: link.body.accountId, epoch: link.body.epoch, version: link.body.version };
       for (const key of await openEnvelope(ctx, envelope, actor)) {
-        if (!(link.body.change.op === 'remove' ? key.epoch === link.body.epoch : key.epoch <= link.body.epoch))
-          throw new CofferError('EBADMSG', `circle version ${link.body.version} sends a class key of another epoch`);
+        if (
+          !(link.body.change.op === 'remove' ? key.epoch === link.body.epoch : key.epoch <= link.body.epoch)
+        )
+          throw new CofferError(
+            'EBADMSG',
+            `circle version ${link.body.version} sends a class key of another epoch`,
+          );
         keys.set(key.id, key);
       }
     }
@@ -41,7 +46,8 @@ export async function installShared(
   try {
     const named = new Set(Object.values(state.classKeys).flat());
     for (const id of keys.keys())
-      if (!named.has(id)) throw new CofferError('EBADMSG', `an envelope holds class key ${id}, which the circle does not name`);
+      if (!named.has(id))
+        throw new CofferError('EBADMSG', `an envelope holds class key ${id}, which the circle does not name`);
     for (const id of required)
       if (!keys.has(id)) throw new CofferError('EBADMSG', `no envelope gives this device class key ${id}`);
     const { installed } = await installClassKeys(

@@ -72,7 +72,8 @@ export function parseJsonBytes(bytes: Uint8Array, what: string): unknown {
 }
 
 export function obj(value: unknown, what: string, keys: readonly string[], optional: readonly string[] = []) {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad(`${what} is not an object`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw bad(`${what} is not an object`);
   const record = value as Record<string, unknown>;
   for (const key of Object.keys(record))
     if (!keys.includes(key) && !optional.includes(key)) throw bad(`${what} has an unknown field ${key}`);
@@ -86,7 +87,8 @@ export function str(value: unknown, what: string, pattern?: RegExp): string {
 }
 
 export function int(value: unknown, what: string, min = 0): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) throw bad(`${what} is malformed`);
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min)
+    throw bad(`${what} is malformed`);
   return value;
 }
 

@@ -27,9 +27,13 @@ export function checkServerUrl(server: unknown): string {
   } catch {
     throw new CofferError('EINVAL', `server ${JSON.stringify(server)} is not a URL`);
   }
-  if (url.username || url.password) throw new CofferError('EINVAL', 'the server URL must not carry credentials');
+  if (url.username || url.password)
+    throw new CofferError('EINVAL', 'the server URL must not carry credentials');
   if (!connectors.has(url.protocol))
-    throw new CofferError('EINVAL', `no sync transport for ${url.protocol} URLs (use the sync server's http(s) URL)`);
+    throw new CofferError(
+      'EINVAL',
+      `no sync transport for ${url.protocol} URLs (use the sync server's http(s) URL)`,
+    );
   return server;
 }
 

@@ -36,7 +36,11 @@ export async function createDeviceKeys(host: SyncHost): Promise<DeviceKeyIds> {
   return { ed25519: ed.id, mldsa65: ml.id, xwing: xw.id };
 }
 
-export async function deviceActor(host: SyncHost, deviceId: string, keys: DeviceKeyIds): Promise<DeviceActor> {
+export async function deviceActor(
+  host: SyncHost,
+  deviceId: string,
+  keys: DeviceKeyIds,
+): Promise<DeviceActor> {
   const identity: Identity = {
     deviceId,
     ed25519: b64.encode(await host.rawPublicKey(keys.ed25519)),
@@ -49,7 +53,10 @@ export async function deviceActor(host: SyncHost, deviceId: string, keys: Device
 /** The transport's view of an actor: raw dual signatures for the server's authentication. */
 export function deviceSigner(
   accountId: string,
-  actor: { identity: Identity; signRaw(m: Uint8Array): Promise<{ ed25519: Uint8Array; mldsa65: Uint8Array }> },
+  actor: {
+    identity: Identity;
+    signRaw(m: Uint8Array): Promise<{ ed25519: Uint8Array; mldsa65: Uint8Array }>;
+  },
 ): DeviceSigner {
   return { accountId, deviceId: actor.identity.deviceId, sign: (message) => actor.signRaw(message) };
 }

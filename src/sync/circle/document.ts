@@ -102,7 +102,8 @@ function parseMember(value: unknown, what: string): Member {
 
 function parseIds(value: unknown, what: string): string[] {
   const ids = arr(value, what).map((id) => str(id, what, CLASS_KEY_ID));
-  if (ids.length === 0 || new Set(ids).size !== ids.length) throw bad(`${what} must be distinct and not empty`);
+  if (ids.length === 0 || new Set(ids).size !== ids.length)
+    throw bad(`${what} must be distinct and not empty`);
   return ids;
 }
 
@@ -123,14 +124,23 @@ function parseChange(value: unknown): Change {
   }
   if (op === 'remove') {
     const o = obj(value, 'change', ['op', 'deviceId', 'classKeyIds']);
-    return { op, deviceId: str(o.deviceId, 'deviceId', DEVICE_ID), classKeyIds: parseIds(o.classKeyIds, 'classKeyIds') };
+    return {
+      op,
+      deviceId: str(o.deviceId, 'deviceId', DEVICE_ID),
+      classKeyIds: parseIds(o.classKeyIds, 'classKeyIds'),
+    };
   }
   throw bad('circle link has an unknown change');
 }
 
 function parseLink(value: unknown, i: number): Link {
   const o = obj(value, `link ${i + 1}`, ['body', 'sig']);
-  const b = obj(o.body, `link ${i + 1} body`, ['accountId', 'version', 'epoch', 'at', 'signer', 'change', 'envelopes'], ['prev']);
+  const b = obj(
+    o.body,
+    `link ${i + 1} body`,
+    ['accountId', 'version', 'epoch', 'at', 'signer', 'change', 'envelopes'],
+    ['prev'],
+  );
   const body: LinkBody = {
     accountId: str(b.accountId, 'accountId', ACCOUNT_ID),
     version: int(b.version, 'version', 1),
@@ -168,7 +178,9 @@ function expectRecipients(link: Link, recipients: readonly string[]): void {
 
 function checkSignature(link: Link, signer: Identity): void {
   if (!verifyDual(signer, LINK_LABEL, cjBytes(link.body), link.sig))
-    throw bad(`circle version ${link.body.version}: a signature of ${signer.deviceId} does not verify (both are required)`);
+    throw bad(
+      `circle version ${link.body.version}: a signature of ${signer.deviceId} does not verify (both are required)`,
+    );
 }
 
 function genesis(link: Link): CircleState {
@@ -176,7 +188,11 @@ function genesis(link: Link): CircleState {
   if (body.version !== 1 || body.epoch !== 1 || body.prev !== undefined || body.change.op !== 'create')
     throw bad('circle version 1 is not a create');
   const { member, recovery, classKeyIds } = body.change;
-  if (body.signer !== member.deviceId || member.addedBy !== member.deviceId || recovery.deviceId === member.deviceId)
+  if (
+    body.signer !== member.deviceId ||
+    member.addedBy !== member.deviceId ||
+    recovery.deviceId === member.deviceId
+  )
     throw bad('circle version 1 is not signed by its first member');
   checkSignature(link, member);
   expectRecipients(link, [member.deviceId, recovery.deviceId]);
@@ -200,7 +216,8 @@ function step(state: CircleState, link: Link): CircleState {
   const recoverySigns = body.signer === state.recovery.deviceId;
   const signer = recoverySigns ? state.recovery : active(state).find((m) => m.deviceId === body.signer);
   if (!signer) throw bad(`circle version ${v} is not signed by a member of version ${state.version}`);
-  const known = (id: string) => id === state.recovery.deviceId || state.members.some((m) => m.deviceId === id);
+  const known = (id: string) =>
+    id === state.recovery.deviceId || state.members.some((m) => m.deviceId === id);
   const change = body.change;
   let next: CircleState;
   if (change.op === 'add') {
@@ -213,7 +230,8 @@ function step(state: CircleState, link: Link): CircleState {
     if (recoverySigns) throw bad(`circle version ${v}: the recovery identity only adds devices`);
     if (body.epoch !== state.epoch + 1) throw bad(`circle version ${v} removes a device without a new epoch`);
     const remaining = active(state).filter((m) => m.deviceId !== change.deviceId);
-    if (remaining.length === active(state).length) throw bad(`circle version ${v} removes a device that is not a member`);
+    if (remaining.length === active(state).length)
+      throw bad(`circle version ${v} removes a device that is not a member`);
     if (remaining.length === 0) throw bad(`circle version ${v} removes the last device`);
     const used = new Set(Object.values(state.classKeys).flat());
     if (change.classKeyIds.some((id) => used.has(id))) throw bad(`circle version ${v} reuses a class key id`);
@@ -244,7 +262,10 @@ export function verifyChain(links: readonly Link[], trusted?: readonly Link[]): 
       );
     for (let i = 0; i < trusted.length; i++)
       if (linkHash(links[i]!) !== linkHash(trusted[i]!))
-        throw new CofferError('ECONFLICT', `the server's circle forks from the one this device trusts at version ${i + 1}`);
+        throw new CofferError(
+          'ECONFLICT',
+          `the server's circle forks from the one this device trusts at version ${i + 1}`,
+        );
   }
   let state = genesis(links[0]!);
   for (const link of links.slice(1)) state = step(state, link);
@@ -258,8 +279,7 @@ export function memberIdentity(member: Member): Identity {
 /** Every class key id in the state with its epoch, oldest epoch first, each epoch's current id last. */
 export function allClassKeyIds(state: CircleState): { epoch: number; id: string }[] {
   return Object.entries(state.classKeys)
-    .map(([epoch, ids]) => ids.map((id) => ({ epoch: Number(epoch), id })))
-    .flat()
+    .flatMap(([epoch, ids]) => ids.map((id) => ({ epoch: Number(epoch), id })))
     .sort((a, b) => a.epoch - b.epoch);
 }
 

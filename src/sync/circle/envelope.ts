@@ -47,7 +47,10 @@ export interface EnvelopeContext {
 }
 
 function aadOf(ctx: EnvelopeContext, from: string, to: string): Uint8Array {
-  return labelled(LABEL, cjBytes({ accountId: ctx.accountId, epoch: ctx.epoch, from, to, version: ctx.version }));
+  return labelled(
+    LABEL,
+    cjBytes({ accountId: ctx.accountId, epoch: ctx.epoch, from, to, version: ctx.version }),
+  );
 }
 
 function boxKey(sharedSecret: Uint8Array, ciphertext: Uint8Array): Uint8Array {
@@ -69,7 +72,12 @@ export function sealEnvelope(
   try {
     const nonce = rng.randomBytes(12);
     const sealed = aead.encrypt('aes-256-gcm', key, nonce, payload, aadOf(ctx, from, to.deviceId));
-    return { from, to: to.deviceId, kem: b64.encode(ciphertext), box: b64.encode(concatBytes(nonce, sealed)) };
+    return {
+      from,
+      to: to.deviceId,
+      kem: b64.encode(ciphertext),
+      box: b64.encode(concatBytes(nonce, sealed)),
+    };
   } finally {
     wipe(key, sharedSecret, payload);
   }
@@ -102,9 +110,18 @@ export async function openEnvelope(
   const key = boxKey(sharedSecret, ciphertext);
   let payload: Uint8Array;
   try {
-    payload = aead.decrypt('aes-256-gcm', key, box.subarray(0, 12), box.subarray(12), aadOf(ctx, envelope.from, envelope.to));
+    payload = aead.decrypt(
+      'aes-256-gcm',
+      key,
+      box.subarray(0, 12),
+      box.subarray(12),
+      aadOf(ctx, envelope.from, envelope.to),
+    );
   } catch {
-    throw new CofferError('EBADMSG', `the class-key envelope from ${envelope.from} does not open on this device`);
+    throw new CofferError(
+      'EBADMSG',
+      `the class-key envelope from ${envelope.from} does not open on this device`,
+    );
   } finally {
     wipe(key, sharedSecret);
   }

@@ -48,7 +48,10 @@ export function parseInvite(text: unknown, nowMs: number): Invite {
   if (head[0] !== 1) throw new CofferError('EINVAL', 'the invite code is of an unknown version');
   const expiresAt = new DataView(head.buffer, head.byteOffset).getUint32(33);
   if (expiresAt * 1000 <= nowMs)
-    throw new CofferError('ENOENT', `the invite expired at ${new Date(expiresAt * 1000).toISOString()}; ask for a new one`);
+    throw new CofferError(
+      'ENOENT',
+      `the invite expired at ${new Date(expiresAt * 1000).toISOString()}; ask for a new one`,
+    );
   return { secret: head.slice(1, 17), sponsor: head.slice(17, 33), expiresAt };
 }
 

@@ -29,7 +29,11 @@ export interface JoinRequest {
   name: string;
 }
 
-export async function buildJoinRequest(actor: CircleActor, request: JoinRequest, secret: Uint8Array): Promise<Uint8Array> {
+export async function buildJoinRequest(
+  actor: CircleActor,
+  request: JoinRequest,
+  secret: Uint8Array,
+): Promise<Uint8Array> {
   const body = cjBytes(request);
   const sig = await actor.sign(REQUEST_LABEL, body);
   return cjBytes({ body: request, mac: b64.encode(requestMac(secret, body)), sig });
@@ -51,7 +55,8 @@ export function openJoinRequest(bytes: Uint8Array, secret: Uint8Array, mailboxId
       'EBADMSG',
       'the join request was not made with this invite: its MAC does not match (altered on the way?)',
     );
-  if (request.mailboxId !== mailboxId) throw new CofferError('EBADMSG', 'the join request names another invite');
+  if (request.mailboxId !== mailboxId)
+    throw new CofferError('EBADMSG', 'the join request names another invite');
   if (!verifyDual(request.identity, REQUEST_LABEL, body, parseSignature(o.sig, 'sig')))
     throw new CofferError('EBADMSG', 'the join request is not signed by the keys it names');
   return request;

@@ -14,11 +14,26 @@ export interface CircleActor {
 }
 
 /** True iff both signatures verify under the identity's keys (a malformed one is simply false). */
-export function verifyDual(identity: Identity, label: string, message: Uint8Array, signature: DualSignature): boolean {
+export function verifyDual(
+  identity: Identity,
+  label: string,
+  message: Uint8Array,
+  signature: DualSignature,
+): boolean {
   try {
     const data = labelled(label, message);
-    const ed = sig.verify('ed25519', bytesField(identity.ed25519, 'ed25519'), data, b64.decode(signature.ed25519));
-    const ml = sig.verify('ml-dsa-65', bytesField(identity.mldsa65, 'mldsa65'), data, b64.decode(signature.mldsa65));
+    const ed = sig.verify(
+      'ed25519',
+      bytesField(identity.ed25519, 'ed25519'),
+      data,
+      b64.decode(signature.ed25519),
+    );
+    const ml = sig.verify(
+      'ml-dsa-65',
+      bytesField(identity.mldsa65, 'mldsa65'),
+      data,
+      b64.decode(signature.mldsa65),
+    );
     return ed && ml;
   } catch {
     return false;

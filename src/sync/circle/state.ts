@@ -37,7 +37,9 @@ export interface SyncState {
   pendingJoin?: PendingJoin;
 }
 
-export async function readState(host: KeychainHost): Promise<{ state: SyncState; revision: number } | undefined> {
+export async function readState(
+  host: KeychainHost,
+): Promise<{ state: SyncState; revision: number } | undefined> {
   const stored = await host.storage.get(STATE_KEY);
   if (!stored) return undefined;
   const state = host.openRecord<SyncState>(STATE_KEY, stored.value);
