@@ -39,32 +39,17 @@ import {
   shortCode,
 } from './circle/invite.js';
 import { buildJoinReply, buildJoinRequest, openJoinReply, openJoinRequest } from './circle/join.js';
+import type { JoinRequestInfo, SyncCircleOperations, SyncDevice, SyncInfo } from './circle/operations.js';
 import { phraseEntropy, recoveryAccountId, recoveryActor, recoveryPhrase } from './circle/recovery.js';
 import type { CircleActor, DeviceActor } from './circle/signer.js';
 import { readState, type SyncState, writeState } from './circle/state.js';
 import type { CircleUpload, DeviceSigner, MemberKeys, SyncMembership, SyncTransport } from './transport.js';
 
-export interface SyncDevice {
-  id: string;
-  name: string;
-  addedAt: number;
-  addedBy: string;
-  removedAt?: number;
-  /** True for the device this keystore is. */
-  current: boolean;
-}
-
-export interface JoinRequestInfo {
-  deviceId: string;
-  name: string;
-  /** The short code the joining device shows: compare before approving. */
-  code: string;
-  at: number;
-}
-
 const CAS_ATTEMPTS = 5;
 
-export class SyncService {
+export type { JoinRequestInfo, SyncDevice, SyncInfo };
+
+export class SyncService implements SyncCircleOperations {
   readonly #host: SyncHost;
   readonly #connect: TransportConnector;
 
@@ -627,16 +612,7 @@ export class SyncService {
   }
 
   /** Where this device stands: account, server, trusted circle version and epoch, a pending join. */
-  async info(): Promise<{
-    deviceId?: string;
-    server?: string;
-    accountId?: string;
-    version?: number;
-    epoch?: number;
-    pendingJoin?: { code: string; expiresAt: number };
-    /** The class keys this keychain holds, its current one last. */
-    classKeyIds: string[];
-  }> {
+  async info(): Promise<SyncInfo> {
     const read = await readState(this.#kc);
     const { ids: classKeyIds } = await listClassKeys(this.#kc);
     if (!read) return { classKeyIds };
