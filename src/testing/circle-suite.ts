@@ -20,6 +20,7 @@ import {
   verifyChain,
 } from '../sync/circle/document.js';
 import { encodeInvite } from '../sync/circle/invite.js';
+import { buildJoinRequest } from '../sync/circle/join.js';
 import { MemoryActor } from '../sync/circle/signer.js';
 import type { StoredCircle, SyncTransport } from '../sync/transport.js';
 import { tempKeystore } from './keystore.js';
@@ -303,11 +304,26 @@ export function runCircleSuite(name: string, makeServer: () => Promise<CircleSer
         /short code/,
       );
       const mallory = stranger(pending.deviceId);
+      // The server re-signs the request with its own keys (valid proof of possession); only the
+      // invite secret's MAC, which it cannot recompute, gives it away.
+      let swapped: Uint8Array | undefined;
+      let captured: Uint8Array | undefined;
       w.lies.takeJoinRequest = (bytes) => {
-        const request = JSON.parse(Buffer.from(bytes).toString());
-        request.body.identity = mallory.identity;
-        return new TextEncoder().encode(JSON.stringify(sortKeys(request)));
+        captured = bytes;
+        return swapped ?? bytes;
       };
+      await a.sync.joinRequests();
+      const original = JSON.parse(Buffer.from(captured ?? assert.fail('no request')).toString());
+      const forged = JSON.parse(
+        Buffer.from(
+          await buildJoinRequest(
+            mallory,
+            { ...original.body, identity: mallory.identity },
+            new Uint8Array(16),
+          ),
+        ).toString(),
+      );
+      swapped = new TextEncoder().encode(JSON.stringify(sortKeys({ ...forged, mac: original.mac })));
       await rejects(a.sync.approve(pending.deviceId), 'EBADMSG', /MAC/);
       assert.equal((await a.sync.info()).version, 1, 'nothing was added');
       w.lies.takeJoinRequest = undefined;
