@@ -8,6 +8,7 @@ import type { KeyOperations, TokenOperations } from '../core/surface.js';
 import type { HdOperations } from '../hd/operations.js';
 import type { KeychainOperations } from '../keychain/operations.js';
 import type { RotationOperations } from '../rotation/operations.js';
+import type { SyncCircleOperations } from '../sync/circle/operations.js';
 
 export interface CofferOperations extends KeyOperations {
   readonly hd: HdOperations;
@@ -15,6 +16,7 @@ export interface CofferOperations extends KeyOperations {
   readonly rotation: RotationOperations;
   readonly tokens: TokenOperations;
   readonly keychain: KeychainOperations;
+  readonly sync: SyncCircleOperations;
 }
 
 /**
@@ -82,6 +84,16 @@ export const OPERATION_NAMES = [
   'keychain.import',
   'keychain.historyBound',
   'keychain.setHistoryBound',
+  'sync.create',
+  'sync.invite',
+  'sync.join',
+  'sync.completeJoin',
+  'sync.joinRequests',
+  'sync.approve',
+  'sync.devices',
+  'sync.remove',
+  'sync.recover',
+  'sync.info',
 ] as const;
 
 export type OperationName = (typeof OPERATION_NAMES)[number];
@@ -97,7 +109,8 @@ type SurfaceNames =
   | Names<BackupOperations, 'backup.'>
   | Names<RotationOperations, 'rotation.'>
   | Names<TokenOperations, 'tokens.'>
-  | Names<KeychainOperations, 'keychain.'>;
+  | Names<KeychainOperations, 'keychain.'>
+  | Names<SyncCircleOperations, 'sync.'>;
 
 /** `true` when T is empty, else a type naming T: assigning `true` to it fails to compile. */
 type Nothing<T> = [T] extends [never] ? true : { notListedOrNotInTheSurface: T };

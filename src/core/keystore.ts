@@ -11,6 +11,7 @@ import type { KeyInput } from '../format/key-import.js';
 import type { KeychainHost } from '../keychain/host.js';
 import { Keychain } from '../keychain/keychain.js';
 import type { ProtectorConfig } from '../protect/configs.js';
+import { SyncService } from '../sync/service.js';
 import {
   type AppRecord,
   type AppRecordWrite,
@@ -451,6 +452,21 @@ export class Keystore implements KeyOperations {
     this.#open();
     this.#keychain ??= new Keychain(this.#keychainHost());
     return this.#keychain;
+  }
+
+  #sync: SyncService | undefined;
+
+  /** The device circle of keychain sync (SPEC §17.9): create, invite, join, approve, remove, recover. */
+  get sync(): SyncService {
+    this.#open();
+    this.#sync ??= new SyncService({
+      keychain: this.#keychainHost(),
+      createKey: (spec) => this.createKey(spec),
+      rawPublicKey: async (id) => (await this.publicKey(id, 'raw')) as Uint8Array,
+      sign: (id, data) => this.sign(id, data),
+      decapsulate: (id, ciphertext) => this.decapsulate(id, ciphertext),
+    });
+    return this.#sync;
   }
 
   /** What the keychain may use of this keystore: every call goes to the live session (SPEC §16.1). */
