@@ -7,6 +7,7 @@ import { formatsTable } from './formats.js';
 import { hdTable } from './hd.js';
 import { itemTable } from './items.js';
 import { dataTable, keyTable } from './keys.js';
+import { syncServerTable } from './sync-server.js';
 
 const first = ['init', 'status', 'unlock', 'lock'];
 
@@ -18,6 +19,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   ...formatsTable,
   ...itemTable,
   ...maintenanceTable,
+  ...syncServerTable,
   ...adminTable.filter((c) => !first.includes(c.path[0]!)),
 ];
 
