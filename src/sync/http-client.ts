@@ -29,12 +29,35 @@ export class RemoteRateLimit extends CofferError {
 
 const MAX_ANSWER = 64 * 1024 * 1024;
 
-export function jsonRequest(
+type RequestOptions = {
+  body?: unknown;
+  token?: string;
+  ca?: string | Buffer | (string | Buffer)[];
+  traffic: Traffic;
+};
+
+/**
+ * One request. A keep-alive socket the server closed while idle fails as ECONNRESET before the
+ * server saw anything; that one case is retried once on a fresh socket (a repeated record write
+ * would be harmless anyway: compare-and-swap makes it lose to itself, SPEC §17.2).
+ */
+export async function jsonRequest(
   base: URL,
   method: string,
   path: string,
-  options: { body?: unknown; token?: string; ca?: string | Buffer | (string | Buffer)[]; traffic: Traffic },
+  options: RequestOptions,
 ): Promise<JsonAnswer> {
+  try {
+    return await once(base, method, path, options);
+  } catch (error) {
+    if (error instanceof StaleSocket) return once(base, method, path, options);
+    throw error;
+  }
+}
+
+class StaleSocket extends Error {}
+
+function once(base: URL, method: string, path: string, options: RequestOptions): Promise<JsonAnswer> {
   const payload = options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body));
   const url = new URL(path, base);
   const headers: Record<string, string | number> = { accept: 'application/json' };
@@ -74,7 +97,10 @@ export function jsonRequest(
         resolve({ status: res.statusCode ?? 0, headers: res.headers, body });
       });
     });
-    req.on('error', (error) => reject(error instanceof CofferError ? error : unavailable(error)));
+    req.on('error', (error: NodeJS.ErrnoException) => {
+      if (req.reusedSocket && error.code === 'ECONNRESET') reject(new StaleSocket());
+      else reject(error instanceof CofferError ? error : unavailable(error));
+    });
     options.traffic.roundTrips += 1;
     options.traffic.bytesUp += payload?.length ?? 0;
     req.end(payload);

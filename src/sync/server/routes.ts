@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { b64 } from '../../core/encoding.js';
 import { CofferError } from '../../errors.js';
-import { answerRanges } from '../reconcile.js';
+import { answerRanges, type RangeAnswer } from '../reconcile.js';
 import {
   authMessage,
   CHALLENGE_TTL_MS,
@@ -170,7 +170,7 @@ export async function getRecords(ctx: RouteContext, who: Identity, body: unknown
 
 export async function changes(ctx: RouteContext, who: Identity, query: URLSearchParams): Promise<Answer> {
   const { since, limit } = parseChangesQuery(query);
-  const { value, manifest } = await ctx.cache.use(who.accountId, (cachedSeq) =>
+  const { value, digest } = await ctx.cache.use(who.accountId, (cachedSeq) =>
     ctx.store.changes(who.accountId, since, limit, cachedSeq),
   );
   const last = value.records.at(-1)?.seq;
@@ -178,16 +178,24 @@ export async function changes(ctx: RouteContext, who: Identity, query: URLSearch
     records: value.records,
     nextSeq: last ?? since,
     more: value.more,
-    digest: manifest.digest(),
+    digest,
   });
 }
 
 export async function ranges(ctx: RouteContext, who: Identity, body: unknown): Promise<Answer> {
   const requests = parseRanges(body);
-  const { manifest } = await ctx.cache.use(who.accountId, (cachedSeq) =>
+  const { manifest, digest } = await ctx.cache.use(who.accountId, (cachedSeq) =>
     ctx.store.manifestSince(who.accountId, cachedSeq),
   );
-  return ok({ answers: answerRanges(manifest, requests) });
+  // The divergence check (SPEC §17.5) — the whole set, equal digests — is answered from the cached
+  // digest; everything else goes through answerRanges, which also validates every request.
+  return ok({
+    answers: requests.map((request) =>
+      request.prefix === '' && request.fingerprint === digest
+        ? { prefix: '', result: 'same' as const }
+        : (answerRanges(manifest, [request])[0] as RangeAnswer),
+    ),
+  });
 }
 
 // ── device manifests ───────────────────────────────────────────────────────────────────────────
