@@ -47,13 +47,21 @@ describe('the signed bytes (SPEC §17.8 vector)', () => {
   });
 });
 
+interface Body {
+  error: { code: string };
+  token: string;
+  nonce: string;
+  expiresAt: number;
+  serverId: string;
+}
+
 async function post(url: string, path: string, body: unknown, token?: string) {
   const res = await fetch(new URL(path, url), {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
     body: JSON.stringify(body),
   });
-  return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, any> };
+  return { status: res.status, headers: res.headers, body: (await res.json()) as Body };
 }
 
 describe('authentication attacks', () => {
