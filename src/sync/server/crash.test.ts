@@ -34,22 +34,23 @@ async function waitHealthy(url: string): Promise<void> {
 async function crashRounds(store: string): Promise<void> {
   const device = makeTestDevice('acct-crash');
   const acked = new Map<string, WireRecord>();
-  let created = false;
+  // The account is created up front, so every round's kill lands among record writes.
+  const setup = await SyncServer.start({ store });
+  const creator = new HttpSyncTransport({ url: setup.url, signer: device.signer });
+  await creator.createAccount('acct-crash', circleOf(1, [device]));
+  await creator.close();
+  await setup.close();
   for (let round = 0; round < ROUNDS; round++) {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const child = runAndKill({
       script: worker,
       env: { COFFER_TEST_STORE: store, COFFER_TEST_PORT: String(port) },
-      afterReadyMs: 700 + round * 250,
+      afterReadyMs: 1500 + round * 400,
       timeoutMs: 60_000,
     });
     await waitHealthy(url);
     const t = new HttpSyncTransport({ url, signer: device.signer });
-    if (!created) {
-      await t.createAccount('acct-crash', circleOf(1, [device]));
-      created = true;
-    }
     // Writes until the process dies: new records and rewrites of acknowledged ones, in batches.
     let i = 0;
     for (;;) {
