@@ -8,6 +8,7 @@ import { hdTable } from './hd.js';
 import { itemTable } from './items.js';
 import { dataTable, keyTable } from './keys.js';
 import { syncTable } from './sync.js';
+import { syncServerTable } from './sync-server.js';
 
 const first = ['init', 'status', 'unlock', 'lock'];
 
@@ -20,6 +21,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   ...itemTable,
   ...syncTable,
   ...maintenanceTable,
+  ...syncServerTable,
   ...adminTable.filter((c) => !first.includes(c.path[0]!)),
 ];
 
