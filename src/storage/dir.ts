@@ -113,6 +113,10 @@ export interface DirStats {
   commits: number;
   /** Batches committed. */
   batches: number;
+  /** Record files read (changedSince reads only the files the index names). */
+  recordReads: number;
+  /** Rebuilds of `@changes` from a walk of the whole tree. */
+  rebuilds: number;
 }
 
 interface PendingWrite {
@@ -174,7 +178,7 @@ class DirStorage implements Storage {
   #pending: PendingWrite[] = [];
   #committer: Promise<void> | undefined;
   readonly #changes = new ChangesIndex();
-  readonly stats: DirStats = { commits: 0, batches: 0 };
+  readonly stats: DirStats = { commits: 0, batches: 0, recordReads: 0, rebuilds: 0 };
 
   constructor(root: string, tuning: DirTuning = {}) {
     this.#root = root;
@@ -259,6 +263,7 @@ class DirStorage implements Storage {
 
   async #readRecord(key: RecordKey): Promise<StoredRecord | undefined> {
     const path = this.#recordPath(key);
+    this.stats.recordReads++;
     let bytes: Buffer;
     try {
       bytes = readFileSync(path);
@@ -588,6 +593,7 @@ class DirStorage implements Storage {
   /** Rebuilds `@changes` from the record files (the truth), as one snapshot entry. */
   async #rebuildChanges(committed: number): Promise<void> {
     const live = new Map<RecordKey, number>();
+    this.stats.rebuilds++;
     if (committed > 0) {
       for (const record of await this.#walk('', undefined, Number.POSITIVE_INFINITY, () => true)) {
         live.set(record.key, record.revision);
