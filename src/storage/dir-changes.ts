@@ -211,13 +211,6 @@ export class ChangesIndex {
     }
   }
 
-  /** Takes in an entry this handle appended itself (after writing it at offset `end`). */
-  appended(entry: ChangesEntry, bytes: number): void {
-    this.#absorb(entry);
-    this.end += bytes;
-    this.last = entry.last;
-  }
-
   #absorb(entry: ChangesEntry): void {
     this.#entries.push(entry);
     this.items += entry.items.length;

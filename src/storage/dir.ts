@@ -595,7 +595,11 @@ class DirStorage implements Storage {
     } finally {
       await handle.close();
     }
-    this.#changes.appended(entry, bytes.length);
+    // Re-read rather than absorbed directly: a reader of this handle may already have read it.
+    this.#changes.refresh(join(this.#root, CHANGES_FILE));
+    if (this.#changes.last !== entry.last) {
+      throw new CofferError('EUNAVAIL', `dir store ${this.#root}: ${CHANGES_FILE} did not take its entry`);
+    }
     if (this.#changes.items > 2 * this.#changes.live.size + COMPACT_SLACK) {
       await this.#writeChanges(this.#changes.live, journal.generation);
     }
