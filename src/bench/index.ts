@@ -9,6 +9,7 @@ import { benchKem } from './crypto-kem.js';
 import { benchSig } from './crypto-sig.js';
 import { benchSymmetric } from './crypto-symmetric.js';
 import { benchDaemon } from './daemon.js';
+import { benchDir } from './dir.js';
 import type { BenchRow } from './harness.js';
 import { benchKeyImport } from './key-import.js';
 import { benchKeychain } from './keychain.js';
@@ -25,6 +26,7 @@ export const BENCH_GROUPS: Readonly<Record<string, () => Promise<BenchRow[]>>> =
   keyimport: benchKeyImport,
   kem: benchKem,
   storage: benchStorage,
+  dir: benchDir,
   tree: benchTree,
   keystore: benchKeystore,
   unlock: benchUnlock,

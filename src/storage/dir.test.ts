@@ -89,6 +89,7 @@ test('dir: records map to files under the key path; owner-only; no debris after 
   await store.write([{ op: 'delete', key: 'keystore/billing/invoices/k_1/v/1' }]);
   assert.deepEqual(tree(path), [
     '@applied',
+    '@changes',
     '@coffer-dir.json',
     '@journal',
     '@tmp/',
@@ -163,10 +164,15 @@ test('dir: a committed journal is replayed (readers already see the whole batch)
     join(path, JOURNAL_FILE),
     encodeJournal({
       generation: g2,
-      ops: [
-        { op: 'put', key: 'r/old', value: enc.encode('new') },
-        { op: 'put', key: 'r/added/deep', value: enc.encode('added') },
-        { op: 'delete', key: 'r/doomed' },
+      batches: [
+        {
+          generation: g2,
+          ops: [
+            { op: 'put', key: 'r/old', value: enc.encode('new') },
+            { op: 'put', key: 'r/added/deep', value: enc.encode('added') },
+            { op: 'delete', key: 'r/doomed' },
+          ],
+        },
       ],
     }),
   );
@@ -208,7 +214,10 @@ test('dir: a batch that never reached its commit point leaves no trace', async (
   // A journal still in @tmp (killed before the rename that commits it).
   writeFileSync(
     join(path, TMP_DIR, 'journal-in-flight'),
-    encodeJournal({ generation: g1 + 1, ops: [{ op: 'put', key: 'u/a', value: enc.encode('lost') }] }),
+    encodeJournal({
+      generation: g1 + 1,
+      batches: [{ generation: g1 + 1, ops: [{ op: 'put', key: 'u/a', value: enc.encode('lost') }] }],
+    }),
   );
   const reopened = await openStorage(`dir:${path}`);
   assert.equal(new TextDecoder().decode((await reopened.get('u/a'))!.value), 'a');

@@ -72,7 +72,7 @@ export interface Storage {
   /**
    * Records written after `generation` (revision > generation), in ascending key order. Deleted
    * records leave no trace here (no tombstones): a caller that must see deletions writes its own
-   * tombstone record. The dir backend answers this by walking the whole store.
+   * tombstone record. Served from an index in every backend (dir: its `@changes` file, SPEC §9.6).
    */
   changedSince(generation: number): Promise<StoredRecord[]>;
 
