@@ -2,7 +2,8 @@
 // with backoff (re-authenticating each time) until it is unsubscribed, or until the server says
 // the session ended for good (4401: the device was removed) — then `onClose` hears why. Frames
 // are checked to be `{uuid, gencount, seq, deviceId}` and nothing else; anything else is ignored.
-import WebSocket from 'ws';
+// `ws` is loaded with the first subscription: opening a keystore (which carries `ks.sync`) never loads it.
+import type WebSocket from 'ws';
 import { CofferError } from '../errors.js';
 import type { PushEvent } from './transport.js';
 
@@ -50,9 +51,10 @@ export class PushSubscription {
       let opened = false;
       this.options
         .token(fresh)
-        .then((token) => {
+        .then(async (token) => {
+          const { default: WebSocketClient } = await import('ws');
           if (this.#stopped) return resolve();
-          const socket = new WebSocket(
+          const socket = new WebSocketClient(
             new URL('/v1/push', this.options.url).toString().replace(/^http/, 'ws'),
             {
               headers: { authorization: `Bearer ${token}` },

@@ -15,6 +15,7 @@ import {
 import { installShared, openEnvelopesFor } from './circle/apply.js';
 import { checkName, cjBytes, fingerprint, type Identity, pickIdentity } from './circle/codec.js';
 import { checkServerUrl, connectSyncTransport, type TransportConnector } from './circle/connect.js';
+import './http-register.js';
 import { createDeviceKeys, deviceActor, deviceSigner, type SyncHost } from './circle/device.js';
 import {
   allClassKeyIds,
