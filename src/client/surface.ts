@@ -47,6 +47,7 @@ export const OPERATION_NAMES = [
   'mac',
   'verifyMac',
   'auditTail',
+  'auditPage',
   'verifyAudit',
   'listProtectors',
   'importKey',
