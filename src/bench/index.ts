@@ -13,6 +13,7 @@ import type { BenchRow } from './harness.js';
 import { benchKeyImport } from './key-import.js';
 import { benchKeychain } from './keychain.js';
 import { benchKeystore } from './keystore.js';
+import { benchPaging } from './paging.js';
 import { benchStorage } from './storage.js';
 import { benchStream } from './stream.js';
 import { benchTree } from './tree.js';
@@ -32,6 +33,7 @@ export const BENCH_GROUPS: Readonly<Record<string, () => Promise<BenchRow[]>>> =
   stream: benchStream,
   cli: benchCli,
   keychain: benchKeychain,
+  paging: benchPaging,
 };
 
 function parseArgs(argv: string[]): { only: string | undefined } {
