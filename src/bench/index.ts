@@ -14,6 +14,7 @@ import type { BenchRow } from './harness.js';
 import { benchKeyImport } from './key-import.js';
 import { benchKeychain } from './keychain.js';
 import { benchKeystore } from './keystore.js';
+import { benchPaging } from './paging.js';
 import { benchStorage } from './storage.js';
 import { benchStream } from './stream.js';
 import { benchSyncServer } from './sync-server.js';
@@ -36,6 +37,7 @@ export const BENCH_GROUPS: Readonly<Record<string, () => Promise<BenchRow[]>>> =
   cli: benchCli,
   keychain: benchKeychain,
   sync: benchSyncServer,
+  paging: benchPaging,
 };
 
 function parseArgs(argv: string[]): { only: string | undefined } {

@@ -146,6 +146,15 @@ async function scenario(ops: CofferOperations): Promise<unknown[]> {
     await code(ops.tokens.revoke(made.id)),
   ]);
   t.push(['audit', (await ops.verifyAudit()).ok, (await ops.auditTail(5)).length]);
+  // Audit pages (SPEC §8.1): the same events, a cursor while more follow, EINVAL for a forged one.
+  const newest = await ops.auditPage({ order: 'desc', limit: 2, event: 'key.' });
+  const next = await ops.auditPage({ order: 'desc', limit: 2, event: 'key.', cursor: newest.cursor! });
+  t.push([
+    'audit pages',
+    newest.entries.map((e) => e.event),
+    next.entries.length,
+    await code(ops.auditPage({ cursor: 'AQ' })),
+  ]);
   t.push(['protectors', (await ops.listProtectors()).map((p) => p.type)]);
   t.push(['missing', await code(ops.getKey('k_aaaaaaaaaaaaaaaaaaaaaaaaaa'))]);
   return t;

@@ -16,6 +16,8 @@ import type { ImportKeySpec, TrustAnchorSpec } from '../core/imported.js';
 import type { ProtectorInfo } from '../core/keyslots.js';
 import type {
   Aad,
+  AuditPage,
+  AuditPageRequest,
   KeyFilter,
   KeyPage,
   KeyPageRequest,
@@ -32,6 +34,7 @@ export type { ByteSource } from '../format/byte-reader.js';
 import { assertBytes, fromBase64, toBase64 } from './bytes.js';
 import { BackupClient, type Call, HdClient, keyPath, RotationClient, TokenClient } from './groups.js';
 import { KeychainClient } from './keychain.js';
+import { followPages } from './pages.js';
 import type { CofferOperations } from './surface.js';
 import { SyncClient } from './sync.js';
 
@@ -585,6 +588,10 @@ export class CofferClient implements CofferOperations {
     });
     return { keys: page.keys, ...(page.cursor !== undefined ? { cursor: page.cursor } : {}) };
   }
+  /** Every page of a key listing in turn, following the cursors (SPEC §4.6); one page in memory at a time. */
+  keyPages(request: Omit<KeyPageRequest, 'cursor'> = {}): AsyncGenerator<KeyPage, void, undefined> {
+    return followPages((cursor) => this.listKeysPage({ ...request, ...cursor }));
+  }
   async getKey(id: string): Promise<KeyInfo> {
     return this.#json('GET', this.#key(id));
   }
@@ -834,6 +841,18 @@ export class CofferClient implements CofferOperations {
 
   async auditTail(count?: number): Promise<AuditEntry[]> {
     return (await this.#json<{ entries: AuditEntry[] }>('GET', '/audit', { query: { count } })).entries;
+  }
+  /** One page of the audit log (SPEC §8.1): `GET /v1/audit?limit=&cursor=&order=…`. */
+  async auditPage(request: AuditPageRequest = {}): Promise<AuditPage> {
+    const { limit, cursor, order, since, until, keyId, event, actor } = request;
+    const page = await this.#json<AuditPage>('GET', '/audit', {
+      query: { limit: limit ?? 100, cursor, order, since, until, keyId, event, actor },
+    });
+    return { entries: page.entries, ...(page.cursor !== undefined ? { cursor: page.cursor } : {}) };
+  }
+  /** Every page of the audit log in turn, following the cursors; one page in memory at a time. */
+  auditPages(request: Omit<AuditPageRequest, 'cursor'> = {}): AsyncGenerator<AuditPage, void, undefined> {
+    return followPages((cursor) => this.auditPage({ ...request, ...cursor }));
   }
   async verifyAudit(): Promise<AuditReport> {
     return this.#json('GET', '/audit/verify');

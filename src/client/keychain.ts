@@ -14,6 +14,7 @@ import type {
 } from '../keychain/types.js';
 import { fromBase64, toBase64 } from './bytes.js';
 import type { JsonRequest } from './groups.js';
+import { followPages } from './pages.js';
 
 function itemPath(id: string): string {
   if (typeof id !== 'string' || id.length === 0 || id.length > 64)
@@ -71,6 +72,10 @@ export class KeychainClient implements KeychainOperations {
   }
   find(query: FindQuery = {}): Promise<FindResult> {
     return this.#json('GET', '/items', { query: { ...query } });
+  }
+  /** Every page of a find in turn, following the cursors (SPEC §16.6); one page in memory at a time. */
+  findPages(query: Omit<FindQuery, 'cursor'> = {}): AsyncGenerator<FindResult, void, undefined> {
+    return followPages((cursor) => this.find({ ...query, ...cursor }));
   }
   import(request: ImportRequest): Promise<ImportReport> {
     return this.#json('POST', '/items/import', { json: request });

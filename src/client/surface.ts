@@ -49,6 +49,7 @@ export const OPERATION_NAMES = [
   'mac',
   'verifyMac',
   'auditTail',
+  'auditPage',
   'verifyAudit',
   'listProtectors',
   'importKey',

@@ -27,7 +27,7 @@ export interface AuditEntry extends AuditEvent {
   mac: string;
 }
 
-interface AuditHead {
+export interface AuditHead {
   seq: number;
   hash: string;
   mac: string;
@@ -40,14 +40,15 @@ export interface AuditReport {
   problems: string[];
 }
 
-const HEAD = 'audit/head';
-const ZERO_HASH = '0'.repeat(64);
+export const AUDIT_HEAD = 'audit/head';
+const HEAD = AUDIT_HEAD;
+export const ZERO_HASH = '0'.repeat(64);
 
 export function auditEntryKey(seq: number): string {
   return `audit/e/${String(seq).padStart(16, '0')}`;
 }
 
-function entryHash(entry: Omit<AuditEntry, 'hash' | 'mac'>): string {
+export function entryHash(entry: Omit<AuditEntry, 'hash' | 'mac'>): string {
   const { seq, at, actor, event, keyId, details, prev } = entry;
   return createHash('sha256')
     .update('coffer:audit:v1')
@@ -55,11 +56,11 @@ function entryHash(entry: Omit<AuditEntry, 'hash' | 'mac'>): string {
     .digest('hex');
 }
 
-function macOf(key: Uint8Array, hash: string): string {
+export function macOf(key: Uint8Array, hash: string): string {
   return Buffer.from(hmac('sha256', key, textEncoder.encode(hash))).toString('hex');
 }
 
-function sameHex(a: string, b: string): boolean {
+export function sameHex(a: string, b: string): boolean {
   return a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
 }
 

@@ -20,6 +20,7 @@ import {
   writeAppRecords,
 } from './app-records.js';
 import type { AuditEntry, AuditReport } from './audit.js';
+import { readAuditPage } from './audit-pages.js';
 import { openRecord } from './barrier.js';
 import {
   dangerouslyExportKeyMaterial,
@@ -48,7 +49,14 @@ import { exportPublicKey, type PublicKeyFormat } from './public-key.js';
 import { type ResidentKeys, signDigestWithResidentKey, signWithResidentKey } from './resident.js';
 import type { Session } from './session.js';
 import * as streams from './stream-seal.js';
-import type { KeyOperations, KeyPage, KeyPageRequest, SignatureCheck } from './surface.js';
+import type {
+  AuditPage,
+  AuditPageRequest,
+  KeyOperations,
+  KeyPage,
+  KeyPageRequest,
+  SignatureCheck,
+} from './surface.js';
 import { type CreateKeySpec, type KeyInfo, LIMITS } from './types.js';
 import { rewrap as rewrapAny, unseal as unsealAny } from './unseal.js';
 
@@ -436,6 +444,12 @@ export class Keystore implements KeyOperations {
     if (!Number.isSafeInteger(count) || count < 1 || count > 10_000)
       throw new CofferError('EINVAL', 'count must be 1..10000');
     return this.#open().audit.tail(count);
+  }
+
+  /** One page of the audit log, checked against the hash chain as it is read (SPEC §8.1). */
+  async auditPage(request: AuditPageRequest = {}): Promise<AuditPage> {
+    const s = this.#open();
+    return readAuditPage(s.storage, s.keys, s.rng, request);
   }
 
   /** The store-wide generation (for incremental backups). */

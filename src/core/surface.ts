@@ -37,6 +37,35 @@ export interface KeyPage {
   cursor?: string;
 }
 
+/** One page of the audit log (SPEC §8.1): entries in seq order, filtered, checked against the chain. */
+export interface AuditPageRequest {
+  /** Entries per page, 1…1000 (default 100). */
+  limit?: number;
+  /** The cursor of the previous page (same order and filters); absent for the first. */
+  cursor?: string;
+  /** 'asc' (oldest first, the default) or 'desc' (newest first). */
+  order?: 'asc' | 'desc';
+  /** Only entries with `at` ≥ since (ms since the epoch). */
+  since?: number;
+  /** Only entries with `at` < until (ms since the epoch). */
+  until?: number;
+  /** Only entries about this key. */
+  keyId?: string;
+  /** Only this event (`key.create`), or every event under a prefix ending in a dot (`key.`). */
+  event?: string;
+  /** Only entries written by this actor. */
+  actor?: string;
+}
+
+export interface AuditPage {
+  entries: AuditEntry[];
+  /**
+   * Present while more entries may follow (a filtered page may hold fewer than `limit`, even none,
+   * and still carry one): pass it back to continue. Opaque; valid for the same order and filters.
+   */
+  cursor?: string;
+}
+
 /** An incident recorded by an emergency rotation. */
 export interface Incident {
   id?: string;
@@ -142,6 +171,8 @@ export interface KeyOperations {
 
   // ---- audit log and keyslots ----
   auditTail(count?: number): Promise<AuditEntry[]>;
+  /** One page of the audit log, each entry checked against the hash chain (SPEC §8.1). */
+  auditPage(request?: AuditPageRequest): Promise<AuditPage>;
   verifyAudit(): Promise<AuditReport>;
   listProtectors(): Promise<ProtectorInfo[]>;
 

@@ -89,15 +89,27 @@ describe('web console', () => {
     assert.equal(await page.evaluate('localStorage.length + sessionStorage.length'), 0);
   });
 
-  test('keys: search and paging, readable at 360 px', async () => {
-    await page.getByText('24 of 24 keys, page 1 of 2').waitFor(WAIT);
+  test('keys: pages fetched from the server as asked for, search over them, readable at 360 px', async () => {
+    // The first page was asked for at sign-in; record what the console asks for from here on.
+    const asked: string[] = [];
+    const onRequest = (request: { url(): string }) => {
+      const url = new URL(request.url());
+      if (url.pathname === '/v1/keys') asked.push(url.search);
+    };
+    page.on('request', onRequest);
+    await page.getByText('20 of 20 keys loaded, more on the server').waitFor(WAIT);
     assert.equal(await page.getByRole('row').count(), 21); // header + 20
-    await page.getByRole('button', { name: 'Next page' }).click();
-    await page.getByText('24 of 24 keys, page 2 of 2').waitFor(WAIT);
-    assert.equal(await page.getByRole('row').count(), 5);
-    await page.getByRole('searchbox', { name: 'Search keys' }).fill('billing invoices1');
+    await page.getByRole('button', { name: 'Load more keys' }).click();
+    await page.getByText('24 of 24 keys loaded, all of them').waitFor(WAIT);
+    assert.equal(await page.getByRole('row').count(), 25);
+    assert.equal(await page.getByRole('button', { name: 'Load more keys' }).count(), 0);
+    page.off('request', onRequest);
+    // One request, for the page after the first one's cursor: never the whole list.
+    assert.equal(asked.length, 1);
+    assert.match(asked[0] ?? '', /^\?limit=20&cursor=[A-Za-z0-9_-]+$/);
+    await page.getByRole('searchbox', { name: 'Search loaded keys' }).fill('billing invoices1');
     // invoices10, invoices12, … invoices18 and invoices1? none (odd), so 5 keys: 10 12 14 16 18.
-    await page.getByText('5 of 24 keys, page 1 of 1').waitFor(WAIT);
+    await page.getByText('5 of 24 keys loaded, all of them').waitFor(WAIT);
     // No horizontal scrolling of the page itself at 360 px (tables scroll in their own box).
     const overflow = (await page.evaluate(
       'document.documentElement.scrollWidth - window.innerWidth',
@@ -106,7 +118,7 @@ describe('web console', () => {
   });
 
   test('key page: versions, public key, rotate/suspend/resume/revoke/destroy behind confirmations, timeline', async () => {
-    await page.getByRole('searchbox', { name: 'Search keys' }).fill(key.id);
+    await page.getByRole('searchbox', { name: 'Search loaded keys' }).fill(key.id);
     await page.getByRole('link', { name: key.id }).click();
     await page.getByRole('heading', { name: `Key ${key.id}` }).waitFor(WAIT);
 
@@ -186,9 +198,21 @@ describe('web console', () => {
       .waitFor(WAIT);
   });
 
-  test('audit log: entries and a verified chain', async () => {
+  test('audit log: entries newest first, older pages on demand, and a verified chain', async () => {
+    // Enough entries for a second page of 50.
+    await d.admin.createKeys(
+      Array.from({ length: 45 }, () => ({ app: 'bulk', purpose: 'audit', algorithm: 'ed25519' as const })),
+    );
+    const total = (await d.admin.verifyAudit()).entries;
+    assert.ok(total > 50);
     await page.getByRole('link', { name: 'Audit log' }).click();
     await page.getByRole('cell', { name: 'key.destroy' }).first().waitFor(WAIT);
+    const table = page.getByRole('table').last();
+    assert.equal(await table.getByRole('row').count(), 51); // header + 50
+    assert.equal(await table.getByRole('row').nth(1).getByRole('cell').first().textContent(), String(total));
+    await page.getByRole('button', { name: 'Load older entries' }).click();
+    await page.getByRole('cell', { name: 'keystore.create' }).waitFor(WAIT);
+    assert.equal(await table.getByRole('row').count(), Math.min(total, 100) + 1);
     await page.getByRole('button', { name: 'Verify chain' }).click();
     await page.getByText(/The chain of \d+ entries is intact\./).waitFor(WAIT);
   });

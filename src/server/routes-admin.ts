@@ -3,6 +3,7 @@
 // rate-limited by the lockout gate); token management, audit and lock need the admin token.
 
 import { createToken, listTokens, revokeToken, TOKEN_OPS } from '../access/tokens.js';
+import { MAX_AUDIT_PAGE_LIMIT } from '../core/audit-pages.js';
 import { CofferError } from '../errors.js';
 import { sseHandler } from '../rotation/sse.js';
 import { type Route, route } from './router.js';
@@ -36,6 +37,35 @@ const TOKEN_INFO: JsonSchema = {
     lastUsedAt: { type: 'integer' },
   },
 };
+
+const AUDIT_ENTRY: JsonSchema = {
+  type: 'object',
+  properties: {
+    seq: { type: 'integer' },
+    at: { type: 'integer' },
+    actor: { type: 'string' },
+    event: { type: 'string' },
+    keyId: { type: 'string' },
+    details: { type: 'object' },
+    prev: { type: 'string' },
+    hash: { type: 'string' },
+    mac: { type: 'string' },
+  },
+};
+
+const TEXT_FILTER = { maxLength: 256, minLength: 1 };
+/** GET /v1/audit: `count` alone (the tail), or the paging parameters of SPEC §8.1. */
+const auditQuery = s.object({
+  count: s.optional(s.integer(1, 10_000, 'the newest N entries (not with the paging parameters)')),
+  limit: s.optional(s.integer(1, MAX_AUDIT_PAGE_LIMIT, 'entries per page (default 100)')),
+  cursor: s.optional(s.string({ maxLength: 1024, minLength: 1, pattern: /^[A-Za-z0-9_-]+$/ })),
+  order: s.optional(s.enumOf(['asc', 'desc'] as const, 'oldest first (default) or newest first')),
+  since: s.optional(s.integer(0, Number.MAX_SAFE_INTEGER, 'entries at or after (ms since the epoch)')),
+  until: s.optional(s.integer(0, Number.MAX_SAFE_INTEGER, 'entries before (ms since the epoch)')),
+  keyId: s.optional(s.string({ ...TEXT_FILTER, description: 'entries about this key' })),
+  event: s.optional(s.string({ ...TEXT_FILTER, description: "an event, or a prefix ending in '.'" })),
+  actor: s.optional(s.string({ ...TEXT_FILTER, description: 'entries written by this actor' })),
+});
 
 const tokenBody = s.object({
   name: s.optional(s.string({ maxLength: 256 })),
@@ -151,14 +181,28 @@ export function adminRoutes(openapi: () => unknown): Route[] {
     route({
       method: 'GET',
       path: '/v1/audit',
-      summary: 'The newest audit entries (admin)',
+      summary:
+        'Audit entries (admin): with limit, cursor, order or a filter, one page checked against the hash chain (SPEC §8.1); else the newest `count`',
       auth: 'admin',
-      query: s.object({ count: s.optional(s.integer(1, 10_000)) }),
+      query: auditQuery,
       maxBody: 0,
-      response: { type: 'object', properties: { entries: { type: 'array', items: { type: 'object' } } } },
-      handler: async ({ query, daemon }) => ({
-        json: { entries: await daemon.keystore().auditTail(query.count) },
-      }),
+      response: {
+        type: 'object',
+        properties: { entries: { type: 'array', items: AUDIT_ENTRY }, cursor: { type: 'string' } },
+      },
+      handler: async ({ query, daemon }) => {
+        const { count, ...rest } = query;
+        const request = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
+        if (Object.keys(request).length === 0)
+          return { json: { entries: await daemon.keystore().auditTail(count) } };
+        if (count !== undefined)
+          throw new CofferError(
+            'EINVAL',
+            'count (the newest entries) does not combine with paging parameters',
+          );
+        const page = await daemon.keystore().auditPage(request);
+        return { json: { entries: page.entries, ...(page.cursor ? { cursor: page.cursor } : {}) } };
+      },
     }),
     route({
       method: 'GET',

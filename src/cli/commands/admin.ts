@@ -5,7 +5,9 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { CofferClient, UnlockAttempts } from '../../client/index.js';
+import type { AuditEntry } from '../../core/audit.js';
 import type { StoreHeader } from '../../core/keyslots.js';
+import type { AuditPageRequest } from '../../core/surface.js';
 import {
   DEFAULT_PASSPHRASE_KDF,
   PASSPHRASE_KDF_LIMITS,
@@ -18,7 +20,9 @@ import type { AgentStatus } from '../agent/protocol.js';
 import type { Config } from '../config.js';
 import { connectDaemon, findAgent, startAgent } from '../connect.js';
 import { type Context, displayStore, emit, flag, int, iso, note, str, strings } from '../context.js';
+import { pagedRows, streamPages } from '../paged-output.js';
 import type { CommandRun } from '../spec.js';
+import { parseDuration } from '../values.js';
 
 // The keystore, storage and daemon modules are loaded by the commands that need them, so the
 // everyday ones (tokens, audit, lock, status through the agent) start as fast as the CLI itself.
@@ -355,24 +359,68 @@ export const tokenRevoke: CommandRun = async (ctx) => {
   return emit(ctx, { id: ctx.args[0], revoked: true }, `token ${ctx.args[0]} revoked`);
 };
 
+function auditRow(e: AuditEntry): string {
+  return [
+    String(e.seq).padStart(6),
+    iso(e.at),
+    e.actor,
+    e.event,
+    e.keyId ?? '',
+    e.details ? JSON.stringify(e.details) : '',
+  ]
+    .join('  ')
+    .trimEnd();
+}
+
 export const auditTail: CommandRun = async (ctx) => {
   const count = int(ctx.values, 'count', 1, 10_000) ?? 20;
   const entries = await (await ctx.ops()).auditTail(count);
-  return emit(
+  return emit(ctx, entries, entries.map(auditRow));
+};
+
+/** An instant for --since/--until: ISO 8601, ms since the epoch, or a duration ago (24h, 7d). */
+export function parseInstant(text: string, what: string, now: number): number {
+  if (/^[0-9]{1,16}$/.test(text)) return Number(text);
+  if (/^[1-9][0-9]{0,9}(ms|s|m|h|d)$/.test(text)) return Math.max(0, now - parseDuration(text, what));
+  const at = /^[0-9]{4}-[0-9]{2}-[0-9]{2}/.test(text) ? Date.parse(text) : Number.NaN;
+  if (!Number.isFinite(at) || at < 0)
+    throw new CofferError(
+      'EINVAL',
+      `${what} must be an ISO 8601 date or time, ms since the epoch, or a duration ago like 24h or 7d`,
+    );
+  return at;
+}
+
+/**
+ * Streams the audit log page by page (docs/cli.md "Listings stream", SPEC §8.1): each page is checked
+ * against the hash chain as it is read and printed as it arrives, so the log is never held whole.
+ */
+export const auditList: CommandRun = async (ctx) => {
+  const now = Date.now();
+  const since = str(ctx.values, 'since');
+  const until = str(ctx.values, 'until');
+  const request: AuditPageRequest = {
+    limit: int(ctx.values, 'page-size', 1, 1000) ?? 500,
+    order: flag(ctx.values, 'newest-first') ? 'desc' : 'asc',
+    ...(since !== undefined ? { since: parseInstant(since, '--since', now) } : {}),
+    ...(until !== undefined ? { until: parseInstant(until, '--until', now) } : {}),
+  };
+  for (const [option, field] of [
+    ['key', 'keyId'],
+    ['event', 'event'],
+    ['actor', 'actor'],
+  ] as const) {
+    const value = str(ctx.values, option);
+    if (value !== undefined) request[field] = value;
+  }
+  const ops = await ctx.ops();
+  await streamPages(
     ctx,
-    entries,
-    entries.map((e) =>
-      [
-        String(e.seq).padStart(6),
-        iso(e.at),
-        e.actor,
-        e.event,
-        e.keyId ?? '',
-        e.details ? JSON.stringify(e.details) : '',
-      ]
-        .join('  ')
-        .trimEnd(),
+    pagedRows(
+      (cursor) => ops.auditPage({ ...request, ...cursor }),
+      (page) => page.entries,
     ),
+    auditRow,
   );
 };
 

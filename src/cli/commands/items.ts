@@ -9,9 +9,17 @@ import {
   passwordBits,
 } from '../../keychain/generate.js';
 import type { ImportFormat } from '../../keychain/import/formats.js';
-import type { AddItemSpec, Item, ItemAttributesPatch, ItemInfo, ItemKind } from '../../keychain/types.js';
+import type {
+  AddItemSpec,
+  FindQuery,
+  Item,
+  ItemAttributesPatch,
+  ItemInfo,
+  ItemKind,
+} from '../../keychain/types.js';
 import { type Context, emit, flag, int, iso, note, str, strings } from '../context.js';
 import { readFileArg, readInput, writeFileAtomic } from '../io.js';
+import { pagedRows, streamPages } from '../paged-output.js';
 import { canPrompt, promptNewSecret } from '../prompt.js';
 import type { CommandRun } from '../spec.js';
 
@@ -144,18 +152,38 @@ export const get: CommandRun = async (ctx) => {
   await emit(ctx, item, [...itemDetails(item), `secret     ${Buffer.from(item.secret).toString('utf8')}`]);
 };
 
+/**
+ * Streams every match page by page (docs/cli.md "Listings stream"). With --limit or --cursor it prints
+ * one page instead, and the cursor to continue, for scripts that page on their own.
+ */
 export const find: CommandRun = async (ctx) => {
-  const query: Record<string, unknown> = {};
-  for (const name of ['kind', 'service', 'account', 'server', 'label', 'group', 'cursor'] as const) {
+  const query: FindQuery = {};
+  for (const name of ['kind', 'service', 'account', 'server', 'label', 'group'] as const) {
     const value = str(ctx.values, name);
-    if (value !== undefined) query[name] = value;
+    if (value !== undefined) (query as Record<string, unknown>)[name] = value;
   }
+  const ops = await ctx.ops();
   const limit = int(ctx.values, 'limit', 1, 1000);
-  if (limit !== undefined) query.limit = limit;
-  const result = await (await ctx.ops()).keychain.find(query);
-  const lines = result.items.map(itemRow);
-  if (result.cursor) lines.push(`more: --cursor ${result.cursor}`);
-  await emit(ctx, result, lines);
+  const cursor = str(ctx.values, 'cursor');
+  if (limit !== undefined || cursor !== undefined) {
+    const result = await ops.keychain.find({
+      ...query,
+      ...(limit !== undefined ? { limit } : {}),
+      ...(cursor !== undefined ? { cursor } : {}),
+    });
+    const lines = result.items.map(itemRow);
+    if (result.cursor) lines.push(`more: --cursor ${result.cursor}`);
+    return emit(ctx, result, lines);
+  }
+  const pageSize = int(ctx.values, 'page-size', 1, 1000) ?? 500;
+  await streamPages(
+    ctx,
+    pagedRows(
+      (next) => ops.keychain.find({ ...query, limit: pageSize, ...next }),
+      (page) => page.items,
+    ),
+    itemRow,
+  );
 };
 
 export const update: CommandRun = async (ctx) => {

@@ -11,7 +11,6 @@ import {
   emit,
   flag,
   int,
-  jsonSafe,
   keyDetails,
   keyRow,
   note,
@@ -19,7 +18,8 @@ import {
   str,
   strings,
 } from '../context.js';
-import { writeBinary, writeStdout, writeText } from '../io.js';
+import { writeBinary, writeText } from '../io.js';
+import { pagedRows, streamPages } from '../paged-output.js';
 import { ProgressBar } from '../progress.js';
 import type { CommandRun } from '../spec.js';
 
@@ -91,45 +91,26 @@ export const create: CommandRun = async (ctx) => {
   );
 };
 
-/**
- * Streams the listing page by page (docs/cli.md): each page is printed as it arrives, so memory stays
- * bounded by one page however many keys there are. Under --json the output is still one JSON array,
- * byte for byte what printing the whole list at once would give.
- */
+/** Streams the listing page by page (docs/cli.md "Listings stream"), whatever the page size. */
 export const list: CommandRun = async (ctx) => {
   const app = str(ctx.values, 'app');
   const purpose = str(ctx.values, 'purpose');
   const limit = int(ctx.values, 'page-size', 1, 1000) ?? 500;
   const ops = await ctx.ops();
-  const json = ctx.config.json;
-  let cursor: string | undefined;
-  let count = 0;
-  do {
-    const page = await ops.listKeysPage({
-      ...(app !== undefined ? { app } : {}),
-      ...(purpose !== undefined ? { purpose } : {}),
-      limit,
-      ...(cursor !== undefined ? { cursor } : {}),
-    });
-    if (page.keys.length > 0) {
-      const text = json
-        ? page.keys
-            .map(
-              (k, i) => `${count + i === 0 ? '[\n' : ',\n'}${indent(JSON.stringify(jsonSafe(k), null, 2))}`,
-            )
-            .join('')
-        : page.keys.map(keyRow).join('\n');
-      await writeStdout(ctx.streams, json ? text : `${text}\n`);
-      count += page.keys.length;
-    }
-    cursor = page.cursor;
-  } while (cursor !== undefined);
-  if (json) await writeStdout(ctx.streams, count === 0 ? '[]\n' : '\n]\n');
+  const request = {
+    ...(app !== undefined ? { app } : {}),
+    ...(purpose !== undefined ? { purpose } : {}),
+    limit,
+  };
+  await streamPages(
+    ctx,
+    pagedRows(
+      (cursor) => ops.listKeysPage({ ...request, ...cursor }),
+      (page) => page.keys,
+    ),
+    keyRow,
+  );
 };
-
-function indent(text: string): string {
-  return text.replace(/^/gm, '  ');
-}
 
 export const show: CommandRun = async (ctx) => {
   const key = await (await ctx.ops()).getKey(ctx.args[0]!);

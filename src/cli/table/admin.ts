@@ -136,6 +136,38 @@ export const adminTable: CommandSpec[] = [
     load: admin('auditTail'),
   },
   {
+    path: ['audit', 'list'],
+    summary: 'stream the audit log page by page, oldest first, each page checked against the hash chain',
+    usage: '[--since T] [--until T] [--key ID] [--event E] [--actor A] [--newest-first] [--page-size N]',
+    options: {
+      since: {
+        type: 'string',
+        value: 'T',
+        help: 'entries at or after T: ISO 8601, ms since the epoch, or a duration ago (24h, 7d)',
+      },
+      until: { type: 'string', value: 'T', help: 'entries before T (same forms as --since)' },
+      key: { type: 'string', value: 'ID', help: 'only entries about this key' },
+      event: {
+        type: 'string',
+        value: 'E',
+        help: "only this event, or events under a prefix ending in '.' (key.)",
+      },
+      actor: { type: 'string', value: 'A', help: 'only entries written by this actor' },
+      'newest-first': { type: 'boolean', help: 'walk from the newest entry back to the first' },
+      'page-size': {
+        type: 'string',
+        value: 'N',
+        help: 'entries fetched per page, 1-1000 (default 500); pages are printed as they arrive',
+      },
+    },
+    examples: [
+      'coffer audit list',
+      'coffer audit list --since 24h --event key.',
+      'coffer audit list --key k_abc… --newest-first --json',
+    ],
+    load: admin('auditList'),
+  },
+  {
     path: ['audit', 'verify'],
     summary: 'check the hash chain and MACs of the whole audit log (a broken log exits 7)',
     usage: '',

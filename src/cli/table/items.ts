@@ -79,9 +79,9 @@ export const itemTable: CommandSpec[] = [
   },
   {
     path: ['item', 'find'],
-    summary: 'find items by kind, service, account, server or label (no secrets), a page at a time',
+    summary: 'find items by kind, service, account, server or label (no secrets), streamed page by page',
     usage:
-      '[--kind K] [--service S] [--account A] [--server H] [--label L] [--group APP] [--limit N] [--cursor C]',
+      '[--kind K] [--service S] [--account A] [--server H] [--label L] [--group APP] [--page-size N | --limit N [--cursor C]]',
     options: {
       kind: {
         type: 'string',
@@ -94,10 +94,27 @@ export const itemTable: CommandSpec[] = [
       server: text('host name'),
       label: text('label'),
       group: { type: 'string', value: 'APP', help: 'access group' },
-      limit: { type: 'string', value: 'N', help: 'items per page (1..1000, default 100)' },
-      cursor: { type: 'string', value: 'C', help: 'continue after a previous page (its printed cursor)' },
+      'page-size': {
+        type: 'string',
+        value: 'N',
+        help: 'items fetched per page, 1-1000 (default 500); pages are printed as they arrive',
+      },
+      limit: {
+        type: 'string',
+        value: 'N',
+        help: 'print one page of at most N items (1..1000) and the cursor to continue, instead of all',
+      },
+      cursor: {
+        type: 'string',
+        value: 'C',
+        help: 'print the page after a previous page (its printed cursor)',
+      },
     },
-    examples: ['coffer item find --service db', 'coffer item find --server github.com --json'],
+    examples: [
+      'coffer item find --service db',
+      'coffer item find --server github.com --json',
+      'coffer item find --kind note --limit 50',
+    ],
     load: run('find'),
   },
   {

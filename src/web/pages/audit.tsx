@@ -1,4 +1,6 @@
-// The audit log (docs/console.md): the newest entries and a check of the whole hash chain (admin).
+// The audit log (docs/console.md): the entries newest first, a page at a time from the daemon
+// (GET /v1/audit?order=desc&limit=&cursor=, each page checked against the hash chain, SPEC §8.1), and a
+// check of the whole chain (admin).
 import { useEffect, useState } from 'preact/hooks';
 import { type AuditEntry, api, when } from '../api';
 import { ErrorLine, Heading, say } from '../ui';
@@ -9,16 +11,31 @@ interface AuditReport {
   problems: string[];
 }
 
+const AUDIT_PAGE_SIZE = 50;
+
 export function AuditPage() {
   const [entries, setEntries] = useState<AuditEntry[] | undefined>();
+  const [cursor, setCursor] = useState<string | undefined>();
+  const [loading, setLoading] = useState(true);
   const [report, setReport] = useState<AuditReport | undefined>();
   const [error, setError] = useState<unknown>();
   const [busy, setBusy] = useState(false);
+  const load = async (after: string | undefined, loaded: AuditEntry[]) => {
+    setLoading(true);
+    try {
+      const query = `order=desc&limit=${AUDIT_PAGE_SIZE}${after !== undefined ? `&cursor=${encodeURIComponent(after)}` : ''}`;
+      const page = await api<{ entries: AuditEntry[]; cursor?: string }>('GET', `/audit?${query}`);
+      setEntries([...loaded, ...page.entries]);
+      setCursor(page.cursor);
+      if (after !== undefined) say(`${page.entries.length} older entries loaded`);
+    } catch (caught) {
+      setError(caught);
+    } finally {
+      setLoading(false);
+    }
+  };
   useEffect(() => {
-    api<{ entries: AuditEntry[] }>('GET', '/audit?count=200').then(
-      (r) => setEntries(r.entries.reverse()),
-      setError,
-    );
+    void load(undefined, []);
   }, []);
   return (
     <>
@@ -53,7 +70,7 @@ export function AuditPage() {
         )}
       </section>
       <section aria-labelledby="entries-heading">
-        <h2 id="entries-heading">Newest entries</h2>
+        <h2 id="entries-heading">Entries, newest first</h2>
         <div class="scroll">
           <table>
             <thead>
@@ -78,6 +95,13 @@ export function AuditPage() {
             </tbody>
           </table>
         </div>
+        {cursor !== undefined && (
+          <nav aria-label="Older entries" class="pager">
+            <button type="button" disabled={loading} onClick={() => void load(cursor, entries ?? [])}>
+              Load older entries
+            </button>
+          </nav>
+        )}
       </section>
     </>
   );

@@ -1,17 +1,43 @@
-// The key list (docs/console.md): search across id, app, purpose, algorithm and state, and paging.
+// The key list (docs/console.md): pages of keys fetched from the daemon as the user asks for them
+// (GET /v1/keys?limit=&cursor=, SPEC §4.6), never the whole list at once, and a search over the keys
+// loaded so far.
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { api, type KeyInfo, when } from '../api';
-import { ErrorLine, Heading } from '../ui';
+import { ErrorLine, Heading, say } from '../ui';
 
 export const PAGE_SIZE = 20;
 
+interface KeyPage {
+  keys: KeyInfo[];
+  cursor?: string;
+}
+
+function pagePath(cursor: string | undefined): string {
+  return `/keys?limit=${PAGE_SIZE}${cursor !== undefined ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+}
+
 export function KeysPage() {
   const [keys, setKeys] = useState<KeyInfo[] | undefined>();
+  const [cursor, setCursor] = useState<string | undefined>();
+  const [loading, setLoading] = useState(true);
   const [error, setError] = useState<unknown>();
   const [search, setSearch] = useState('');
-  const [page, setPage] = useState(0);
+  const load = async (after: string | undefined, loaded: KeyInfo[]) => {
+    setLoading(true);
+    try {
+      const page = await api<KeyPage>('GET', pagePath(after));
+      const all = [...loaded, ...page.keys];
+      setKeys(all);
+      setCursor(page.cursor);
+      if (after !== undefined) say(`${page.keys.length} more keys loaded, ${all.length} in all`);
+    } catch (caught) {
+      setError(caught);
+    } finally {
+      setLoading(false);
+    }
+  };
   useEffect(() => {
-    api<{ keys: KeyInfo[] }>('GET', '/keys').then((r) => setKeys(r.keys), setError);
+    void load(undefined, []);
   }, []);
   const found = useMemo(() => {
     const words = search.toLowerCase().split(/\s+/).filter(Boolean);
@@ -20,28 +46,24 @@ export function KeysPage() {
       return words.every((w) => text.includes(w));
     });
   }, [keys, search]);
-  const pages = Math.max(1, Math.ceil(found.length / PAGE_SIZE));
-  const shown = found.slice(page * PAGE_SIZE, (page + 1) * PAGE_SIZE);
+  const more = cursor !== undefined;
   return (
     <>
       <Heading>Keys</Heading>
       <ErrorLine error={error} />
       <search>
-        <label for="key-search">Search keys</label>
+        <label for="key-search">Search loaded keys</label>
         <input
           id="key-search"
           type="search"
           value={search}
-          onInput={(e) => {
-            setSearch(e.currentTarget.value);
-            setPage(0);
-          }}
+          onInput={(e) => setSearch(e.currentTarget.value)}
         />
       </search>
       <p aria-live="polite">
         {keys === undefined
           ? 'Loading…'
-          : `${found.length} of ${keys.length} keys, page ${page + 1} of ${pages}`}
+          : `${found.length} of ${keys.length} keys loaded${more ? ', more on the server' : ', all of them'}`}
       </p>
       <div class="scroll">
         <table>
@@ -57,7 +79,7 @@ export function KeysPage() {
             </tr>
           </thead>
           <tbody>
-            {shown.map((k) => (
+            {found.map((k) => (
               <tr key={k.id}>
                 <td>
                   <a href={`#/keys/${k.id}`}>{k.id}</a>
@@ -76,14 +98,13 @@ export function KeysPage() {
           </tbody>
         </table>
       </div>
-      <nav aria-label="Pages" class="pager">
-        <button type="button" disabled={page === 0} onClick={() => setPage(page - 1)}>
-          Previous page
-        </button>
-        <button type="button" disabled={page + 1 >= pages} onClick={() => setPage(page + 1)}>
-          Next page
-        </button>
-      </nav>
+      {more && (
+        <nav aria-label="Pages" class="pager">
+          <button type="button" disabled={loading} onClick={() => void load(cursor, keys ?? [])}>
+            Load more keys
+          </button>
+        </nav>
+      )}
     </>
   );
 }
