@@ -13,7 +13,7 @@
 // pool's two workers get what one thread would, and the ratio shows the share, not the pool. Each row
 // carries the 1-minute load per core beside it.
 import { spawn } from 'node:child_process';
-import { chmodSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -302,6 +302,10 @@ export async function benchDaemon(options: { rounds?: number; ms?: number } = {}
   const pqKey = await ks.createKey({ app: 'bench', purpose: 'pq', algorithm: 'ml-dsa-65' });
   const aesKey = await ks.createKey({ app: 'bench', purpose: 'aes', algorithm: 'aes-256-gcm' });
   await ks.close();
+  // Closed, so the database file holds everything; a WAL left beside it would be copied too.
+  for (const suffix of ['', '-wal'])
+    if (existsSync(join(dir.path, `store.db${suffix}`)))
+      copyFileSync(join(dir.path, `store.db${suffix}`), join(dir.path, `served.db${suffix}`));
   // Throughput is measured without the per-token rate limit (a batch of 100 Ed25519 items can pass
   // 20 000 operations per second); the concurrency limit stays at its default.
   const server = await startServer({
@@ -322,9 +326,12 @@ export async function benchDaemon(options: { rounds?: number; ms?: number } = {}
     limits: { rate: 0 },
   });
   const loggingClient = new CofferClient({ socket: loggingSocket, token });
-  // And a third time by `coffer serve` in a process of its own, as the daemon is deployed.
+  // And by `coffer serve` in a process of its own, as the daemon is deployed, on a copy of the store
+  // (same keys and token): one daemon per store, as in deployment, so its rows do not also measure
+  // SQLite lock waits between processes (usage counts, token touches) with the daemons above.
   const servedSocket = join(dir.path, 'served.sock');
-  const served = await spawnDaemon(store, dir.path, servedSocket);
+  const servedStore = `sqlite:${join(dir.path, 'served.db')}`;
+  const served = await spawnDaemon(servedStore, dir.path, servedSocket);
   const servedClient = new CofferClient({ socket: servedSocket, token });
   ks = await Keystore.open({ store, protector: passphrase() });
   try {
