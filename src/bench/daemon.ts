@@ -13,7 +13,7 @@
 // pool's two workers get what one thread would, and the ratio shows the share, not the pool. Each row
 // carries the 1-minute load per core beside it.
 import { spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -35,6 +35,66 @@ interface Measured {
   rate: number;
   p50: number;
   p99: number;
+  /** Items done. */
+  count?: number;
+}
+
+/**
+ * CPU time used so far, in µs: this process's (process.cpuUsage) and a child daemon's (utime + stime
+ * from /proc/<pid>/stat, in clock ticks of 10 ms — Linux's USER_HZ — so only sums over whole rounds
+ * mean anything; 0 where /proc is unreadable). CPU per operation does not depend on how busy the
+ * machine is the way throughput does: on a shared machine it is the steadier figure.
+ */
+function cpuNow(pid: number | undefined): { self: number; daemon: number } {
+  const { user, system } = process.cpuUsage();
+  let daemon = 0;
+  if (pid !== undefined) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      daemon = (Number(fields[11]) + Number(fields[12])) * 10_000;
+    } catch {
+      daemon = 0;
+    }
+  }
+  return { self: user + system, daemon };
+}
+
+/** Accumulates CPU µs and items over the rounds of one side. */
+class CpuTally {
+  self = 0;
+  daemon = 0;
+  items = 0;
+  async run(pid: number | undefined, work: () => Promise<Measured>): Promise<Measured> {
+    const before = cpuNow(pid);
+    const m = await work();
+    const after = cpuNow(pid);
+    this.self += after.self - before.self;
+    this.daemon += after.daemon - before.daemon;
+    this.items += m.count ?? 0;
+    return m;
+  }
+  perItem(which: 'self' | 'daemon'): number {
+    return this.items === 0 ? 0 : Math.round((this[which] / this.items) * 10) / 10;
+  }
+}
+
+/**
+ * The CPU figures of a row: µs per operation in the bench's thread (client, plus the daemon when it
+ * runs in that thread), in the `coffer serve` process, and in-process; `cpuRatio` is the throughput
+ * ratio two free cores would allow (in-process CPU over the busier side's).
+ */
+function cpuExtra(subject: CpuTally, base: CpuTally, separate: boolean): Record<string, number> {
+  const client = subject.perItem('self');
+  const daemon = subject.perItem('daemon');
+  const inProcess = base.perItem('self');
+  const busiest = separate ? Math.max(client, daemon) : client;
+  return {
+    cpuUsPerOp: client,
+    ...(separate ? { daemonCpuUsPerOp: daemon } : {}),
+    baselineCpuUsPerOp: inProcess,
+    cpuRatio: busiest > 0 ? Math.round((inProcess / busiest) * 100) / 100 : 0,
+  };
 }
 
 /** Runs `call` (which handles `items` items) back to back for about `ms`, best of `rounds`. */
@@ -54,7 +114,12 @@ async function measure(call: () => Promise<unknown>, items: number, ms: number):
   const at = (q: number) =>
     Math.round((latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0) * 1000) /
     1000;
-  return { rate: (latencies.length * items * 1000) / (now - start), p50: at(0.5), p99: at(0.99) };
+  return {
+    rate: (latencies.length * items * 1000) / (now - start),
+    p50: at(0.5),
+    p99: at(0.99),
+    count: latencies.length * items,
+  };
 }
 
 /**
@@ -68,16 +133,19 @@ async function sideBySide(
   baseline: () => Promise<unknown>,
   rounds: number,
   ms: number,
-): Promise<{ subject: Measured; base: Measured }> {
+  pid?: number,
+): Promise<{ subject: Measured; base: Measured; cpu: Record<string, number> }> {
   let subjectTop: Measured = { rate: 0, p50: 0, p99: 0 };
   let baseTop: Measured = { rate: 0, p50: 0, p99: 0 };
+  const subjectTally = new CpuTally();
+  const baseTally = new CpuTally();
   for (let i = 0; i < rounds; i++) {
-    const b = await measure(baseline, 1, ms);
+    const b = await baseTally.run(undefined, () => measure(baseline, 1, ms));
     if (b.rate > baseTop.rate) baseTop = b;
-    const m = await measure(subject, subjectItems, ms);
+    const m = await subjectTally.run(pid, () => measure(subject, subjectItems, ms));
     if (m.rate > subjectTop.rate) subjectTop = m;
   }
-  return { subject: subjectTop, base: baseTop };
+  return { subject: subjectTop, base: baseTop, cpu: cpuExtra(subjectTally, baseTally, pid !== undefined) };
 }
 
 /**
@@ -110,6 +178,7 @@ async function measureConcurrent(
     rate: latencies.length / seconds,
     p50: percentile(latencies, 0.5),
     p99: percentile(latencies, 0.99),
+    count: latencies.length,
   };
 }
 
@@ -118,6 +187,8 @@ interface Served {
   label: string;
   client: CofferClient;
   goal: boolean;
+  /** The daemon's process when it runs in one of its own. */
+  pid?: number;
 }
 
 /**
@@ -138,15 +209,24 @@ async function singleSignConcurrent(
 ): Promise<BenchRow[]> {
   const concurrency = 16;
   const best: (Measured | undefined)[] = served.map(() => undefined);
+  const tallies = served.map(() => new CpuTally());
+  const baseTally = new CpuTally();
   let base: Measured | undefined;
   const better = (a: Measured | undefined, b: Measured) => (a === undefined || b.rate > a.rate ? b : a);
   for (let i = 0; i < rounds; i++) {
-    base = better(base, await measureConcurrent(() => ks.sign(keyId, message), concurrency, ms));
-    for (const [n, { client }] of served.entries())
-      best[n] = better(best[n], await measureConcurrent(() => client.sign(keyId, message), concurrency, ms));
+    const b = await baseTally.run(undefined, () =>
+      measureConcurrent(() => ks.sign(keyId, message), concurrency, ms),
+    );
+    base = better(base, b);
+    for (const [n, { client, pid }] of served.entries()) {
+      const m = await tallies[n]!.run(pid, () =>
+        measureConcurrent(() => client.sign(keyId, message), concurrency, ms),
+      );
+      best[n] = better(best[n], m);
+    }
   }
   const baseRate = base?.rate ?? 1;
-  return served.map(({ label, goal }, n): BenchRow => {
+  return served.map(({ label, goal, pid }, n): BenchRow => {
     const m = best[n] ?? { rate: 0, p50: 0, p99: 0 };
     return {
       group: 'daemon',
@@ -162,6 +242,7 @@ async function singleSignConcurrent(
         p99OverP50: Math.round((m.p99 / Math.max(m.p50, 0.001)) * 10) / 10,
         baselineP50ms: base?.p50 ?? 0,
         baselineP99ms: base?.p99 ?? 0,
+        ...cpuExtra(tallies[n]!, baseTally, pid !== undefined),
         loadPerCore: loadPerCore(),
       },
     };
@@ -176,7 +257,7 @@ async function spawnDaemon(
   store: string,
   home: string,
   socket: string,
-): Promise<{ stop: () => Promise<void> }> {
+): Promise<{ pid: number | undefined; stop: () => Promise<void> }> {
   const cli = new URL('../cli/main.js', import.meta.url).pathname;
   const child = spawn(process.execPath, [cli, 'serve', '--rate-limit', '0'], {
     env: { ...process.env, COFFER_HOME: home, COFFER_STORE: store, COFFER_SOCKET: socket },
@@ -207,6 +288,7 @@ async function spawnDaemon(
     probe.close();
   }
   return {
+    pid: child.pid,
     stop: async () => {
       if (child.exitCode === null) child.kill('SIGTERM');
       await exited;
@@ -349,9 +431,13 @@ export async function benchDaemon(options: { rounds?: number; ms?: number } = {}
       items: number,
       baseline: () => Promise<unknown>,
       baselineName: string,
-      options: { goal?: number; ms?: number } = {},
+      options: { goal?: number; ms?: number; pid?: number } = {},
     ) => {
-      const { subject: daemon, base } = await sideBySide(subject, items, baseline, rounds, options.ms ?? ms);
+      const {
+        subject: daemon,
+        base,
+        cpu,
+      } = await sideBySide(subject, items, baseline, rounds, options.ms ?? ms, options.pid);
       rows.push({
         group: 'daemon',
         name,
@@ -360,7 +446,7 @@ export async function benchDaemon(options: { rounds?: number; ms?: number } = {}
         baselineOpsPerSec: Math.round(base.rate),
         ratio: daemon.rate / base.rate,
         ...(options.goal !== undefined ? { goal: options.goal } : {}),
-        extra: { p50ms: daemon.p50, p99ms: daemon.p99, loadPerCore: loadPerCore() },
+        extra: { p50ms: daemon.p50, p99ms: daemon.p99, ...cpu, loadPerCore: loadPerCore() },
       });
     };
     const inSign = () => ks.sign(sigKey.id, message);
@@ -374,7 +460,12 @@ export async function benchDaemon(options: { rounds?: number; ms?: number } = {}
     rows.push(
       ...(await singleSignConcurrent(
         [
-          { label: 'coffer serve process', client: servedClient, goal: true },
+          {
+            label: 'coffer serve process',
+            client: servedClient,
+            goal: true,
+            ...(served.pid !== undefined ? { pid: served.pid } : {}),
+          },
           { label: 'daemon in the bench thread, default log level', client, goal: false },
           {
             label: 'daemon in the bench thread, every request logged, as before',
@@ -420,7 +511,7 @@ export async function benchDaemon(options: { rounds?: number; ms?: number } = {}
       BATCH,
       inSeal,
       'in-process ks.seal',
-      { goal: 0.5 },
+      { goal: 0.5, ...(served.pid !== undefined ? { pid: served.pid } : {}) },
     );
     await add(
       `seal aes-256-gcm 1 KiB, batches of ${BATCH} (daemon in the bench thread)`,
