@@ -296,6 +296,11 @@ async function spawnDaemon(
   };
 }
 
+/** A line on stderr as each row starts: the group takes minutes, and a stall should show where. */
+function progress(what: string): void {
+  process.stderr.write(`bench daemon: ${what} (${new Date().toISOString().slice(11, 19)})\n`);
+}
+
 /** The 1-minute load average over the cores: how busy the machine was around a figure. */
 function loadPerCore(): number {
   return Math.round(((loadavg()[0] ?? 0) / availableParallelism()) * 100) / 100;
@@ -417,6 +422,7 @@ export async function benchDaemon(options: { rounds?: number; ms?: number } = {}
   const servedClient = new CofferClient({ socket: servedSocket, token });
   ks = await Keystore.open({ store, protector: passphrase() });
   try {
+    progress('unlocking the three daemons');
     await client.unlock(passphrase().passphrase);
     await loggingClient.unlock(passphrase().passphrase);
     await servedClient.unlock(passphrase().passphrase);
@@ -433,6 +439,7 @@ export async function benchDaemon(options: { rounds?: number; ms?: number } = {}
       baselineName: string,
       options: { goal?: number; ms?: number; pid?: number } = {},
     ) => {
+      progress(name);
       const {
         subject: daemon,
         base,
@@ -457,6 +464,7 @@ export async function benchDaemon(options: { rounds?: number; ms?: number } = {}
       inSign,
       'in-process ks.sign',
     );
+    progress('sign ed25519, one per request, 16 callers');
     rows.push(
       ...(await singleSignConcurrent(
         [
@@ -496,6 +504,7 @@ export async function benchDaemon(options: { rounds?: number; ms?: number } = {}
       'in-process ks.sign (one thread)',
       { goal: 1.5, ms: Math.max(ms, 2000) },
     );
+    progress('health under load');
     rows.push(await healthUnderLoad(socket, client, pqKey.id, message));
     const inSeal = () => ks.seal(aesKey.id, plaintext);
     await add(
