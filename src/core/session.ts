@@ -2,7 +2,6 @@
 // RNG, caches, the rollback anchor (SPEC §4.2) and the one write path (`commit`) that applies a change
 // and its audit entries in a single compare-and-swap batch, retrying the whole change when another
 // writer got there first, then seals the anchor past it.
-import { wipe } from '../crypto/bytes.js';
 import { clearCache as clearKemCache } from '../crypto/kem.js';
 import type { Rng } from '../crypto/rng.js';
 import { clearKeyCache } from '../crypto/sig.js';
@@ -20,6 +19,7 @@ import type { CryptoOffload } from './offload.js';
 import type { KeyInfo } from './types.js';
 import { UsageCounter } from './usage.js';
 import { type Anchors, VerifiedStorage } from './verified-storage.js';
+import { VersionCache } from './version-cache.js';
 
 export interface VersionRecord {
   version: number;
@@ -49,25 +49,16 @@ const MAX_COMMIT_ATTEMPTS = 64;
 /**
  * Bound of the metadata and location caches: a keystore of 100 000 keys must not keep every key's
  * metadata in memory because a batch created them or a listing touched them; evicting the oldest
- * entry only costs a re-read on its next use. (Unwrapped secrets are not evicted: an operation may
- * hold one between an await and its use, and an evicted secret would have to be wiped under it.)
+ * entry only costs a re-read on its next use. (Unwrapped versions are bounded by bytes instead:
+ * version-cache.ts.)
  */
 export const CACHE_ENTRIES = 10_000;
-
-interface VersionEntry {
-  secret?: Uint8Array;
-  publicKey?: Uint8Array;
-}
 
 /** Inserts into a Map used as a bounded FIFO cache, evicting the oldest entries. */
 function boundedSet<K, V>(map: Map<K, V>, key: K, value: V): void {
   map.delete(key);
   map.set(key, value);
   while (map.size > CACHE_ENTRIES) map.delete(map.keys().next().value as K);
-}
-
-function wipeVersions(versions: Map<number, VersionEntry>): void {
-  for (const entry of versions.values()) wipe(entry.secret);
 }
 
 export interface CommitOptions {
@@ -89,8 +80,8 @@ export class Session {
   #keys: MasterKeys | undefined;
   #meta = new Map<string, LoadedKey>();
   #location = new Map<string, { app: string; purpose: string }>();
-  /** Key id → version → unwrapped secret and public key, until lock, close or destroy. */
-  #versions = new Map<string, Map<number, VersionEntry>>();
+  /** Key id → version → unwrapped secret and public key, bounded by bytes, until lock, close or destroy. */
+  readonly versions = new VersionCache();
   /** Per-operation audit (off by default): events wait here and are appended in batches. */
   #opEvents: Omit<AuditEvent, 'actor'>[] = [];
   #opTimer: NodeJS.Timeout | undefined;
@@ -182,8 +173,7 @@ export class Session {
 
   /** Forgets cached metadata and unwrapped secrets; the next use re-reads and re-authenticates them. */
   dropCaches(): void {
-    for (const versions of this.#versions.values()) wipeVersions(versions);
-    this.#versions.clear();
+    this.versions.clear();
     this.#meta.clear();
     this.#location.clear();
     this.storage.dropCache();
@@ -239,25 +229,8 @@ export class Session {
   forgetVersions(id: string): void {
     clearKeyCache();
     clearKemCache();
-    const versions = this.#versions.get(id);
-    if (versions) wipeVersions(versions);
-    this.#versions.delete(id);
+    this.versions.forget(id);
     this.offload?.forget(id);
-  }
-
-  /** The cache entry of one version, created empty on first use. */
-  #versionEntry(id: string, version: number): VersionEntry {
-    let versions = this.#versions.get(id);
-    if (!versions) {
-      versions = new Map();
-      this.#versions.set(id, versions);
-    }
-    let entry = versions.get(version);
-    if (!entry) {
-      entry = {};
-      versions.set(version, entry);
-    }
-    return entry;
   }
 
   async #versionRecord(info: KeyInfo, version: number): Promise<VersionRecord> {
@@ -271,7 +244,7 @@ export class Session {
 
   /** The unwrapped secret of a version, cached until lock/close/destroy. */
   async secret(info: KeyInfo, version: number): Promise<Uint8Array> {
-    const cached = this.#versions.get(info.id)?.get(version)?.secret;
+    const cached = this.versions.get(info.id, version)?.secret;
     if (cached) return cached;
     const record = await this.#versionRecord(info, version);
     if (!record.wrapped)
@@ -285,20 +258,22 @@ export class Session {
     });
     // A concurrent call may have unwrapped it too; its copy is not wiped here, as its caller may be
     // about to use it.
-    const entry = this.#versionEntry(info.id, version);
-    entry.secret = secret;
-    if (record.publicKey) entry.publicKey = b64.decode(record.publicKey);
+    this.versions.set(
+      info.id,
+      version,
+      record.publicKey ? { secret, publicKey: b64.decode(record.publicKey) } : { secret },
+    );
     return secret;
   }
 
   async publicKey(info: KeyInfo, version: number): Promise<Uint8Array> {
-    const cached = this.#versions.get(info.id)?.get(version)?.publicKey;
+    const cached = this.versions.get(info.id, version)?.publicKey;
     if (cached) return cached;
     const record = await this.#versionRecord(info, version);
     if (!record.publicKey)
       throw new CofferError('EINVAL', `key ${info.id} (${info.algorithm}) has no public key`);
     const publicKey = b64.decode(record.publicKey);
-    this.#versionEntry(info.id, version).publicKey = publicKey;
+    this.versions.set(info.id, version, { publicKey });
     return publicKey;
   }
 

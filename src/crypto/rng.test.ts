@@ -16,6 +16,24 @@ test('systemRng returns fresh bytes of the requested length and is not insecure'
   assert.throws(() => systemRng.randomBytes(1.5), { code: 'EINVAL' });
 });
 
+test('systemRng: small requests from its block are never handed out twice, each in a buffer of its own', () => {
+  const seen = new Set<string>();
+  // 12-byte nonces across many 4 KiB blocks (and requests of other sizes breaking the alignment).
+  for (let i = 0; i < 3000; i++) {
+    const nonce = systemRng.randomBytes(12);
+    assert.equal(nonce.length, 12);
+    assert.equal(nonce.byteOffset, 0);
+    assert.equal(nonce.buffer.byteLength, 12, 'not a view into a shared block');
+    const hex = toHex(nonce);
+    assert.ok(!seen.has(hex), 'a nonce repeated');
+    seen.add(hex);
+    nonce.fill(0); // wiping a result must not touch what later calls get
+    if (i % 97 === 0) assert.equal(systemRng.randomBytes(i % 65).length, i % 65);
+  }
+  assert.equal(systemRng.randomBytes(65).length, 65);
+  assert.equal(systemRng.randomBytes(0).length, 0);
+});
+
 test('insecureSeededRng: same seed gives the same stream, another seed another', () => {
   const seed = new Uint8Array(32).fill(7);
   const a = insecureSeededRng(seed);

@@ -12,11 +12,33 @@ export interface Rng {
 
 const MAX_REQUEST = 1 << 20; // one call never asks for more than 1 MiB; keeps DRBG use bounded
 
+/**
+ * Small requests (nonces, ids) are served from a 4 KiB block of OS randomness, each byte handed out
+ * once and zeroed in the block as it goes: one call into OpenSSL per block instead of one per nonce,
+ * which was ≈ 5 % of sealing 1 KiB (issue 14). Larger requests go to randomFillSync directly.
+ */
+const POOL_BYTES = 4096;
+const POOLED_MAX = 64;
+const pool = new Uint8Array(POOL_BYTES);
+let poolOffset = POOL_BYTES;
+
+function pooledRandomBytes(length: number): Uint8Array {
+  if (poolOffset + length > POOL_BYTES) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  const end = poolOffset + length;
+  const out = pool.slice(poolOffset, end);
+  pool.fill(0, poolOffset, end);
+  poolOffset = end;
+  return out;
+}
+
 export const systemRng: Rng = Object.freeze({
   insecure: false,
   randomBytes(length: number): Uint8Array {
     assertInteger('length', length, 0, MAX_REQUEST);
-    return randomFillSync(new Uint8Array(length));
+    return length <= POOLED_MAX ? pooledRandomBytes(length) : randomFillSync(new Uint8Array(length));
   },
 });
 

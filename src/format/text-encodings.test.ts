@@ -76,3 +76,29 @@ test('base64: only canonical text in each dialect', () => {
   assert.throws(() => decodeBase64('a+b/', 'base64url'), einval);
   assert.throws(() => decodeBase64(7 as unknown as string), einval);
 });
+
+test('base64: a text is accepted exactly when it is the encoding of what it decodes to', () => {
+  // The definition of canonical (RFC 4648 §3.5), as a reference: Buffer's lax decoder, re-encoded.
+  const reference = (text: string, variant: 'base64' | 'base64-nopad' | 'base64url') => {
+    const bytes = Buffer.from(text, variant === 'base64url' ? 'base64url' : 'base64');
+    const again = bytes.toString(variant === 'base64url' ? 'base64url' : 'base64');
+    return (variant === 'base64-nopad' ? again.replace(/=+$/, '') : again) === text;
+  };
+  const chars = fc.constantFrom(...'AQgwBCDPpa09+/-_= \n.'.split(''));
+  fc.assert(
+    fc.property(fc.array(chars, { maxLength: 12 }), (list) => {
+      const text = list.join('');
+      for (const variant of ['base64', 'base64-nopad', 'base64url'] as const) {
+        let accepted = true;
+        try {
+          decodeBase64(text, variant);
+        } catch (error) {
+          assert.ok(einval(error));
+          accepted = false;
+        }
+        assert.equal(accepted, reference(text, variant), `${variant} ${JSON.stringify(text)}`);
+      }
+    }),
+    { numRuns: 5000 },
+  );
+});
