@@ -92,7 +92,7 @@ function stranger(deviceId = 'eeeeeeeeeeeeeeee'): MemoryActor {
   );
 }
 
-export function runCircleSuite(name: string, makeServer: () => Promise<CircleServer>): void {
+export function runCircleSuite(name: string, makeServer: (now: () => number) => Promise<CircleServer>): void {
   describe(`device circle (SPEC §17.9) on ${name}`, () => {
     const cleanups: (() => Promise<void>)[] = [];
     after(async () => {
@@ -101,7 +101,9 @@ export function runCircleSuite(name: string, makeServer: () => Promise<CircleSer
 
     /** A fresh server, its URL, the lies a test may set, devices on a clock the test may move. */
     async function world() {
-      const server = await makeServer();
+      // One clock for the devices and the server, so a test can move time past an invite's expiry.
+      const clock = { now: Date.now() };
+      const server = await makeServer(() => clock.now);
       const scheme = `circle${++schemes}:`;
       const lies: Lies = {};
       const unregister = registerSyncTransport(scheme, (url, signer) =>
@@ -111,7 +113,6 @@ export function runCircleSuite(name: string, makeServer: () => Promise<CircleSer
         unregister();
         await server.close();
       });
-      const clock = { now: Date.now() };
       const device = async () => {
         const made = await tempKeystore({ clock: () => clock.now });
         cleanups.push(made.cleanup);

@@ -8,6 +8,7 @@ import { type ItemBody, sealItemRecord } from '../keychain/record.js';
 import type { DeviceSigner } from '../sync/transport.js';
 import { toWire, type WireRecord } from '../sync/wire-record.js';
 import { MemorySyncService } from './memory-sync-transport.js';
+import { runSyncTransportSuite } from './sync-transport-suite.js';
 
 const rng = insecureSeededRng(new TextEncoder().encode('memory sync transport'));
 const classKey = new Uint8Array(32).fill(7);
@@ -83,4 +84,10 @@ test('an invite mailbox takes one request and one reply, then is gone; an expire
   await a.openInvite({ mailboxId: 'm2', expiresAt: Date.now() + 60_000 });
   service.now = () => Date.now() + 120_000;
   await assert.rejects(joiner.postJoinRequest('m2', Uint8Array.of(1)), code('ENOENT'));
+});
+
+// The same contract suite the real server passes (src/sync/server/suite-*.test.ts), on the model.
+runSyncTransportSuite('the in-process model', async () => {
+  const service = new MemorySyncService();
+  return { connect: (s) => service.transport(s), close: async () => {} };
 });

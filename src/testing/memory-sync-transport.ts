@@ -31,7 +31,13 @@ export interface MemoryAccount {
   records: Map<string, { record: WireRecord; seq: number }>;
   seq: number;
   manifests: Map<string, Uint8Array>;
-  subscribers: Set<(event: PushEvent) => void>;
+  subscribers: Set<Subscriber>;
+}
+
+interface Subscriber {
+  deviceId: string;
+  onEvent(event: PushEvent): void;
+  onClose?: (error?: Error) => void;
 }
 
 interface Mailbox {
@@ -136,6 +142,12 @@ class MemorySyncTransport implements SyncTransport {
       return this.#trip(circle, { ok: false, current: account.circle });
     account.circle = { version: circle.version, document: circle.document };
     account.devices = new Set(circle.devices.map((d) => d.deviceId));
+    // A device dropped from the circle loses its push subscription, as on the real server.
+    for (const sub of account.subscribers)
+      if (!account.devices.has(sub.deviceId)) {
+        account.subscribers.delete(sub);
+        queueMicrotask(() => sub.onClose?.(new CofferError('EPERM', 'device removed from the circle')));
+      }
     return this.#trip(circle, { ok: true });
   }
 
@@ -148,7 +160,8 @@ class MemorySyncTransport implements SyncTransport {
 
   async postJoinRequest(mailboxId: string, request: Uint8Array): Promise<void> {
     const box = this.#mailbox(mailboxId);
-    if (box.closed || box.request) throw new CofferError('EALREADY', 'this invite was already used');
+    if (box.closed) throw new CofferError('ENOENT', 'no such invite (expired or used)');
+    if (box.request) throw new CofferError('EALREADY', 'this invite was already used');
     box.request = Uint8Array.from(request);
     this.#trip(request, null);
   }
@@ -177,18 +190,22 @@ class MemorySyncTransport implements SyncTransport {
 
   async putRecords(puts: readonly RecordPut[]): Promise<RecordPutResult[]> {
     const account = this.#account();
-    for (const put of puts) fromWire(put.record);
+    // The whole batch is checked before anything is stored (SPEC §17.8).
+    for (const { record, ifGencount } of puts) {
+      fromWire(record);
+      if (record.gencount <= ifGencount)
+        throw new CofferError('EINVAL', `record ${record.uuid}: gencount must exceed ifGencount`);
+      if (ifGencount > 0 && !account.records.has(record.uuid))
+        throw new CofferError('ENOENT', `record ${record.uuid}: no stored copy at gencount ${ifGencount}`);
+    }
     const results: RecordPutResult[] = puts.map(({ record, ifGencount }) => {
       const current = account.records.get(record.uuid);
-      if ((current?.record.gencount ?? 0) !== ifGencount || record.gencount <= ifGencount) {
-        if (!current)
-          throw new CofferError('EINVAL', `record ${record.uuid}: gencount must exceed ifGencount`);
-        return { uuid: record.uuid, ok: false, current: clone(current.record) };
-      }
+      if ((current?.record.gencount ?? 0) !== ifGencount)
+        return { uuid: record.uuid, ok: false, current: clone(current!.record) };
       const seq = ++account.seq;
       account.records.set(record.uuid, { record: clone(record), seq });
       const event = { uuid: record.uuid, gencount: record.gencount, seq, deviceId: this.#signer!.deviceId };
-      for (const notify of account.subscribers) queueMicrotask(() => notify({ ...event }));
+      for (const sub of account.subscribers) queueMicrotask(() => sub.onEvent({ ...event }));
       return { uuid: record.uuid, ok: true, seq };
     });
     return this.#trip(puts, results);
@@ -238,10 +255,14 @@ class MemorySyncTransport implements SyncTransport {
     );
   }
 
-  async subscribe(onEvent: (event: PushEvent) => void): Promise<() => void> {
+  async subscribe(
+    onEvent: (event: PushEvent) => void,
+    onClose?: (error?: Error) => void,
+  ): Promise<() => void> {
     const account = this.#account();
-    account.subscribers.add(onEvent);
-    return () => account.subscribers.delete(onEvent);
+    const sub: Subscriber = { deviceId: this.#signer!.deviceId, onEvent, ...(onClose ? { onClose } : {}) };
+    account.subscribers.add(sub);
+    return () => account.subscribers.delete(sub);
   }
 
   async close(): Promise<void> {

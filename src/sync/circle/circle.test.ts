@@ -3,7 +3,8 @@
 import { runCircleSuite } from '../../testing/circle-suite.js';
 import { MemorySyncService } from '../../testing/memory-sync-transport.js';
 
-runCircleSuite('the in-process server model', async () => {
+runCircleSuite('the in-process server model', async (now) => {
   const service = new MemorySyncService();
+  service.now = now;
   return { connect: (_url, signer) => service.transport(signer), close: async () => {} };
 });
