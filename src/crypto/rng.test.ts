@@ -16,6 +16,24 @@ test('systemRng returns fresh bytes of the requested length and is not insecure'
   assert.throws(() => systemRng.randomBytes(1.5), { code: 'EINVAL' });
 });
 
+test('systemRng: small requests from its pool are fresh, own their memory and never repeat', () => {
+  const seen = new Set<string>();
+  // 3 000 requests of 12 to 64 bytes cross many 4 KiB pool refills, and odd sizes straddle them.
+  for (let i = 0; i < 3000; i++) {
+    const length = 12 + (i % 53);
+    const bytes = systemRng.randomBytes(length);
+    assert.equal(bytes.length, length);
+    assert.equal(bytes.buffer.byteLength, length, 'a view of the pool would expose the bytes after it');
+    const hex = toHex(bytes.subarray(0, 12));
+    assert.ok(!seen.has(hex), 'repeated bytes');
+    seen.add(hex);
+  }
+  assert.equal(systemRng.randomBytes(0).length, 0);
+  const large = systemRng.randomBytes(100_000);
+  assert.equal(large.length, 100_000);
+  assert.ok(large.some((b) => b !== 0));
+});
+
 test('insecureSeededRng: same seed gives the same stream, another seed another', () => {
   const seed = new Uint8Array(32).fill(7);
   const a = insecureSeededRng(seed);
