@@ -1,4 +1,4 @@
-// Entry point of `npm run bench` (node dist/bench/index.js [--only <group>]): runs every benchmark
+// Entry point of `npm run bench` (node dist/bench/index.js [--only <group>] [--keys N]): runs every benchmark
 // group, prints a readable table (name, ops/s, baseline, ratio, goal, ✓/✗) and then one JSON line
 // `{"node": …, "rows": [...]}` for machines. A missed goal is printed clearly but does not fail the
 // command: timings on shared machines are noisy, and the numbers are for people to read.
@@ -15,11 +15,15 @@ import { benchKeyImport } from './key-import.js';
 import { benchKeychain } from './keychain.js';
 import { benchKeystore } from './keystore.js';
 import { benchPaging } from './paging.js';
+import { benchScale } from './scale.js';
 import { benchStorage } from './storage.js';
 import { benchStream } from './stream.js';
 import { benchSyncServer } from './sync-server.js';
 import { benchTree } from './tree.js';
 import { benchUnlock } from './unlock.js';
+
+/** Set by `--keys N` before the groups run: the size of the scale group's large keystore. */
+const scaleOptions: { keys?: number } = {};
 
 export const BENCH_GROUPS: Readonly<Record<string, () => Promise<BenchRow[]>>> = {
   symmetric: benchSymmetric,
@@ -30,6 +34,7 @@ export const BENCH_GROUPS: Readonly<Record<string, () => Promise<BenchRow[]>>> =
   dir: benchDir,
   tree: benchTree,
   keystore: benchKeystore,
+  scale: () => benchScale(scaleOptions),
   unlock: benchUnlock,
   daemon: benchDaemon,
   backup: benchBackup,
@@ -40,23 +45,28 @@ export const BENCH_GROUPS: Readonly<Record<string, () => Promise<BenchRow[]>>> =
   paging: benchPaging,
 };
 
-function parseArgs(argv: string[]): { only: string | undefined } {
+function parseArgs(argv: string[]): { only: string | undefined; keys: number | undefined } {
   let only: string | undefined;
+  let keys: number | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
-    if (arg === '--only') {
+    if (arg === '--keys' || arg?.startsWith('--keys=')) {
+      const value = arg === '--keys' ? argv[++i] : arg.slice('--keys='.length);
+      keys = Number(value);
+      if (!Number.isSafeInteger(keys) || keys < 2000) throw new Error('--keys needs an integer ≥ 2000');
+    } else if (arg === '--only') {
       only = argv[++i];
       if (only === undefined) throw new Error('--only needs a group name');
     } else if (arg?.startsWith('--only=')) {
       only = arg.slice('--only='.length);
     } else {
-      throw new Error(`unknown argument ${arg}; usage: bench [--only <group>]`);
+      throw new Error(`unknown argument ${arg}; usage: bench [--only <group>] [--keys N]`);
     }
   }
   if (only !== undefined && !(only in BENCH_GROUPS)) {
     throw new Error(`unknown group ${only}; one of ${Object.keys(BENCH_GROUPS).join(', ')}`);
   }
-  return { only };
+  return { only, keys };
 }
 
 /** ✓ when the goal is met, ✗ when missed, blank when the row has no goal. */
@@ -105,7 +115,8 @@ export function formatTable(rows: BenchRow[]): string {
 }
 
 export async function main(argv: string[]): Promise<BenchRow[]> {
-  const { only } = parseArgs(argv);
+  const { only, keys } = parseArgs(argv);
+  if (keys !== undefined) scaleOptions.keys = keys;
   const rows: BenchRow[] = [];
   for (const [group, run] of Object.entries(BENCH_GROUPS)) {
     if (only !== undefined && group !== only) continue;

@@ -291,8 +291,8 @@ export class KeyManager {
     const prefix = `keystore/${filter.app ? `${filter.app}/` : ''}${filter.purpose ? `${filter.purpose}/` : ''}`;
     const now = s.now();
     const out: KeyInfo[] = [];
-    for (const record of await s.storage.list(prefix)) {
-      if (!record.key.endsWith('/meta')) continue;
+    // Meta records only (SPEC §4.6): version records are neither read nor checked against the tree.
+    for (const record of await s.storage.listEnding(prefix, '/meta')) {
       out.push(effectiveKey(openRecord<KeyInfo>(keys.barrier, record.key, record.value), now));
     }
     return out;

@@ -5,9 +5,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { CofferError } from '../errors.js';
+import { openStorage } from '../storage/open.js';
 import { tempKeystore } from '../testing/keystore.js';
 import { cursorKey, openCursor, sealCursor } from './key-pages.js';
 import type { Keystore } from './keystore.js';
+import { versionKey } from './session.js';
 import type { KeyPageRequest } from './surface.js';
 import type { KeyInfo } from './types.js';
 
@@ -154,3 +156,32 @@ test('cursor vector (SPEC §4.6): the cursor key and a sealed cursor open to the
 const CURSOR_KEY_HEX = '47cef07659315abd9718de78678518c0f9b29edc8d80d03704587f21f5c263e4';
 const VECTOR_CURSOR =
   'AQcHBwcHBwcHBwcHB479_UfKzwxWo2Yd_hxghjjoxii3lWN3X9aKJ1Scudu6ZdcJTzt6Nu2BvMqe1SH9xYbgBH4CXV97nln7CYTVegYevZJVAKqb_4zb2w';
+
+test('listing reads meta records only: a damaged version record fails its key’s use, never a listing', async () => {
+  const { ks, url, cleanup } = await tempKeystore();
+  try {
+    const [damaged, other] = await ks.createKeys([
+      { app: 'billing', purpose: 'sign', algorithm: 'ed25519' },
+      { app: 'billing', purpose: 'sign', algorithm: 'ed25519' },
+    ]);
+    // Someone who can write the store's rows replaces the version record (the tree no longer agrees).
+    const raw = await openStorage(url);
+    try {
+      const key = versionKey(damaged!, 1);
+      const record = await raw.get(key);
+      await raw.write([
+        { op: 'put', key, value: new Uint8Array(record!.value.length), expectRevision: record!.revision },
+      ]);
+    } finally {
+      await raw.close();
+    }
+    const ids = (list: KeyInfo[]) => list.map((k) => k.id).sort();
+    const expected = [damaged!.id, other!.id].sort();
+    assert.deepEqual(ids(await ks.listKeys({ app: 'billing' })), expected);
+    assert.deepEqual(ids((await ks.listKeysPage({ app: 'billing', limit: 10 })).keys), expected);
+    await assert.rejects(ks.sign(damaged!.id, new Uint8Array(8)), { code: 'EBADMSG' });
+    assert.equal((await ks.sign(other!.id, new Uint8Array(8))).signature.length, 64);
+  } finally {
+    await cleanup();
+  }
+});

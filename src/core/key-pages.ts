@@ -1,6 +1,6 @@
 // Paged key listing (SPEC §4.6): `listKeysPage` returns at
 // most `limit` keys in record-key order (app, purpose, id) and an opaque cursor to continue after the
-// last one. Only `…/meta` records are opened; version records are skipped unopened. Paging by position
+// last one. Only `…/meta` records are read (Storage.listEnding); version records are never read. Paging by position
 // (the cursor is the last listed meta key) is what makes a walk visit every key that exists throughout
 // exactly once while keys are created or deleted between pages. The cursor is sealed (AES-256-GCM
 // under a key derived from the record barrier key, bound to the listing's prefix), so it reveals
@@ -84,24 +84,18 @@ export async function listKeysPage(
 ): Promise<KeyPage> {
   const { prefix, limit } = checkRequest(request);
   const key = cursorKey(s.keys.barrier);
-  let after = request.cursor === undefined ? undefined : openCursor(key, prefix, request.cursor);
+  const after = request.cursor === undefined ? undefined : openCursor(key, prefix, request.cursor);
   const now = s.now();
   const keys: KeyInfo[] = [];
-  // A key has a meta record and one record per version; ask for a few records per key wanted.
-  const chunk = Math.min(4 * (limit + 1), 4000);
-  let more = false;
-  for (;;) {
-    const records = await s.storage.list(prefix, { ...(after !== undefined ? { after } : {}), limit: chunk });
-    for (const record of records) {
-      if (!record.key.endsWith('/meta')) continue;
-      if (keys.length === limit) {
-        more = true;
-        break;
-      }
-      keys.push(effective(openRecord<KeyInfo>(s.keys.barrier, record.key, record.value), now));
-    }
-    if (more || records.length < chunk) break;
-    after = records[records.length - 1]?.key;
+  // Meta records only, one more than asked for (to know whether a cursor is needed); version
+  // records are neither read nor checked against the tree.
+  const records = await s.storage.listEnding(prefix, '/meta', {
+    ...(after !== undefined ? { after } : {}),
+    limit: limit + 1,
+  });
+  const more = records.length > limit;
+  for (const record of records.slice(0, limit)) {
+    keys.push(effective(openRecord<KeyInfo>(s.keys.barrier, record.key, record.value), now));
   }
   const last = keys[keys.length - 1];
   if (!more || last === undefined) return { keys };

@@ -1,7 +1,7 @@
 // Secret key material per algorithm (SPEC §3): generation, public key derivation, and wrapping under
 // the key-wrap key with associated data that binds app, purpose, key id, version and algorithm.
 import * as kem from '../crypto/kem.js';
-import type { Rng } from '../crypto/rng.js';
+import { type Rng, systemRng } from '../crypto/rng.js';
 import * as sig from '../crypto/sig.js';
 import { CofferError } from '../errors.js';
 import { textEncoder } from './encoding.js';
@@ -30,6 +30,12 @@ export interface Material {
 
 /** New secret material for a key version, drawn from the keystore RNG (seeded only in test mode). */
 export function generateMaterial(alg: KeyAlgorithm, rng: Rng): Material {
+  // On the OS CSPRNG, signing pairs come from OpenSSL's generator with no seed import (issue 14:
+  // the import was most of a key's creation cost); a caller's own rng keeps the seeded path.
+  if (rng === systemRng && isSignatureAlgorithm(alg)) {
+    const { secretKey, publicKey } = sig.keygen(alg);
+    return { secret: secretKey, publicKey };
+  }
   const seed = rng.randomBytes(32);
   if (isSignatureAlgorithm(alg)) {
     const { secretKey, publicKey } = sig.keygen(alg, seed);

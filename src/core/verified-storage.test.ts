@@ -109,3 +109,61 @@ test('another writer between the root read and the record read is not a replay; 
     dir.remove();
   }
 });
+
+test('listEnding: the backend filter and the fallback give the same verified records; a changed one is EBADMSG', async () => {
+  const dir = tempDir('coffer-verified-ending-');
+  const raw = await openStorage(`sqlite:${join(dir.path, 'store.db')}`, { create: true });
+  try {
+    assert.equal(typeof raw.listEnding, 'function');
+    // The same store seen through a backend without listEnding: the core pages and filters itself.
+    const { storage: plain } = holdingRootReads(raw);
+    const filtered = new VerifiedStorage(raw, () => treeKey);
+    const fallback = new VerifiedStorage(plain, () => treeKey);
+    filtered.allowMissingRoot(true);
+    const ops = [];
+    for (let k = 0; k < 150; k++) {
+      ops.push({ op: 'put' as const, key: `keystore/app/p/k${k}/meta`, value: bytes(`meta ${k}`) });
+      ops.push({ op: 'put' as const, key: `keystore/app/p/k${k}/v1`, value: bytes(`v1 ${k}`) });
+      if (k % 3 === 0)
+        ops.push({ op: 'put' as const, key: `keystore/app/p/k${k}/v2`, value: bytes(`v2 ${k}`) });
+    }
+    await filtered.write(ops);
+    filtered.allowMissingRoot(false);
+    const metas = ops
+      .filter((op) => op.key.endsWith('/meta'))
+      .map((op) => op.key)
+      .sort();
+    for (const vs of [filtered, fallback]) {
+      assert.deepEqual(
+        (await vs.listEnding('keystore/app/', '/meta')).map((r) => r.key),
+        metas,
+      );
+      const page = await vs.listEnding('keystore/', '/meta', { after: metas[9]!, limit: 7 });
+      assert.deepEqual(
+        page.map((r) => r.key),
+        metas.slice(10, 17),
+      );
+      assert.equal((await vs.listEnding('keystore/app/', '/meta', { limit: 1000 })).length, 150);
+    }
+    // A version record changed behind the tree's back is not read by a meta listing; a meta record is.
+    const v1 = await raw.get('keystore/app/p/k5/v1');
+    await raw.write([
+      { op: 'put', key: 'keystore/app/p/k5/v1', value: bytes('forged'), expectRevision: v1!.revision },
+    ]);
+    assert.equal((await filtered.listEnding('keystore/app/', '/meta')).length, 150);
+    const meta = await raw.get('keystore/app/p/k7/meta');
+    await raw.write([
+      { op: 'put', key: 'keystore/app/p/k7/meta', value: bytes('forged'), expectRevision: meta!.revision },
+    ]);
+    for (const vs of [filtered, fallback]) {
+      await assert.rejects(vs.listEnding('keystore/app/', '/meta'), (error: unknown) => {
+        assert.ok(error instanceof RollbackError, String(error));
+        assert.equal((error as RollbackError).code, 'EBADMSG');
+        return true;
+      });
+    }
+  } finally {
+    await raw.close();
+    dir.remove();
+  }
+});

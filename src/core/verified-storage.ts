@@ -293,6 +293,37 @@ export class VerifiedStorage implements Storage {
     return this.#verifyAll(await this.#rawList(prefix, options), state);
   }
 
+  /**
+   * `list` keeping only the records whose key ends with `suffix` (a key's meta records without its
+   * version records, SPEC §4.6): the backend filters when it can (Storage.listEnding), and the records
+   * left out are never checked against the tree. `limit` counts the records returned.
+   */
+  async listEnding(prefix: string, suffix: string, options: ListOptions = {}): Promise<StoredRecord[]> {
+    const state = await this.#readRoot();
+    const keep = (r: StoredRecord) => r.key.endsWith(suffix) && !r.key.startsWith(TREE_PREFIX);
+    if (this.#raw.listEnding) {
+      const records = await this.#raw.listEnding(prefix, suffix, options);
+      return this.#verifyAll(records.filter(keep), state);
+    }
+    const out: StoredRecord[] = [];
+    let after = options.after;
+    // Without the backend's filter: read in pages and keep the matches, up to `limit` of them.
+    for (;;) {
+      const want = options.limit === undefined ? undefined : Math.max(64, options.limit - out.length);
+      const page = await this.#raw.list(prefix, {
+        ...(after !== undefined ? { after } : {}),
+        ...(want !== undefined ? { limit: want } : {}),
+      });
+      for (const record of page) {
+        if (options.limit !== undefined && out.length === options.limit) break;
+        if (keep(record)) out.push(record);
+      }
+      if (want === undefined || page.length < want || out.length === options.limit) break;
+      after = page[page.length - 1]!.key;
+    }
+    return this.#verifyAll(out, state);
+  }
+
   async changedSince(generation: number): Promise<StoredRecord[]> {
     const state = await this.#readRoot();
     const records = (await this.#raw.changedSince(generation)).filter((r) => !r.key.startsWith(TREE_PREFIX));

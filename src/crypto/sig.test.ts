@@ -101,6 +101,29 @@ test('keygen without a seed is random and every pair signs and verifies, message
   }
 });
 
+test('keygen without a seed (the native generator) returns the pair a seeded secret derives', () => {
+  for (const alg of sig.SIG_ALGORITHMS) {
+    for (let i = 0; i < 20; i++) {
+      const pair = sig.keygen(alg);
+      assert.equal(Object.getPrototypeOf(pair.secretKey), Uint8Array.prototype, alg);
+      assert.equal(Object.getPrototypeOf(pair.publicKey), Uint8Array.prototype, alg);
+      assert.equal(pair.secretKey.byteLength, pair.secretKey.buffer.byteLength, `${alg}: own memory`);
+      assert.deepEqual(sig.publicKey(alg, pair.secretKey), pair.publicKey, alg);
+    }
+  }
+  // An ECDSA scalar below 2^248 comes out of OpenSSL one byte short: it must be left-padded to 32.
+  for (const alg of ['ecdsa-p256', 'secp256k1'] as const) {
+    let padded: sig.SigKeyPair | undefined;
+    for (let i = 0; i < 50_000 && !padded; i++) {
+      const pair = sig.keygen(alg);
+      if (pair.secretKey[0] === 0) padded = pair;
+    }
+    assert.ok(padded, `${alg}: no scalar with a leading zero byte in 50 000 tries`);
+    assert.equal(padded.secretKey.length, 32);
+    assert.deepEqual(sig.publicKey(alg, padded.secretKey), padded.publicKey, alg);
+  }
+});
+
 test('outputs are plain Uint8Arrays (not Buffers) and never alias caller or cache memory', () => {
   for (const alg of sig.SIG_ALGORITHMS) {
     const seed = SEED.slice();

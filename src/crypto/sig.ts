@@ -8,6 +8,7 @@
 // It throws EINVAL only when the caller passed something that is not a valid argument at all: an
 // unknown alg, a non-Uint8Array, bad options, or a malformed public key (wrong length, bad SEC 1
 // prefix, not a curve point, non-canonical Ed25519 encoding) — a caller bug, not a forgery.
+import { createECDH, generateKeyPairSync } from 'node:crypto';
 import { CofferError } from '../errors.js';
 import { assertBytes, assertOneOf, wipe } from './bytes.js';
 import { nativeSupport } from './features.js';
@@ -109,9 +110,51 @@ function secretFromSeed(alg: SigAlgorithm, seed: Uint8Array): Uint8Array {
   return seed.slice();
 }
 
-/** A new key pair; with a 32-byte `seed` the result is fully deterministic. */
+/**
+ * A fresh pair made by OpenSSL's own generator, with both halves read off the generated key: no
+ * import of the secret back into OpenSSL, which cost several key generations (issue 14). The secret
+ * has the form a seeded keygen produces — the 32-byte Ed25519 seed, or a uniform ECDSA scalar in
+ * [1, n-1] left-padded to 32 bytes — so the rest of the keystore cannot tell the two apart.
+ */
+function nativeFreshPair(alg: SigAlgorithm): SigKeyPair | undefined {
+  if (alg === 'ed25519' && nativeSupport.ed25519) {
+    const jwk = generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' });
+    const d = Buffer.from(jwk.d ?? '', 'base64url');
+    const x = Buffer.from(jwk.x ?? '', 'base64url');
+    if (d.length !== 32 || x.length !== 32)
+      throw new CofferError('EINTERNAL', 'ed25519: OpenSSL exported a key of the wrong size');
+    // Own copies: a small Buffer.from lives in Node's shared pool, which a secret must not.
+    const pair = { secretKey: Uint8Array.from(d), publicKey: Uint8Array.from(x) };
+    d.fill(0);
+    return pair;
+  }
+  const curve = alg === 'ecdsa-p256' && nativeSupport.p256 ? 'prime256v1' : undefined;
+  const k1 = alg === 'secp256k1' && nativeSupport.secp256k1 ? 'secp256k1' : undefined;
+  const name = curve ?? k1;
+  if (name === undefined) return undefined;
+  const ecdh = createECDH(name);
+  ecdh.generateKeys();
+  const scalar = ecdh.getPrivateKey();
+  // getPrivateKey drops leading zero bytes; the stored form is always 32 bytes.
+  const secretKey = new Uint8Array(32);
+  secretKey.set(scalar, 32 - scalar.length);
+  scalar.fill(0);
+  const publicKey = Uint8Array.from(
+    ecdh.getPublicKey(null, alg === 'secp256k1' ? 'compressed' : 'uncompressed'),
+  );
+  return { secretKey, publicKey };
+}
+
+/**
+ * A new key pair; with a 32-byte `seed` the result is fully deterministic. Without one, the native
+ * generator makes the pair when there is one (nativeFreshPair), else a random seed goes the seeded way.
+ */
 export function keygen(alg: SigAlgorithm, seed?: Uint8Array): SigKeyPair {
   assertAlg(alg);
+  if (seed === undefined) {
+    const fresh = nativeFreshPair(alg);
+    if (fresh) return fresh;
+  }
   if (seed !== undefined) assertBytes('seed', seed, SIG_LENGTHS[alg].seed);
   const source = seed ?? systemRng.randomBytes(SIG_LENGTHS[alg].seed);
   let secretKey: Uint8Array;

@@ -91,6 +91,21 @@ export function checkPrefix(prefix: unknown): asserts prefix is string {
   }
 }
 
+/** A listing's key ending (Storage.listEnding): 1 to 128 key characters, '/' included. */
+export function checkKeySuffix(suffix: unknown): string {
+  if (
+    typeof suffix !== 'string' ||
+    suffix.length === 0 ||
+    suffix.length > MAX_SEGMENT_LENGTH ||
+    !PREFIX_CHARS.test(suffix)
+  )
+    throw new CofferError(
+      'EINVAL',
+      `invalid list ending ${excerpt(suffix)}: use 1-${MAX_SEGMENT_LENGTH} characters of [A-Za-z0-9._/-]`,
+    );
+  return suffix;
+}
+
 export interface CheckedListOptions {
   after: RecordKey | undefined;
   limit: number | undefined;

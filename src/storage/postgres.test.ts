@@ -8,6 +8,7 @@ import { after, before, test } from 'node:test';
 import pg from 'pg';
 import { type PostgresCluster, startPostgres } from '../testing/postgres.js';
 import { exerciseStorage, expectCode } from '../testing/storage-conformance.js';
+import { exerciseListEnding } from '../testing/storage-list-ending.js';
 import { exerciseReliability } from '../testing/storage-reliability.js';
 import { openStorage } from './open.js';
 import { POSTGRES_LIST_SQL } from './postgres.js';
@@ -124,7 +125,8 @@ test('postgres: prefix listing is an index range scan', async () => {
   try {
     await client.query('ANALYZE coffer_records');
     for (const sql of POSTGRES_LIST_SQL) {
-      const plan = await client.query(`EXPLAIN ${sql}`, ['app7/', 'app70', 100]);
+      const params = sql.includes('$4') ? ['app7/', 'app70', 100, '/meta'] : ['app7/', 'app70', 100];
+      const plan = await client.query(`EXPLAIN ${sql}`, params);
       const text = plan.rows.map((r: Record<string, string>) => r['QUERY PLAN']).join('\n');
       // The planner may pick a plain or a bitmap index scan; either way the primary-key index
       // bounds the range on both ends, and the table is never scanned whole.
@@ -181,6 +183,8 @@ test('postgres: generations follow commit order, so a changedSince poller misses
   );
   await Promise.all([...writers, poller].map((s) => s.close()));
 });
+
+exerciseListEnding('postgres', async () => openStorage(await newDatabase(), { create: true }));
 
 test('postgres: a server that goes away turns calls into EUNAVAIL (runs last: stops the cluster)', async () => {
   const url = await newDatabase();

@@ -14,6 +14,7 @@ import {
   type CheckedOp,
   checkBatch,
   checkGeneration,
+  checkKeySuffix,
   checkListOptions,
   checkPrefix,
   checkRecordKey,
@@ -115,9 +116,15 @@ const toRecord = (row: Row): StoredRecord => ({
 });
 
 const SELECT = 'SELECT key, value, revision FROM coffer_records';
-const listSql = (op: '>' | '>=') => `${SELECT} WHERE key ${op} $1 AND key < $2 ORDER BY key LIMIT $3`;
+const listSql = (op: '>' | '>=', ending = false) =>
+  `${SELECT} WHERE key ${op} $1 AND key < $2${ending ? ' AND right(key, length($4)) = $4' : ''} ORDER BY key LIMIT $3`;
 /** The prefix-listing queries (exported so a test can check their plan is an index range). */
-export const POSTGRES_LIST_SQL: readonly string[] = [listSql('>='), listSql('>')];
+export const POSTGRES_LIST_SQL: readonly string[] = [
+  listSql('>='),
+  listSql('>'),
+  listSql('>=', true),
+  listSql('>', true),
+];
 
 class PostgresStorage implements Storage {
   readonly kind = 'postgres' as const;
@@ -151,16 +158,23 @@ class PostgresStorage implements Storage {
     return rows[0] === undefined ? undefined : toRecord(rows[0]);
   }
 
-  async list(prefix: string, options?: ListOptions): Promise<StoredRecord[]> {
+  list(prefix: string, options?: ListOptions): Promise<StoredRecord[]> {
+    return this.#list(prefix, undefined, options);
+  }
+
+  async listEnding(prefix: string, suffix: string, options?: ListOptions): Promise<StoredRecord[]> {
+    return this.#list(prefix, checkKeySuffix(suffix), options);
+  }
+
+  async #list(prefix: string, suffix: string | undefined, options?: ListOptions): Promise<StoredRecord[]> {
     checkPrefix(prefix);
     const { after, limit } = checkListOptions(options);
     const upper = prefixUpperBound(prefix) ?? '\x7f';
     const useAfter = after !== undefined && after >= prefix;
-    const rows = await this.#query<Row>('listing records', listSql(useAfter ? '>' : '>='), [
-      useAfter ? after : prefix,
-      upper,
-      limit ?? null,
-    ]);
+    const args: unknown[] = [useAfter ? after : prefix, upper, limit ?? null];
+    if (suffix !== undefined) args.push(suffix);
+    const sql = listSql(useAfter ? '>' : '>=', suffix !== undefined);
+    const rows = await this.#query<Row>('listing records', sql, args);
     return rows.map(toRecord);
   }
 

@@ -12,6 +12,7 @@ import {
   type CheckedOp,
   checkBatch,
   checkGeneration,
+  checkKeySuffix,
   checkListOptions,
   checkPrefix,
   checkRecordKey,
@@ -160,8 +161,18 @@ const toRecord = (row: Record<string, unknown>): StoredRecord => ({
 const SELECT = 'SELECT key, value, revision FROM coffer_records';
 const LIST_FROM = `${SELECT} WHERE key >= ? AND key < ? ORDER BY key LIMIT ?`;
 const LIST_AFTER = `${SELECT} WHERE key > ? AND key < ? ORDER BY key LIMIT ?`;
+// The same ranges keeping only keys with a given ending (SPEC §4.6): the filter runs on the index
+// rows, so the values of the records left out are never copied out of SQLite.
+const ENDING = 'substr(key, -length(?)) = ?';
+const LIST_ENDING_FROM = `${SELECT} WHERE key >= ? AND key < ? AND ${ENDING} ORDER BY key LIMIT ?`;
+const LIST_ENDING_AFTER = `${SELECT} WHERE key > ? AND key < ? AND ${ENDING} ORDER BY key LIMIT ?`;
 /** The prefix-listing queries (exported so a test can check their plan is an index range). */
-export const SQLITE_LIST_SQL: readonly string[] = [LIST_FROM, LIST_AFTER];
+export const SQLITE_LIST_SQL: readonly string[] = [
+  LIST_FROM,
+  LIST_AFTER,
+  LIST_ENDING_FROM,
+  LIST_ENDING_AFTER,
+];
 
 function prepareStatements(db: Db) {
   // Every key range is one index range: the lower bound is computed in JS (the larger of the prefix
@@ -171,6 +182,8 @@ function prepareStatements(db: Db) {
     revision: db.prepare('SELECT revision FROM coffer_records WHERE key = ?'),
     listFrom: db.prepare(LIST_FROM),
     listAfter: db.prepare(LIST_AFTER),
+    listEndingFrom: db.prepare(LIST_ENDING_FROM),
+    listEndingAfter: db.prepare(LIST_ENDING_AFTER),
     changed: db.prepare(`${SELECT} WHERE revision > ? ORDER BY key`),
     generation: db.prepare('SELECT value FROM coffer_generation WHERE id = 1'),
     bump: db.prepare('UPDATE coffer_generation SET value = value + 1 WHERE id = 1 RETURNING value'),
@@ -243,20 +256,35 @@ class SqliteStorage implements Storage {
     }
   }
 
-  async list(prefix: string, options?: ListOptions): Promise<StoredRecord[]> {
+  list(prefix: string, options?: ListOptions): Promise<StoredRecord[]> {
+    return this.#list(prefix, undefined, options);
+  }
+
+  async listEnding(prefix: string, suffix: string, options?: ListOptions): Promise<StoredRecord[]> {
+    return this.#list(prefix, checkKeySuffix(suffix), options);
+  }
+
+  async #list(prefix: string, suffix: string | undefined, options?: ListOptions): Promise<StoredRecord[]> {
     checkPrefix(prefix);
     const { after, limit } = checkListOptions(options);
     this.#open();
     // Every valid key is ASCII below 0x7f, so U+007F bounds the empty prefix.
     const upper = prefixUpperBound(prefix) ?? '\x7f';
     const useAfter = after !== undefined && after >= prefix;
-    const stmt = useAfter ? this.#stmts.listAfter : this.#stmts.listFrom;
+    const stmts = this.#stmts;
+    const stmt =
+      suffix === undefined
+        ? useAfter
+          ? stmts.listAfter
+          : stmts.listFrom
+        : useAfter
+          ? stmts.listEndingAfter
+          : stmts.listEndingFrom;
+    const lower = useAfter ? after : prefix;
+    const args =
+      suffix === undefined ? [lower, upper, limit ?? -1] : [lower, upper, suffix, suffix, limit ?? -1];
     try {
-      const rows = await retryBusy(
-        () => stmt.all(useAfter ? after : prefix, upper, limit ?? -1),
-        'listing',
-        this.#path,
-      );
+      const rows = await retryBusy(() => stmt.all(...args), 'listing', this.#path);
       return rows.map(toRecord);
     } catch (error) {
       this.#fail(error, 'list');

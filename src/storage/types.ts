@@ -54,6 +54,13 @@ export interface Storage {
   list(prefix: string, options?: ListOptions): Promise<StoredRecord[]>;
 
   /**
+   * Optional: `list` keeping only the keys that end with `suffix` (a run of key characters), chosen
+   * inside the backend so the others are never read out (a key's meta records without its version
+   * records, SPEC §4.6); `limit` counts the records returned. Callers fall back to `list` and a filter.
+   */
+  listEnding?(prefix: string, suffix: string, options?: ListOptions): Promise<StoredRecord[]>;
+
+  /**
    * Applies every op atomically and durably (fsync'd before it resolves): all or none. A failed
    * condition on any op throws CofferError ECONFLICT and writes nothing. Resolves to the generation
    * the batch was written at (every written record gets this revision).

@@ -1,0 +1,256 @@
+// Scale benchmarks for `npm run bench --only scale [--keys N]` (issue 14), each a ratio measured in
+// the same run:
+//   - creation: ks.createKeys in durable batches of 1 000 (one commit each) against raw
+//     generateKeyPairSync of the same algorithm, Ed25519 and P-256, interleaved (goal ≥ 0.7);
+//   - a keystore of N keys (default 20 000; `--keys 1000000` for the full-size run) created, opened
+//     and listed page by page, with the process RSS sampled throughout (the peak is reported);
+//   - opening it against opening an empty keystore, the passphrase KDF subtracted from both;
+//   - listKeys of one app among N keys against the same app's keys in a 1 000-key keystore, p50 of
+//     each (goal: among N ≤ 1.5× among 1 000, shown as the ratio small / large ≥ 0.67).
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Keystore } from '../core/keystore.js';
+import type { CreateKeySpec, KeyAlgorithm } from '../core/types.js';
+import { derivePassphraseKey } from '../crypto/passphrase-kdf.js';
+import { FAST_KDF, passphrase } from '../testing/keystore.js';
+import type { BenchRow } from './harness.js';
+
+export interface ScaleBenchOptions {
+  /** Keys in the large keystore (default 20 000). */
+  keys?: number;
+}
+
+export const DEFAULT_SCALE_KEYS = 20_000;
+/** Apps the large keystore spreads its keys over: one app holds keys / APPS of them. */
+const APPS = 1000;
+const BATCH = 1000;
+const MiB = 1024 * 1024;
+
+const round3 = (value: number) => Number(value.toFixed(3));
+
+function median(samples: number[]): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? 0;
+}
+
+/** Samples RSS every 20 ms on the event loop (and at each mark) and keeps the peak. */
+class RssSampler {
+  peak = process.memoryUsage.rss();
+  readonly #timer = setInterval(() => this.mark(), 20);
+  mark(): void {
+    this.peak = Math.max(this.peak, process.memoryUsage.rss());
+  }
+  stop(): number {
+    clearInterval(this.#timer);
+    this.mark();
+    return this.peak;
+  }
+}
+
+function rawKeygen(alg: KeyAlgorithm): () => void {
+  if (alg === 'ed25519') return () => generateKeyPairSync('ed25519');
+  return () => generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+}
+
+/** createKeys batches against raw keygen, alternating rounds, best round of each (harness.ts). */
+async function benchCreation(root: string): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  for (const algorithm of ['ed25519', 'ecdsa-p256'] as const) {
+    const ks = await Keystore.open({
+      store: `sqlite:${join(root, `create-${algorithm}.db`)}`,
+      protector: passphrase(),
+      create: true,
+    });
+    try {
+      const raw = rawKeygen(algorithm);
+      let made = 0;
+      const spec = (i: number): CreateKeySpec => ({ app: `app${i % 10}`, purpose: 'create', algorithm });
+      let subject = 0;
+      let baseline = 0;
+      await ks.createKeys(Array.from({ length: BATCH }, (_, i) => spec(i))); // warm-up
+      for (let round = 0; round < 4; round++) {
+        let start = performance.now();
+        for (let i = 0; i < BATCH; i++) raw();
+        baseline = Math.max(baseline, (BATCH * 1000) / (performance.now() - start));
+        start = performance.now();
+        await ks.createKeys(Array.from({ length: BATCH }, (_, i) => spec(made + i)));
+        made += BATCH;
+        subject = Math.max(subject, (BATCH * 1000) / (performance.now() - start));
+      }
+      rows.push({
+        group: 'scale',
+        name: `ks.createKeys ${algorithm} on sqlite, batches of ${BATCH} (one durable commit each)`,
+        opsPerSec: subject,
+        baseline: `generateKeyPairSync ${algorithm}`,
+        baselineOpsPerSec: baseline,
+        ratio: subject / baseline,
+        goal: 0.7,
+      });
+    } finally {
+      await ks.close();
+    }
+  }
+  return rows;
+}
+
+/** Key i of the large keystore: spread over APPS apps and 4 purposes, signing and sealing keys. */
+function scaleSpec(i: number): CreateKeySpec {
+  return {
+    app: `app${i % APPS}`,
+    purpose: `p${Math.floor(i / APPS) % 4}`,
+    algorithm: i % 2 === 0 ? 'ed25519' : 'aes-256-gcm',
+  };
+}
+
+async function fill(ks: Keystore, indexes: number[], rss?: RssSampler): Promise<void> {
+  for (let from = 0; from < indexes.length; from += BATCH) {
+    await ks.createKeys(indexes.slice(from, from + BATCH).map(scaleSpec));
+    rss?.mark();
+  }
+}
+
+async function openMs(url: string): Promise<number> {
+  const start = performance.now();
+  const ks = await Keystore.open({ store: url, protector: passphrase() });
+  const ms = performance.now() - start;
+  await ks.close();
+  return ms;
+}
+
+async function listP50(ks: Keystore, app: string, count: number): Promise<number> {
+  const samples: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const start = performance.now();
+    await ks.listKeys({ app });
+    samples.push(performance.now() - start);
+  }
+  return median(samples);
+}
+
+async function benchLarge(root: string, keys: number): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  const url = `sqlite:${join(root, 'large.db')}`;
+  const rss = new RssSampler();
+  try {
+    let ks = await Keystore.open({ store: url, protector: passphrase(), create: true });
+    const createStart = performance.now();
+    try {
+      await fill(
+        ks,
+        Array.from({ length: keys }, (_, i) => i),
+        rss,
+      );
+    } finally {
+      await ks.close();
+    }
+    const createMs = performance.now() - createStart;
+    const createPeak = rss.peak;
+
+    // Open: the large store against an empty one, the KDF measured alone and taken off both.
+    const emptyUrl = `sqlite:${join(root, 'empty.db')}`;
+    await (await Keystore.open({ store: emptyUrl, protector: passphrase(), create: true })).close();
+    const kdf: number[] = [];
+    const large: number[] = [];
+    const empty: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const start = performance.now();
+      derivePassphraseKey(FAST_KDF, 'correct horse battery staple', randomBytes(32)).fill(0);
+      kdf.push(performance.now() - start);
+      empty.push(await openMs(emptyUrl));
+      large.push(await openMs(url));
+      rss.mark();
+    }
+    const kdfMs = median(kdf);
+    const emptyMs = Math.max(0.1, median(empty) - kdfMs);
+    const largeMs = Math.max(0.1, median(large) - kdfMs);
+    rows.push({
+      group: 'scale',
+      name: `open a ${keys}-key keystore (KDF excluded)`,
+      opsPerSec: 1000 / largeMs,
+      baseline: 'open an empty keystore (KDF excluded)',
+      baselineOpsPerSec: 1000 / emptyMs,
+      ratio: emptyMs / largeMs,
+      goal: 0.5,
+      extra: { ms: round3(largeMs), emptyMs: round3(emptyMs), kdfMs: round3(kdfMs) },
+    });
+
+    // Listing one app: the same keys in a 1 000-key keystore are the baseline.
+    const inApp = Array.from({ length: keys }, (_, i) => i).filter((i) => i % APPS === 42);
+    const others: number[] = [];
+    for (let i = 0; others.length < Math.max(0, 1000 - inApp.length); i++)
+      if (i % APPS !== 42) others.push(i);
+    const small = await Keystore.open({
+      store: `sqlite:${join(root, 'small.db')}`,
+      protector: passphrase(),
+      create: true,
+    });
+    ks = await Keystore.open({ store: url, protector: passphrase() });
+    try {
+      await fill(small, [...inApp, ...others], rss);
+      const listed = (await ks.listKeys({ app: 'app42' })).length;
+      let smallP50 = Number.POSITIVE_INFINITY;
+      let largeP50 = Number.POSITIVE_INFINITY;
+      for (let round = 0; round < 3; round++) {
+        smallP50 = Math.min(smallP50, await listP50(small, 'app42', 15));
+        largeP50 = Math.min(largeP50, await listP50(ks, 'app42', 15));
+        rss.mark();
+      }
+      rows.push({
+        group: 'scale',
+        name: `listKeys one app (${listed} keys) among ${keys} keys, p50`,
+        opsPerSec: 1000 / largeP50,
+        baseline: `the same app in a ${inApp.length + others.length}-key keystore, p50`,
+        baselineOpsPerSec: 1000 / smallP50,
+        ratio: smallP50 / largeP50,
+        goal: round3(1 / 1.5),
+        extra: { p50ms: round3(largeP50), smallP50ms: round3(smallP50) },
+      });
+
+      // Every key, page by page (SPEC §4.6), so memory stays bounded whatever the count.
+      const listStart = performance.now();
+      let seen = 0;
+      let cursor: string | undefined;
+      do {
+        const page = await ks.listKeysPage({ limit: 1000, ...(cursor !== undefined ? { cursor } : {}) });
+        seen += page.keys.length;
+        cursor = page.cursor;
+        rss.mark();
+      } while (cursor !== undefined);
+      const listMs = performance.now() - listStart;
+      if (seen !== keys) throw new Error(`listed ${seen} keys of ${keys}`);
+      const peak = rss.stop();
+      rows.push({
+        group: 'scale',
+        name: `create, open and list (pages of 1000) ${keys} keys: peak RSS`,
+        opsPerSec: (keys * 1000) / createMs,
+        extra: {
+          createSeconds: round3(createMs / 1000),
+          listSeconds: round3(listMs / 1000),
+          createPeakMiB: Math.round(createPeak / MiB),
+          peakRssMiB: Math.round(peak / MiB),
+        },
+      });
+    } finally {
+      await small.close();
+      await ks.close();
+    }
+  } finally {
+    rss.stop();
+  }
+  return rows;
+}
+
+/** Runs the scale benchmarks: a minute or two at the default size, hours for a million keys. */
+export async function benchScale(options: ScaleBenchOptions = {}): Promise<BenchRow[]> {
+  const keys = options.keys ?? DEFAULT_SCALE_KEYS;
+  if (!Number.isSafeInteger(keys) || keys < 2 * APPS)
+    throw new Error(`--keys must be an integer ≥ ${2 * APPS}`);
+  const root = mkdtempSync(join(tmpdir(), 'coffer-bench-scale-'));
+  try {
+    return [...(await benchCreation(root)), ...(await benchLarge(root, keys))];
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
