@@ -72,7 +72,9 @@ test('every command loads its implementation', async () => {
 function loadedBy(args: string[]): string[] {
   const main = fileURLToPath(new URL('./main.js', import.meta.url));
   const hook = `data:text/javascript,${encodeURIComponent(
-    "export async function resolve(s, c, next) { const r = await next(s, c); if (r.url.includes('/dist/')) process.stderr.write('LOADED ' + r.url + '\\n'); return r; }",
+    // writeSync: the hook runs on the loader's own thread on Node ≥ 22, whose buffered stderr
+    // writes can be lost when the process exits right after.
+    "import { writeSync } from 'node:fs'; export async function resolve(s, c, next) { const r = await next(s, c); if (r.url.includes('/dist/')) writeSync(2, 'LOADED ' + r.url + '\\n'); return r; }",
   )}`;
   const register = `data:text/javascript,${encodeURIComponent(`import { register } from 'node:module'; register(${JSON.stringify(hook)});`)}`;
   const { stderr, status } = spawnSync(process.execPath, ['--import', register, main, ...args], {

@@ -84,7 +84,11 @@ async function crashRounds(store: string): Promise<void> {
   const server = await SyncServer.start({ store });
   try {
     const t = new HttpSyncTransport({ url: server.url, signer: device.signer });
-    const stored = await t.getRecords([...acked.keys()]);
+    // getRecords takes at most 1000 uuids per request (SPEC §17.8).
+    const uuids = [...acked.keys()];
+    const stored: WireRecord[] = [];
+    for (let at = 0; at < uuids.length; at += 1000)
+      stored.push(...(await t.getRecords(uuids.slice(at, at + 1000))));
     assert.equal(stored.length, acked.size, 'every acknowledged record is there');
     for (const record of stored) assert.ok(record.gencount >= acked.get(record.uuid)!.gencount);
     const all: WireRecord[] = [];
