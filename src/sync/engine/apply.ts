@@ -27,6 +27,8 @@ export interface ApplyContext {
   membership: SyncMembership;
   view: ServerView;
   maxSkewMs: number;
+  /** From the device manifests just read: uuid → gencount some device wrote, the least the server may serve. */
+  floors?: Map<string, number>;
 }
 
 export interface ApplyCounts {
@@ -92,6 +94,12 @@ async function prepare(
       );
     }
   }
+  const floor = ctx.floors?.get(wire.uuid);
+  if (floor !== undefined && wire.gencount < floor)
+    throw attack(
+      'rolled-back-gencount',
+      `item ${wire.uuid} served at gencount ${wire.gencount}; a device's signed manifest says it wrote gencount ${floor}`,
+    );
   const parsed = parseRecord(bytes);
   // SPEC §17.3: a clock too far ahead waits, unmerged, until local time has caught up.
   if (parseClock(parsed.header.clock).wall > ctx.access.host.now() + ctx.maxSkewMs) return 'deferred';

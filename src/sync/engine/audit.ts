@@ -7,7 +7,7 @@
 import { CofferError } from '../../errors.js';
 import type { SyncMembership, SyncTransport } from '../transport.js';
 import { attack } from './attacks.js';
-import { type DeviceManifest, reachOf, signManifest, verifyManifest } from './device-manifest.js';
+import { type DeviceManifest, signManifest, verifyManifest } from './device-manifest.js';
 import { type ServerView, type SyncState, sha256Hex } from './state.js';
 
 export interface AuditContext {
@@ -16,22 +16,17 @@ export interface AuditContext {
   view: ServerView;
 }
 
-/** Manifests checked, and those that describe a log position this device has not read yet. */
-export interface AuditOutcome {
-  checked: number;
-  ahead: DeviceManifest[];
-}
-
 /**
- * Verifies every stored manifest against the members' keys and this device's server view (the
- * view must be fresh: a pull just ran). Updates `state.peers` only when all pass. Throws the named
- * attack otherwise.
+ * Reads and verifies every stored manifest before the pull: both signatures under the members' keys,
+ * the account, and a generation that never goes back (SPEC §17.10.4). Updates `state.peers`. The
+ * bodies then give floors for the pull (an item a device wrote at gencount g is never below g) and
+ * are checked against the view after it (`checkAgainstView`).
  */
-export async function checkManifests(ctx: AuditContext, state: SyncState): Promise<AuditOutcome> {
+export async function readManifests(ctx: AuditContext, state: SyncState): Promise<DeviceManifest[]> {
   const stored = await ctx.transport.getDeviceManifests();
   const members = await ctx.membership.members();
   const peers = { ...state.peers };
-  const ahead: DeviceManifest[] = [];
+  const bodies: DeviceManifest[] = [];
   for (const { deviceId, manifest } of stored) {
     let body: DeviceManifest;
     try {
@@ -44,32 +39,29 @@ export async function checkManifests(ctx: AuditContext, state: SyncState): Promi
     if (body.deviceId !== deviceId)
       throw attack('forged-manifest', `manifest of device ${body.deviceId} filed as device ${deviceId}'s`);
     if (body.account !== state.accountId)
-      throw attack(
-        'forged-manifest',
-        `manifest of account ${body.account} served for account ${state.accountId}`,
-      );
+      throw attack('forged-manifest', `manifest of account ${body.account} served for account ${state.accountId}`);
     const hash = sha256Hex(manifest);
     const known = peers[deviceId];
-    const floor = known?.generation;
-    if (floor !== undefined && body.generation < floor)
+    if (known && body.generation < known.generation)
       throw attack(
         'older-manifest',
-        `device ${deviceId}'s manifest went back from generation ${floor} to ${body.generation}`,
+        `device ${deviceId}'s manifest went back from generation ${known.generation} to ${body.generation}`,
       );
     if (known && body.generation === known.generation && hash !== known.hash)
-      throw attack(
-        'older-manifest',
-        `device ${deviceId} has two different manifests at generation ${body.generation}`,
-      );
+      throw attack('older-manifest', `device ${deviceId} has two different manifests at generation ${body.generation}`);
     peers[deviceId] = { generation: body.generation, hash };
-    if (reachOf(body) > state.seq) {
-      ahead.push(body);
-      continue;
-    }
-    checkAgainstView(ctx.view, state, body);
+    bodies.push(body);
   }
   state.peers = peers;
-  return { checked: stored.length, ahead };
+  return bodies;
+}
+
+/** uuid → the highest gencount some device's manifest says it wrote: the server may serve none lower. */
+export function floorsOf(bodies: readonly DeviceManifest[]): Map<string, number> {
+  const floors = new Map<string, number>();
+  for (const body of bodies)
+    for (const w of body.wrote) if ((floors.get(w.uuid) ?? 0) < w.gencount) floors.set(w.uuid, w.gencount);
+  return floors;
 }
 
 /** The checks of a manifest at a change-log position this device has read (SPEC §17.10.4). */

@@ -9,7 +9,7 @@ import type { KeychainSyncAccess } from '../../keychain/sync-access.js';
 import { DEFAULT_MAX_SKEW_MS } from '../hlc.js';
 import type { SyncMembership, SyncTransport } from '../transport.js';
 import { attack, SyncAttackError } from './attacks.js';
-import { checkAgainstView, checkManifests, publishManifest } from './audit.js';
+import { checkAgainstView, floorsOf, publishManifest, readManifests } from './audit.js';
 import { reachOf } from './device-manifest.js';
 import { enqueueExisting } from './enqueue.js';
 import { type PullContext, pull } from './pull.js';
@@ -159,29 +159,27 @@ export class SyncEngine {
       transport: this.#transport,
     };
     try {
+      const now = this.#access.host.now();
+      const audit = forceAudit || state.lastAudit === undefined || now - state.lastAudit >= this.#auditIntervalMs;
+      const auditCtx = { transport: this.#transport, membership: this.#membership, view };
+      // Manifests first, so a record below what a device signed it wrote is refused before it is installed.
+      const manifests = audit ? await readManifests(auditCtx, state) : [];
+      if (audit) ctx.floors = floorsOf(manifests);
       const pulled = await this.#pullConsistent(ctx, state);
       const pushed = await push(ctx);
       noteWrites(state, pushed.wrote);
-      const now = this.#access.host.now();
-      const audit =
-        forceAudit || state.lastAudit === undefined || now - state.lastAudit >= this.#auditIntervalMs;
       if (audit) {
-        const outcome = await checkManifests(
-          { transport: this.#transport, membership: this.#membership, view },
-          state,
-        );
-        if (outcome.ahead.length > 0) {
+        if (manifests.some((body) => reachOf(body) > state.seq)) {
           // Another device read further than this pull: catch up once, then it must be within reach.
           await this.#pullConsistent(ctx, state);
-          for (const body of outcome.ahead) {
+          for (const body of manifests)
             if (reachOf(body) > state.seq)
               throw attack(
                 'rolled-back-log',
                 `device ${body.deviceId} read the change log up to ${reachOf(body)}; the server's ends at ${state.seq}`,
               );
-            checkAgainstView(view, state, body);
-          }
         }
+        for (const body of manifests) checkAgainstView(view, state, body);
         state.lastAudit = now;
       }
       if ((audit || pushed.pushed > 0) && state.seen) {
