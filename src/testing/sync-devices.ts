@@ -35,47 +35,40 @@ export interface DeviceSet {
   accountId: string;
   devices: TestDevice[];
   members: MemberKeys[];
+  /** Empties every keychain (keeping device ids and the shared class key) and joins a new account. */
+  reset(service: EngineSuiteService): Promise<void>;
   close(): Promise<void>;
 }
 
-export async function makeDevices(
+interface DeviceKeys {
+  ed: string;
+  ml: string;
+}
+
+/** Binds every device to a new account on `service`: signers, memberships, transports, engines. */
+async function joinAccount(
+  set: DeviceSet,
+  keys: DeviceKeys[],
   service: EngineSuiteService,
-  count: number,
-  engineOptions: Partial<SyncEngineOptions> = {},
-): Promise<DeviceSet> {
+  engineOptions: Partial<SyncEngineOptions>,
+): Promise<void> {
   const accountId = `acct-${randomBytes(6).toString('hex')}`;
-  const members: MemberKeys[] = [];
-  const devices: TestDevice[] = [];
-  const dirs: TempDir[] = [];
-  let classKey: { id: string; key: Uint8Array } | undefined;
-  for (let i = 0; i < count; i++) {
-    const { ks, url, dir } = await tempKeystore();
-    dirs.push(dir);
-    const ed = await ks.createKey({ app: 'sync', purpose: 'device-ed25519', algorithm: 'ed25519' });
-    const ml = await ks.createKey({ app: 'sync', purpose: 'device-mldsa65', algorithm: 'ml-dsa-65' });
-    const access = ks.keychain.syncAccess();
-    const meta = await access.meta();
-    if (!classKey) classKey = { id: meta.classKeyId, key: await access.exportClassKey(meta.classKeyId) };
-    else await access.installClassKey(classKey.id, classKey.key, { primary: true });
-    members.push({
-      deviceId: meta.deviceId,
-      ed25519: b64.encode((await ks.publicKey(ed.id, 'raw')) as Uint8Array),
-      mldsa65: b64.encode((await ks.publicKey(ml.id, 'raw')) as Uint8Array),
-    });
-    const device = { name: `device-${i}`, ks, url, deviceId: meta.deviceId } as TestDevice;
+  set.accountId = accountId;
+  for (const [i, device] of set.devices.entries()) {
+    const { ed, ml } = keys[i]!;
     const signer: DeviceSigner = {
       accountId,
-      deviceId: meta.deviceId,
+      deviceId: device.deviceId,
       sign: async (message) => ({
-        ed25519: (await device.ks.sign(ed.id, message)).signature,
-        mldsa65: (await device.ks.sign(ml.id, message)).signature,
+        ed25519: (await device.ks.sign(ed, message)).signature,
+        mldsa65: (await device.ks.sign(ml, message)).signature,
       }),
     };
     device.membership = {
       accountId,
-      deviceId: meta.deviceId,
+      deviceId: device.deviceId,
       signer,
-      members: async () => members,
+      members: async () => set.members,
       refresh: async () => undefined,
     };
     device.transport = await service.transport(signer);
@@ -93,18 +86,64 @@ export async function makeDevices(
       device.ks = await Keystore.open({ store: device.url, protector: passphrase() });
       device.engine = newEngine();
     };
-    devices.push(device);
   }
-  if (classKey) wipe(classKey.key);
-  await devices[0]!.transport.createAccount(accountId, {
+  await set.devices[0]!.transport.createAccount(accountId, {
     version: 1,
     document: b64.encode(new TextEncoder().encode(`test circle of ${accountId}`)),
-    devices: members,
+    devices: set.members,
   });
-  return {
-    accountId,
+}
+
+/** Deletes every keychain record but `kc/meta` and the class keys: items, history, index, sync state. */
+async function emptyKeychain(device: TestDevice): Promise<void> {
+  const access = device.ks.keychain.syncAccess();
+  const doomed = (await access.list('kc/')).filter((r) => r.key !== 'kc/meta' && !r.key.startsWith('kc/classkeys/'));
+  for (let start = 0; start < doomed.length; start += 1000) {
+    const ops = doomed.slice(start, start + 1000).map((r) => ({ op: 'delete' as const, key: r.key }));
+    await access.commit(async () => ({ ops, events: [], result: undefined }));
+  }
+}
+
+export async function makeDevices(
+  service: EngineSuiteService,
+  count: number,
+  engineOptions: Partial<SyncEngineOptions> = {},
+): Promise<DeviceSet> {
+  const members: MemberKeys[] = [];
+  const devices: TestDevice[] = [];
+  const keys: DeviceKeys[] = [];
+  const dirs: TempDir[] = [];
+  let classKey: { id: string; key: Uint8Array } | undefined;
+  for (let i = 0; i < count; i++) {
+    const { ks, url, dir } = await tempKeystore();
+    dirs.push(dir);
+    const ed = await ks.createKey({ app: 'sync', purpose: 'device-ed25519', algorithm: 'ed25519' });
+    const ml = await ks.createKey({ app: 'sync', purpose: 'device-mldsa65', algorithm: 'ml-dsa-65' });
+    keys.push({ ed: ed.id, ml: ml.id });
+    const access = ks.keychain.syncAccess();
+    const meta = await access.meta();
+    if (!classKey) classKey = { id: meta.classKeyId, key: await access.exportClassKey(meta.classKeyId) };
+    else await access.installClassKey(classKey.id, classKey.key, { primary: true });
+    members.push({
+      deviceId: meta.deviceId,
+      ed25519: b64.encode((await ks.publicKey(ed.id, 'raw')) as Uint8Array),
+      mldsa65: b64.encode((await ks.publicKey(ml.id, 'raw')) as Uint8Array),
+    });
+    devices.push({ name: `device-${i}`, ks, url, deviceId: meta.deviceId } as TestDevice);
+  }
+  if (classKey) wipe(classKey.key);
+  const set: DeviceSet = {
+    accountId: '',
     devices,
     members,
+    reset: async (next) => {
+      for (const d of devices) {
+        await d.engine.stop();
+        await d.transport.close();
+        await emptyKeychain(d);
+      }
+      await joinAccount(set, keys, next, engineOptions);
+    },
     close: async () => {
       for (const d of devices) {
         await d.engine.stop();
@@ -114,6 +153,8 @@ export async function makeDevices(
       for (const dir of dirs) dir.remove();
     },
   };
+  await joinAccount(set, keys, service, engineOptions);
+  return set;
 }
 
 /** Every device syncs in turn until a full round moves nothing (bounded). */
