@@ -19,7 +19,7 @@ type Field = 'secret' | 'account' | 'label';
 type Command =
   | { op: 'add'; dev: number }
   | { op: 'update'; dev: number; item: number; field: Field }
-  | { op: 'delete' | 'undelete' | 'sync' | 'restart'; dev: number; item: number };
+  | { op: 'delete' | 'undelete' | 'sync' | 'syncAll' | 'restart'; dev: number; item: number };
 
 const command = fc.oneof(
   { weight: 2, arbitrary: fc.record({ op: fc.constant('add' as const), dev: fc.nat(3) }) },
@@ -37,6 +37,7 @@ const command = fc.oneof(
     arbitrary: fc.record({ op: fc.constantFrom('delete' as const, 'undelete' as const), dev: fc.nat(3), item: fc.nat(7) }),
   },
   { weight: 3, arbitrary: fc.record({ op: fc.constant('sync' as const), dev: fc.nat(3), item: fc.constant(0) }) },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('syncAll' as const), dev: fc.nat(3), item: fc.constant(0) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('restart' as const), dev: fc.nat(3), item: fc.constant(0) }) },
 );
 
@@ -91,6 +92,7 @@ describe('sync convergence (property)', () => {
           } else if (c.op === 'delete' && id) await quietly(() => d.ks.keychain.delete(id));
           else if (c.op === 'undelete' && id) await quietly(() => d.ks.keychain.undelete(id));
           else if (c.op === 'sync') await d.engine.now();
+          else if (c.op === 'syncAll') await syncAll(devices, 1);
           else if (c.op === 'restart') await d.restart();
         }
         await syncAll(devices, 8);
@@ -114,7 +116,7 @@ describe('sync convergence (property)', () => {
           );
         }
       }),
-      { numRuns: Number(process.env.SYNC_PROPERTY_RUNS ?? 10), endOnFailure: true },
+      { numRuns: Number(process.env.SYNC_PROPERTY_RUNS ?? 12), endOnFailure: true },
     );
   });
 });
