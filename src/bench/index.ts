@@ -15,6 +15,7 @@ import { benchKeychain } from './keychain.js';
 import { benchKeystore } from './keystore.js';
 import { benchStorage } from './storage.js';
 import { benchStream } from './stream.js';
+import { benchSync } from './sync.js';
 import { benchTree } from './tree.js';
 import { benchUnlock } from './unlock.js';
 
@@ -32,6 +33,7 @@ export const BENCH_GROUPS: Readonly<Record<string, () => Promise<BenchRow[]>>> =
   stream: benchStream,
   cli: benchCli,
   keychain: benchKeychain,
+  sync: benchSync,
 };
 
 function parseArgs(argv: string[]): { only: string | undefined } {

@@ -33,6 +33,7 @@ import { assertBytes, fromBase64, toBase64 } from './bytes.js';
 import { BackupClient, type Call, HdClient, keyPath, RotationClient, TokenClient } from './groups.js';
 import { KeychainClient } from './keychain.js';
 import type { CofferOperations } from './surface.js';
+import { SyncEngineClient } from './sync-engine.js';
 
 export type {
   Aad,
@@ -182,6 +183,8 @@ export class CofferClient implements CofferOperations {
   readonly rotation: RotationClient;
   readonly tokens: TokenClient;
   readonly keychain: KeychainClient;
+  /** The daemon's sync engine (SPEC §17.10): `now()`, `status()`. */
+  readonly syncEngine: SyncEngineClient;
   readonly #base: RequestOptions;
   readonly #send: typeof httpRequest;
   readonly #agent: HttpAgent;
@@ -234,6 +237,7 @@ export class CofferClient implements CofferOperations {
     this.rotation = new RotationClient(json);
     this.tokens = new TokenClient(json);
     this.keychain = new KeychainClient(json);
+    this.syncEngine = new SyncEngineClient(json);
   }
 
   /** Closes idle keep-alive connections (the client can still be used afterwards). */

@@ -12,6 +12,7 @@ import { maintenanceRoutes } from './routes-maintenance.js';
 import { metricsRoutes } from './routes-metrics.js';
 import { opRoutes } from './routes-ops.js';
 import { streamRoutes } from './routes-stream.js';
+import { syncEngineRoutes } from './routes-sync-engine.js';
 
 export function allRoutes(openapi: () => unknown): Route[] {
   return [
@@ -26,5 +27,6 @@ export function allRoutes(openapi: () => unknown): Route[] {
     ...metricsRoutes,
     ...formatRoutes,
     ...itemRoutes,
+    ...syncEngineRoutes,
   ];
 }

@@ -97,7 +97,9 @@ async function joinAccount(
 /** Deletes every keychain record but `kc/meta` and the class keys: items, history, index, sync state. */
 async function emptyKeychain(device: TestDevice): Promise<void> {
   const access = device.ks.keychain.syncAccess();
-  const doomed = (await access.list('kc/')).filter((r) => r.key !== 'kc/meta' && !r.key.startsWith('kc/classkeys/'));
+  const doomed = (await access.list('kc/')).filter(
+    (r) => r.key !== 'kc/meta' && !r.key.startsWith('kc/classkeys/'),
+  );
   for (let start = 0; start < doomed.length; start += 1000) {
     const ops = doomed.slice(start, start + 1000).map((r) => ({ op: 'delete' as const, key: r.key }));
     await access.commit(async () => ({ ops, events: [], result: undefined }));

@@ -7,6 +7,7 @@ import { formatsTable } from './formats.js';
 import { hdTable } from './hd.js';
 import { itemTable } from './items.js';
 import { dataTable, keyTable } from './keys.js';
+import { syncEngineTable } from './sync-engine.js';
 
 const first = ['init', 'status', 'unlock', 'lock'];
 
@@ -17,6 +18,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   ...hdTable,
   ...formatsTable,
   ...itemTable,
+  ...syncEngineTable,
   ...maintenanceTable,
   ...adminTable.filter((c) => !first.includes(c.path[0]!)),
 ];

@@ -83,7 +83,11 @@ describe('sync engine against a lying server', () => {
       const page = await b.transport.changes(since, limit);
       return { ...page, records: [...page.records].reverse() };
     };
-    const engine = new SyncEngine({ keychain: b.ks.keychain, transport: reversing, membership: b.membership });
+    const engine = new SyncEngine({
+      keychain: b.ks.keychain,
+      transport: reversing,
+      membership: b.membership,
+    });
     await expectAttack(b, 'reordered-records', engine, () => engine.now());
     assert.equal((await b.ks.keychain.find({ service: 'p' })).items.length, 0, 'nothing installed');
     void set;
@@ -103,7 +107,11 @@ describe('sync engine against a lying server', () => {
     const stranger = await makeDevices(memoryEngineService(service), 1);
     sets.push(stranger);
     const [s] = stranger.devices as [TestDevice];
-    const theirs = await s.ks.keychain.add({ kind: 'generic-password', attributes: { service: 'theirs' }, secret: 't' });
+    const theirs = await s.ks.keychain.add({
+      kind: 'generic-password',
+      attributes: { service: 'theirs' },
+      secret: 't',
+    });
     await s.engine.now();
     const record = service.tamper(stranger.accountId).records.get(theirs.id)!.record;
     account.records.set(theirs.id, { record, seq: ++account.seq });

@@ -39,7 +39,10 @@ export async function readManifests(ctx: AuditContext, state: SyncState): Promis
     if (body.deviceId !== deviceId)
       throw attack('forged-manifest', `manifest of device ${body.deviceId} filed as device ${deviceId}'s`);
     if (body.account !== state.accountId)
-      throw attack('forged-manifest', `manifest of account ${body.account} served for account ${state.accountId}`);
+      throw attack(
+        'forged-manifest',
+        `manifest of account ${body.account} served for account ${state.accountId}`,
+      );
     const hash = sha256Hex(manifest);
     const known = peers[deviceId];
     if (known && body.generation < known.generation)
@@ -48,7 +51,10 @@ export async function readManifests(ctx: AuditContext, state: SyncState): Promis
         `device ${deviceId}'s manifest went back from generation ${known.generation} to ${body.generation}`,
       );
     if (known && body.generation === known.generation && hash !== known.hash)
-      throw attack('older-manifest', `device ${deviceId} has two different manifests at generation ${body.generation}`);
+      throw attack(
+        'older-manifest',
+        `device ${deviceId} has two different manifests at generation ${body.generation}`,
+      );
     peers[deviceId] = { generation: body.generation, hash };
     bodies.push(body);
   }

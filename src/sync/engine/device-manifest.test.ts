@@ -42,7 +42,10 @@ const member: MemberKeys = {
 const signer = {
   accountId: BODY.account,
   deviceId: BODY.deviceId,
-  sign: async (m: Uint8Array) => ({ ed25519: sign('ed25519', ed.secretKey, m), mldsa65: sign('ml-dsa-65', ml.secretKey, m) }),
+  sign: async (m: Uint8Array) => ({
+    ed25519: sign('ed25519', ed.secretKey, m),
+    mldsa65: sign('ml-dsa-65', ml.secretKey, m),
+  }),
 };
 
 describe('device manifest (SPEC §17.10.3)', () => {

@@ -160,7 +160,8 @@ export class SyncEngine {
     };
     try {
       const now = this.#access.host.now();
-      const audit = forceAudit || state.lastAudit === undefined || now - state.lastAudit >= this.#auditIntervalMs;
+      const audit =
+        forceAudit || state.lastAudit === undefined || now - state.lastAudit >= this.#auditIntervalMs;
       const auditCtx = { transport: this.#transport, membership: this.#membership, view };
       // Manifests first, so a record below what a device signed it wrote is refused before it is installed.
       const manifests = audit ? await readManifests(auditCtx, state) : [];

@@ -40,6 +40,7 @@ describe('outgoing queue under kill -9', () => {
     assert.ok(report.pushed >= acked.size);
     assert.equal((await a.engine.status()).queued, 0);
     await b.engine.now();
-    for (const [id, secret] of acked) assert.equal(Buffer.from((await b.ks.keychain.get(id)).secret).toString(), secret);
+    for (const [id, secret] of acked)
+      assert.equal(Buffer.from((await b.ks.keychain.get(id)).secret).toString(), secret);
   });
 });

@@ -8,10 +8,18 @@ import { passphrase } from '../keystore.js';
 
 const [url] = process.argv.slice(2);
 childExitWithParent();
-const ks = await Keystore.open({ store: url as string, protector: passphrase(), actor: `child:${process.pid}` });
+const ks = await Keystore.open({
+  store: url as string,
+  protector: passphrase(),
+  actor: `child:${process.pid}`,
+});
 childReady();
 for (let n = 0; ; n++) {
   const secret = `queued-${process.pid}-${n}`;
-  const info = await ks.keychain.add({ kind: 'generic-password', attributes: { service: `crash-${n}` }, secret });
+  const info = await ks.keychain.add({
+    kind: 'generic-password',
+    attributes: { service: `crash-${n}` },
+    secret,
+  });
   childAck(`${info.id} ${Buffer.from(secret).toString('hex')}`);
 }
