@@ -170,3 +170,14 @@ export async function syncAll(devices: readonly TestDevice[], rounds = 4): Promi
     if (moved === 0) return;
   }
 }
+
+/** A transport that answers as `inner` except for the calls overridden (a lossy or lying server). */
+export function wrapTransport(inner: SyncTransport, overrides: Partial<SyncTransport>): SyncTransport {
+  return new Proxy(inner, {
+    get(target, prop) {
+      if (prop in overrides) return (overrides as Record<string | symbol, unknown>)[prop];
+      const value = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}

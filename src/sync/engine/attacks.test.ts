@@ -5,8 +5,13 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { memoryEngineService } from '../../testing/engine-suite.js';
 import { MemorySyncService } from '../../testing/memory-sync-transport.js';
-import { type DeviceSet, makeDevices, syncAll, type TestDevice } from '../../testing/sync-devices.js';
-import type { SyncTransport } from '../transport.js';
+import {
+  type DeviceSet,
+  makeDevices,
+  syncAll,
+  type TestDevice,
+  wrapTransport,
+} from '../../testing/sync-devices.js';
 import { SyncEngine } from './engine.js';
 
 let sets: DeviceSet[] = [];
@@ -78,11 +83,12 @@ describe('sync engine against a lying server', () => {
     await a.ks.keychain.add({ kind: 'generic-password', attributes: { service: 'p' }, secret: 'p' });
     await a.ks.keychain.add({ kind: 'generic-password', attributes: { service: 'q' }, secret: 'q' });
     await a.engine.now();
-    const reversing: SyncTransport = Object.create(b.transport);
-    reversing.changes = async (since, limit) => {
-      const page = await b.transport.changes(since, limit);
-      return { ...page, records: [...page.records].reverse() };
-    };
+    const reversing = wrapTransport(b.transport, {
+      changes: async (since, limit) => {
+        const page = await b.transport.changes(since, limit);
+        return { ...page, records: [...page.records].reverse() };
+      },
+    });
     const engine = new SyncEngine({
       keychain: b.ks.keychain,
       transport: reversing,
@@ -154,11 +160,12 @@ describe('sync engine against a lying server', () => {
 
   it('a change log shorter than one a device already read is refused (rolled-back-log)', async () => {
     const { b, account } = await setup();
-    const reader = Object.create(b.transport) as SyncTransport;
-    reader.changes = async (since, limit) => {
-      const page = await b.transport.changes(0, limit);
-      return { ...page, records: [], nextSeq: Math.min(since, page.nextSeq) - 1 };
-    };
+    const reader = wrapTransport(b.transport, {
+      changes: async (since, limit) => {
+        const page = await b.transport.changes(0, limit);
+        return { ...page, records: [], nextSeq: Math.min(since, page.nextSeq) - 1 };
+      },
+    });
     const engine = new SyncEngine({ keychain: b.ks.keychain, transport: reader, membership: b.membership });
     await expectAttack(b, 'rolled-back-log', engine, () => engine.now());
     void account;
