@@ -169,6 +169,19 @@ export class SyncEngine {
       const pulled = await this.#pullConsistent(ctx, state);
       const pushed = await push(ctx);
       noteWrites(state, pushed.wrote);
+      // When this push's writes took exactly the next positions of the log, no other write came in
+      // between: the view is the server's set at the last of them, so the next pull need not read
+      // them back (a server lying about positions is still caught by the next digest check).
+      const seqs = pushed.wrote.map((w) => w.seq).sort((x, y) => x - y);
+      if (
+        state.seen &&
+        pushed.conflicts === 0 &&
+        seqs.length > 0 &&
+        seqs.every((q, i) => q === state.seq + 1 + i)
+      ) {
+        state.seq = seqs[seqs.length - 1]!;
+        state.seen = { digest: view.digest(), count: view.size };
+      }
       if (audit) {
         if (manifests.some((body) => reachOf(body) > state.seq)) {
           // Another device read further than this pull: catch up once, then it must be within reach.
