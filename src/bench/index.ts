@@ -19,6 +19,7 @@ import { benchScale } from './scale.js';
 import { benchStorage } from './storage.js';
 import { benchStream } from './stream.js';
 import { benchSyncServer } from './sync-server.js';
+import { benchSync } from './sync.js';
 import { benchTree } from './tree.js';
 import { benchUnlock } from './unlock.js';
 
@@ -41,8 +42,9 @@ export const BENCH_GROUPS: Readonly<Record<string, () => Promise<BenchRow[]>>> =
   stream: benchStream,
   cli: benchCli,
   keychain: benchKeychain,
-  sync: benchSyncServer,
+  syncserver: benchSyncServer,
   paging: benchPaging,
+  sync: benchSync,
 };
 
 function parseArgs(argv: string[]): { only: string | undefined; keys: number | undefined } {

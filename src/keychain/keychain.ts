@@ -29,6 +29,7 @@ import {
   type RecordHeader,
   sealItemRecord,
 } from './record.js';
+import { KeychainSyncAccess, queueOps } from './sync-access.js';
 import {
   type AddItemSpec,
   DEFAULT_HISTORY,
@@ -71,6 +72,8 @@ export class Keychain implements KeychainOperations {
   readonly #host: KeychainHost;
   readonly #classKeys: ClassKeys;
   #clock: HybridClock | undefined;
+  /** The highest clock received by sync, for a clock created after it arrived. */
+  #seenClock: string | undefined;
 
   constructor(host: KeychainHost) {
     this.#host = host;
@@ -78,9 +81,26 @@ export class Keychain implements KeychainOperations {
   }
 
   #hybridClock(meta: KeychainMeta): HybridClock {
-    if (!this.#clock || this.#clock.deviceId !== meta.deviceId)
+    if (!this.#clock || this.#clock.deviceId !== meta.deviceId) {
       this.#clock = new HybridClock(meta.deviceId, () => this.#host.now());
+      if (this.#seenClock) this.#clock.observe(this.#seenClock);
+    }
     return this.#clock;
+  }
+
+  /** What the sync engine may use of this keychain (SPEC §17.10; src/keychain/sync-access.ts). */
+  syncAccess(): KeychainSyncAccess {
+    return new KeychainSyncAccess({
+      host: this.#host,
+      classKeys: this.#classKeys,
+      decrypt: (parsed) => this.decrypt(parsed),
+      seal: (header, body) => this.#seal(header, body),
+      indexOps: (uuid, before, after) => this.#indexOps(uuid, before, after),
+      observeClock: (clock) => {
+        if (!this.#seenClock || clock > this.#seenClock) this.#seenClock = clock;
+        this.#clock?.observe(clock);
+      },
+    });
   }
 
   /** Reads `kc/i/<uuid>`; ENOENT when absent, EBADMSG when it holds another item. */
@@ -160,6 +180,8 @@ export class Keychain implements KeychainOperations {
       ops: [
         { op: 'put', key: currentKey(uuid), value, expectRevision: 0 },
         ...this.#indexOps(uuid, undefined, body),
+        // The outgoing sync queue entry, in the same batch as the item (SPEC §17.10).
+        ...(await queueOps(this.#host, uuid, 1, body.sync)),
       ],
       info: toInfo(header, body),
     };
@@ -287,6 +309,7 @@ export class Keychain implements KeychainOperations {
           next.tomb === undefined ? next.body : undefined,
         ),
         ...prune(history, current.stored.value.length, bound),
+        ...(await queueOps(this.#host, id, nextHeader.version, next.body.sync)),
       ];
       return {
         ops,

@@ -13,6 +13,7 @@ import { metricsRoutes } from './routes-metrics.js';
 import { opRoutes } from './routes-ops.js';
 import { streamRoutes } from './routes-stream.js';
 import { syncRoutes } from './routes-sync.js';
+import { syncEngineRoutes } from './routes-sync-engine.js';
 
 export function allRoutes(openapi: () => unknown): Route[] {
   return [
@@ -28,5 +29,6 @@ export function allRoutes(openapi: () => unknown): Route[] {
     ...formatRoutes,
     ...itemRoutes,
     ...syncRoutes,
+    ...syncEngineRoutes,
   ];
 }

@@ -9,6 +9,7 @@ import { itemTable } from './items.js';
 import { dataTable, keyTable } from './keys.js';
 import { syncTable } from './sync.js';
 import { syncServerTable } from './sync-server.js';
+import { syncEngineTable } from './sync-engine.js';
 
 const first = ['init', 'status', 'unlock', 'lock'];
 
@@ -20,6 +21,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   ...formatsTable,
   ...itemTable,
   ...syncTable,
+  ...syncEngineTable,
   ...maintenanceTable,
   ...syncServerTable,
   ...adminTable.filter((c) => !first.includes(c.path[0]!)),
