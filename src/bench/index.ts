@@ -18,8 +18,8 @@ import { benchPaging } from './paging.js';
 import { benchScale } from './scale.js';
 import { benchStorage } from './storage.js';
 import { benchStream } from './stream.js';
-import { benchSyncServer } from './sync-server.js';
 import { benchSync } from './sync.js';
+import { benchSyncServer } from './sync-server.js';
 import { benchTree } from './tree.js';
 import { benchUnlock } from './unlock.js';
 

@@ -37,7 +37,6 @@ import { KeychainClient } from './keychain.js';
 import { followPages } from './pages.js';
 import type { CofferOperations } from './surface.js';
 import { SyncClient } from './sync.js';
-import { SyncEngineClient } from './sync-engine.js';
 
 export type {
   Aad,
@@ -188,8 +187,6 @@ export class CofferClient implements CofferOperations {
   readonly tokens: TokenClient;
   readonly keychain: KeychainClient;
   readonly sync: SyncClient;
-  /** The daemon's sync engine (SPEC §17.10): `now()`, `status()`. */
-  readonly syncEngine: SyncEngineClient;
   readonly #base: RequestOptions;
   readonly #send: typeof httpRequest;
   readonly #agent: HttpAgent;
@@ -243,7 +240,6 @@ export class CofferClient implements CofferOperations {
     this.tokens = new TokenClient(json);
     this.keychain = new KeychainClient(json);
     this.sync = new SyncClient(json);
-    this.syncEngine = new SyncEngineClient(json);
   }
 
   /** Closes idle keep-alive connections (the client can still be used afterwards). */

@@ -95,6 +95,8 @@ export const OPERATION_NAMES = [
   'sync.remove',
   'sync.recover',
   'sync.info',
+  'sync.now',
+  'sync.status',
 ] as const;
 
 export type OperationName = (typeof OPERATION_NAMES)[number];

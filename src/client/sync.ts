@@ -1,5 +1,6 @@
 // The client's sync namespace (client/surface.ts CofferOperations.sync): one method per /v1/sync
 // route (docs/sync.md), the device circle of keychain sync run by the daemon's keystore.
+
 import { CofferError } from '../errors.js';
 import type {
   JoinRequestInfo,
@@ -7,6 +8,7 @@ import type {
   SyncDevice,
   SyncInfo,
 } from '../sync/circle/operations.js';
+import type { SyncReport, SyncStatus } from '../sync/engine/engine.js';
 import type { JsonRequest } from './groups.js';
 
 function deviceId(id: string): string {
@@ -19,6 +21,13 @@ export class SyncClient implements SyncCircleOperations {
   readonly #json: JsonRequest;
   constructor(json: JsonRequest) {
     this.#json = json;
+  }
+  /** One sync now by the daemon's sync engine (SPEC §17.10). */
+  now(): Promise<SyncReport> {
+    return this.#json('POST', '/sync/now', { json: {} });
+  }
+  status(): Promise<SyncStatus> {
+    return this.#json('GET', '/sync/status');
   }
   create(options: { server: string; deviceName: string }) {
     return this.#json<{ accountId: string; deviceId: string; recoveryPhrase: string }>(

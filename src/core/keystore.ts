@@ -135,6 +135,7 @@ export class Keystore implements KeyOperations {
   async close(): Promise<void> {
     if (this.#closed) return;
     const s = this.#session;
+    await this.#sync?.close();
     try {
       await s.flushPending();
     } finally {
@@ -475,6 +476,7 @@ export class Keystore implements KeyOperations {
     this.#open();
     this.#sync ??= new SyncService({
       keychain: this.#keychainHost(),
+      keychainSync: () => this.keychain.syncAccess(),
       createKey: (spec) => this.createKey(spec),
       rawPublicKey: async (id) => (await this.publicKey(id, 'raw')) as Uint8Array,
       sign: (id, data) => this.sign(id, data),

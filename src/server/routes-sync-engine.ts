@@ -1,6 +1,5 @@
 // The sync engine's daemon routes (SPEC §17.10): one sync now, and the engine's status (last sync,
 // queued writes, last error, a detected server attack). Admin only: the status names the account.
-import { syncEngineOf } from '../sync/engine/registry.js';
 import { type Route, route } from './router.js';
 
 export const syncEngineRoutes: Route[] = [
@@ -22,7 +21,7 @@ export const syncEngineRoutes: Route[] = [
         roundTrips: { type: 'integer' },
       },
     },
-    handler: async ({ daemon }) => ({ json: await syncEngineOf(daemon.keystore()).now() }),
+    handler: async ({ daemon }) => ({ json: await daemon.keystore().sync.now() }),
   }),
   route({
     method: 'GET',
@@ -45,6 +44,6 @@ export const syncEngineRoutes: Route[] = [
         attack: { type: 'object' },
       },
     },
-    handler: async ({ daemon }) => ({ json: await syncEngineOf(daemon.keystore()).status() }),
+    handler: async ({ daemon }) => ({ json: await daemon.keystore().sync.status() }),
   }),
 ];

@@ -107,6 +107,8 @@ test('the OpenAPI document is generated from the validating schemas, for every r
     'POST /v1/keys',
     'POST /v1/keys/batch',
     'POST /v1/keys/import',
+    'POST /v1/sync/create',
+    'POST /v1/sync/invites',
     'POST /v1/tokens',
     'POST /v1/trust-anchors',
   ]);

@@ -44,6 +44,7 @@ import type { JoinRequestInfo, SyncCircleOperations, SyncDevice, SyncInfo } from
 import { phraseEntropy, recoveryAccountId, recoveryActor, recoveryPhrase } from './circle/recovery.js';
 import type { CircleActor, DeviceActor } from './circle/signer.js';
 import { readState, type SyncState, writeState } from './circle/state.js';
+import { SyncEngine, type SyncReport, type SyncStatus } from './engine/engine.js';
 import type { CircleUpload, DeviceSigner, MemberKeys, SyncMembership, SyncTransport } from './transport.js';
 
 const CAS_ATTEMPTS = 5;
@@ -585,6 +586,51 @@ export class SyncService implements SyncCircleOperations {
     } finally {
       recovery.wipe();
     }
+  }
+
+  // ── the keychain's sync engine (SPEC §17.10) ────────────────────────────────────────────────────
+
+  #engine: Promise<{ engine: SyncEngine; transport: SyncTransport }> | undefined;
+
+  /** The engine, made on first use once this device is in a circle (ENOENT before). */
+  async #syncEngine(): Promise<SyncEngine> {
+    this.#engine ??= (async () => {
+      const { state } = await this.#member();
+      const membership = await this.membership();
+      const transport = this.#connect(state.server, membership.signer);
+      return {
+        engine: new SyncEngine({ keychain: this.#host.keychainSync(), transport, membership }),
+        transport,
+      };
+    })().catch((error: unknown) => {
+      this.#engine = undefined;
+      throw error;
+    });
+    return (await this.#engine).engine;
+  }
+
+  /** One sync now: pull what changed, push the outgoing queue, merge conflicts. */
+  async now(options: { audit?: boolean } = {}): Promise<SyncReport> {
+    return (await this.#syncEngine()).now(options);
+  }
+
+  /** Last sync, queued writes, last error, a detected server attack. */
+  async status(): Promise<SyncStatus> {
+    return (await this.#syncEngine()).status();
+  }
+
+  /** Syncs in the background: on the server's push events and on a timer with backoff. */
+  async start(): Promise<void> {
+    await (await this.#syncEngine()).start();
+  }
+
+  /** Stops background sync and closes the connection to the server (the keystore's close calls it). */
+  async close(): Promise<void> {
+    const made = await this.#engine?.catch(() => undefined);
+    this.#engine = undefined;
+    if (!made) return;
+    await made.engine.stop();
+    await made.transport.close();
   }
 
   // ── for the sync engine ─────────────────────────────────────────────────────────────────────────

@@ -1,16 +1,11 @@
-// `coffer sync now | status` (table/sync-engine.ts, SPEC §17.10): through the daemon, its keystore's
-// sync engine; in this process, the engine attached to the opened store (none unless sync was set
-// up here, which is EUNAVAIL with the reason).
+// `coffer sync now | status` (table/sync-engine.ts, SPEC §17.10): the sync engine of the daemon's
+// keystore, or of the store opened in this process (`ks.sync`); ENOENT before the device is in a circle.
 import type { SyncReport, SyncStatus } from '../../sync/engine/engine.js';
-import { syncEngineOf } from '../../sync/engine/registry.js';
 import { type Context, emit, iso } from '../context.js';
 import type { CommandRun } from '../spec.js';
 
 async function engine(ctx: Context): Promise<{ now(): Promise<SyncReport>; status(): Promise<SyncStatus> }> {
-  const ops = await ctx.ops();
-  if ('syncEngine' in ops)
-    return (ops as { syncEngine: { now(): Promise<SyncReport>; status(): Promise<SyncStatus> } }).syncEngine;
-  return syncEngineOf(await ctx.keystore());
+  return (await ctx.ops()).sync;
 }
 
 export const now: CommandRun = async (ctx) => {

@@ -8,8 +8,8 @@ import { hdTable } from './hd.js';
 import { itemTable } from './items.js';
 import { dataTable, keyTable } from './keys.js';
 import { syncTable } from './sync.js';
-import { syncServerTable } from './sync-server.js';
 import { syncEngineTable } from './sync-engine.js';
+import { syncServerTable } from './sync-server.js';
 
 const first = ['init', 'status', 'unlock', 'lock'];
 

@@ -4,6 +4,7 @@
 import { b64 } from '../../core/encoding.js';
 import type { CreateKeySpec, KeyInfo } from '../../core/types.js';
 import type { KeychainHost } from '../../keychain/host.js';
+import type { KeychainSyncAccess } from '../../keychain/sync-access.js';
 import type { DeviceSigner } from '../transport.js';
 import type { Identity } from './codec.js';
 import { DeviceActor, type DeviceKeyIds, type DeviceKeyOps } from './signer.js';
@@ -13,6 +14,8 @@ export const SYNC_APP = 'coffer-sync';
 /** What the circle needs of the keystore beyond the keychain's host. */
 export interface SyncHost extends DeviceKeyOps {
   readonly keychain: KeychainHost;
+  /** The keychain's internals for the sync engine (Keychain.syncAccess, SPEC §17.10). */
+  keychainSync(): KeychainSyncAccess;
   createKey(spec: CreateKeySpec): Promise<KeyInfo>;
   /** The raw public key of a key's primary version. */
   rawPublicKey(id: string): Promise<Uint8Array>;

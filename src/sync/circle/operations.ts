@@ -1,6 +1,8 @@
 // The circle operations of the shared surface (CofferOperations.sync, client/surface.ts): `ks.sync`
 // (src/sync/service.ts) implements them in this process, the client's `sync` namespace over the
-// daemon's /v1/sync routes. Types only. The engine's `now` and `status` join them when it lands.
+// daemon's /v1/sync routes, and the engine's `now` and `status` (SPEC §17.10). Types only.
+
+import type { SyncReport, SyncStatus } from '../engine/engine.js';
 
 export interface SyncDevice {
   id: string;
@@ -44,6 +46,10 @@ export interface SyncCircleOperations {
     deviceName: string;
   }): Promise<{ deviceId: string; code: string }>;
   completeJoin(): Promise<{ status: 'joined' | 'pending'; accountId?: string }>;
+  /** One sync now through the keychain's sync engine (SPEC §17.10). */
+  now(): Promise<SyncReport>;
+  /** The engine's last sync, queued writes, last error, a detected server attack. */
+  status(): Promise<SyncStatus>;
   joinRequests(): Promise<JoinRequestInfo[]>;
   approve(
     deviceId: string,
