@@ -115,6 +115,8 @@ export class Keystore implements KeyOperations {
   /** Wipes the master key and every cached secret and logs out of the token; operations then fail with ELOCKED. */
   async lock(): Promise<void> {
     const s = this.#open();
+    // Background sync needs the unlocked keystore: it stops here and starts again with the next unlock.
+    await this.#sync?.close();
     try {
       await s.flushPending();
     } finally {

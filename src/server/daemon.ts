@@ -191,6 +191,18 @@ export class Daemon {
       await this.#ks.unlock(protector);
     }
     this.#startScheduler(this.#view ?? this.#ks);
+    this.#startSync(this.#ks);
+  }
+
+  /** Background keychain sync (SPEC §17.10) when this store's device is in a circle. */
+  #startSync(ks: Keystore): void {
+    const pending: Promise<void> = (async () => {
+      if ((await ks.sync.info()).accountId === undefined) return;
+      await ks.sync.start();
+    })()
+      .catch((error: unknown) => this.#options.onBackgroundError(error, 'sync start'))
+      .finally(() => this.#background.delete(pending));
+    this.#background.add(pending);
   }
 
   /** Unlock with a passphrase: serialised, counted, refused while locked out. */

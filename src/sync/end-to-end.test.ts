@@ -52,3 +52,39 @@ test('two devices: create, invite, join, approve; items travel with ks.sync.now(
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("background sync: a started device picks up another device's write from the server's push", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'coffer-e2e-'));
+  const server = await SyncServer.start({ store: `sqlite:${join(dir, 'sync.db')}`, listen: '127.0.0.1:0' });
+  const a = await tempKeystore();
+  const b = await tempKeystore();
+  try {
+    await a.ks.sync.create({ server: server.url, deviceName: 'laptop' });
+    const pending = await b.ks.sync.join({
+      server: server.url,
+      invite: await a.ks.sync.invite(),
+      deviceName: 'phone',
+    });
+    await a.ks.sync.approve(pending.deviceId, { code: pending.code });
+    await b.ks.sync.completeJoin();
+    await a.ks.sync.now();
+    await a.ks.sync.start();
+    const item = await b.ks.keychain.add({ kind: 'note', attributes: {}, secret: 'pushed' });
+    await b.ks.sync.now();
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const got = await a.ks.keychain.get(item.id).catch(() => undefined);
+      if (got) {
+        assert.equal(Buffer.from(got.secret).toString(), 'pushed');
+        break;
+      }
+      assert.ok(Date.now() < deadline, 'the started device never received the write');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    await a.cleanup();
+    await b.cleanup();
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
