@@ -78,3 +78,34 @@ test('malformed entries, duplicates and prefixes are refused with EINVAL', () =>
   const m = new Manifest([ok]);
   for (const prefix of ['G', 'A', '0'.repeat(33), '-']) assert.throws(() => m.fingerprint(prefix), isInval);
 });
+
+test('withChanges equals the manifest built from scratch over the merged set, and leaves the original as it was', () => {
+  fc.assert(
+    fc.property(
+      setArb,
+      // Changes: some to uuids of the set (new hashes), some new uuids, some repeated (the last wins).
+      fc.array(fc.record({ pick: fc.nat(), uuid: uuidArb, hash: hashArb, existing: fc.boolean() }), {
+        maxLength: 12,
+      }),
+      fc.constantFrom('', '0', '8', 'f', 'a5'),
+      (base, raw, prefix) => {
+        const changes = raw.map((c) => ({
+          uuid: c.existing && base.length > 0 ? base[c.pick % base.length]!.uuid : c.uuid,
+          hash: c.hash,
+        }));
+        const original = new Manifest(base);
+        const before = original.digest();
+        const updated = original.withChanges(changes);
+        const merged = new Map(base.map((e) => [e.uuid, e.hash]));
+        for (const c of changes) merged.set(c.uuid, c.hash);
+        const scratch = new Manifest([...merged].map(([uuid, hash]) => ({ uuid, hash })));
+        assert.deepEqual(updated.entries(), scratch.entries());
+        assert.equal(updated.digest(), scratch.digest());
+        assert.equal(updated.fingerprint(prefix), definition([...scratch.entries()], prefix));
+        assert.equal(updated.count(prefix), scratch.count(prefix));
+        assert.equal(original.digest(), before, 'the original manifest is unchanged');
+      },
+    ),
+  );
+  assert.throws(() => new Manifest([]).withChanges([{ uuid: 'nope', hash: 'x' }]), CofferError);
+});

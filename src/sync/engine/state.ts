@@ -100,6 +100,8 @@ export function noteWrites(state: SyncState, writes: readonly WroteEntry[]): voi
 export class ServerView {
   readonly #entries = new Map<string, ViewEntry>();
   #manifest: Manifest | undefined;
+  /** Entries set since the manifest was last built: merged in on the next use (Manifest.withChanges). */
+  #pending = new Map<string, string>();
 
   static async load(access: KeychainSyncAccess): Promise<ServerView> {
     const view = new ServerView();
@@ -121,7 +123,7 @@ export class ServerView {
   /** Called after the commit that wrote `kc/s/<uuid>` succeeded. */
   set(uuid: string, entry: ViewEntry): void {
     this.#entries.set(uuid, { gencount: entry.gencount, hash: entry.hash });
-    this.#manifest = undefined;
+    if (this.#manifest) this.#pending.set(uuid, entry.hash);
   }
 
   op(access: KeychainSyncAccess, uuid: string, entry: ViewEntry): WriteOp {
@@ -129,6 +131,10 @@ export class ServerView {
   }
 
   manifest(): Manifest {
+    if (this.#manifest && this.#pending.size > 0) {
+      this.#manifest = this.#manifest.withChanges([...this.#pending].map(([uuid, hash]) => ({ uuid, hash })));
+      this.#pending.clear();
+    }
     this.#manifest ??= new Manifest([...this.#entries].map(([uuid, e]) => ({ uuid, hash: e.hash })));
     return this.#manifest;
   }

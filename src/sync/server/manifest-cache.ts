@@ -55,7 +55,8 @@ export class ManifestCache {
     if (value.head !== entry.seq) {
       for (const { uuid, hash } of value.changed) entry.hashes.set(uuid, hash);
       entry.seq = value.head;
-      entry.manifest = undefined;
+      // A write merges into the sorted manifest (a copy); only the first use builds it from scratch.
+      entry.manifest = entry.manifest?.withChanges(value.changed);
       entry.digest = undefined;
     }
     entry.manifest ??= new Manifest([...entry.hashes].map(([uuid, hash]) => ({ uuid, hash })));
