@@ -90,8 +90,8 @@ export class Manifest {
     for (const change of changes) latest.set(change.uuid, checkedEntry(change));
     if (latest.size === 0) return this;
     const sorted = [...latest.values()].sort(byUuid);
-    const entries: ManifestEntry[] = [];
-    const keys: string[] = [];
+    const entryRuns: ManifestEntry[][] = [];
+    const keyRuns: string[][] = [];
     // Old entries kept, by index run [from, to) of this manifest, and new entries, in output order.
     const pieces: ({ from: number; to: number } | ManifestEntry)[] = [];
     let at = 0;
@@ -109,22 +109,24 @@ export class Manifest {
     let out = 0;
     for (const piece of pieces) {
       if ('from' in piece) {
-        for (let i = piece.from; i < piece.to; i++) {
-          entries.push(this.#entries[i]!);
-          keys.push(this.#keys[i]!);
-        }
+        entryRuns.push(this.#entries.slice(piece.from, piece.to));
+        keyRuns.push(this.#keys.slice(piece.from, piece.to));
         this.#packed.copy(packed, out * ENTRY_BYTES, piece.from * ENTRY_BYTES, piece.to * ENTRY_BYTES);
         out += piece.to - piece.from;
       } else {
         const key = uuidKey(piece.uuid);
-        entries.push(piece);
-        keys.push(key);
+        entryRuns.push([piece]);
+        keyRuns.push([key]);
         packed.write(key, out * ENTRY_BYTES, 'hex');
         packed.write(piece.hash, out * ENTRY_BYTES + 16, 'hex');
         out++;
       }
     }
-    return new Manifest(BUILT, { entries, keys, packed });
+    return new Manifest(BUILT, {
+      entries: ([] as ManifestEntry[]).concat(...entryRuns),
+      keys: ([] as string[]).concat(...keyRuns),
+      packed,
+    });
   }
 
   get size(): number {
