@@ -1,7 +1,8 @@
-// HTTP plumbing of the sync server (SPEC §17.8): bounded body reading, JSON answers, and the error
+// HTTP plumbing of the sync server (SPEC §17.8): JSON answers and the error
 // shape `{"error": {"code", "message"}}` with the status of the error table (SPEC §10.1), 401 with
-// `WWW-Authenticate` for a missing or dead session, `Retry-After` on ERATE. Bodies are never logged.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+// `WWW-Authenticate` for a missing or dead session, `Retry-After` on ERATE. Bodies are never logged;
+// they are read with the daemon's bounded reader (src/server/http.ts readBody).
+import type { ServerResponse } from 'node:http';
 import { CofferError, ERROR_CODES } from '../../errors.js';
 import { RateLimitError } from './limits.js';
 
@@ -10,37 +11,6 @@ export class Unauthenticated extends CofferError {
   constructor(message = 'authentication failed') {
     super('EPERM', message);
   }
-}
-
-export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const declared = req.headers['content-length'];
-  if (declared !== undefined && Number(declared) > limit)
-    return Promise.reject(new CofferError('E2BIG', `the request body is larger than ${limit} bytes`));
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let done = false;
-    const fail = (error: CofferError) => {
-      if (done) return;
-      done = true;
-      req.removeListener('data', onData);
-      req.resume();
-      reject(error);
-    };
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit)
-        return fail(new CofferError('E2BIG', `the request body is larger than ${limit} bytes`));
-      chunks.push(chunk);
-    };
-    req.on('data', onData);
-    req.on('end', () => {
-      if (done) return;
-      done = true;
-      resolve(Buffer.concat(chunks, size));
-    });
-    req.on('error', () => fail(new CofferError('EINVAL', 'the request body could not be read')));
-  });
 }
 
 export function parseJson(body: Buffer): unknown {
