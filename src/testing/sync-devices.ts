@@ -3,10 +3,12 @@
 // simplest honest way (the first device's, installed into the others with `installClassKey`; the
 // device circle does this with X-Wing envelopes in production), and each with a `SyncMembership`
 // built from those keys. A device can be restarted: its keystore is closed and reopened from storage.
+
 import { randomBytes } from 'node:crypto';
 import { b64 } from '../core/encoding.js';
 import { Keystore } from '../core/keystore.js';
 import { wipe } from '../crypto/bytes.js';
+import { CofferError } from '../errors.js';
 import { SyncEngine, type SyncEngineOptions } from '../sync/engine/engine.js';
 import type { DeviceSigner, MemberKeys, SyncMembership, SyncTransport } from '../sync/transport.js';
 import { passphrase, type TempDir, tempKeystore } from './keystore.js';
@@ -180,4 +182,14 @@ export function wrapTransport(inner: SyncTransport, overrides: Partial<SyncTrans
       return typeof value === 'function' ? value.bind(target) : value;
     },
   });
+}
+
+/** Runs a random keychain op that may not apply (item not on this device yet, already deleted, not deleted). */
+export async function quietly<T>(run: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await run();
+  } catch (error) {
+    if (error instanceof CofferError && ['ENOENT', 'EALREADY'].includes(error.code)) return undefined;
+    throw error;
+  }
 }

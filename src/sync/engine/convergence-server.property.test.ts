@@ -15,7 +15,13 @@ import { CofferError } from '../../errors.js';
 import { currentKey } from '../../keychain/keychain.js';
 import type { Item } from '../../keychain/types.js';
 import { siblingScript } from '../../testing/crash.js';
-import { type DeviceSet, makeDevices, syncAll, type TestDevice } from '../../testing/sync-devices.js';
+import {
+  type DeviceSet,
+  makeDevices,
+  quietly,
+  syncAll,
+  type TestDevice,
+} from '../../testing/sync-devices.js';
 import { dumpSyncStore } from '../../testing/sync-server-dump.js';
 import { freePort } from '../../testing/testscript.js';
 import { HttpSyncTransport } from '../http-transport.js';
@@ -78,16 +84,6 @@ class ServerProcess {
 
 const isServerDown = (error: unknown) =>
   error instanceof CofferError && ['EUNAVAIL', 'EINTERNAL'].includes(error.code);
-
-async function quietly<T>(run: () => Promise<T>): Promise<T | undefined> {
-  try {
-    return await run();
-  } catch (error) {
-    // The random op did not apply (item not here yet, already deleted, not deleted).
-    if (error instanceof CofferError && ['ENOENT', 'EALREADY'].includes(error.code)) return undefined;
-    throw error;
-  }
-}
 
 describe('sync convergence with the server killed mid-sync (property)', () => {
   let dir: string;

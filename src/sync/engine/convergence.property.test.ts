@@ -7,12 +7,17 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
-import { CofferError } from '../../errors.js';
 import { currentKey } from '../../keychain/keychain.js';
 import type { Item } from '../../keychain/types.js';
 import { memoryEngineService } from '../../testing/engine-suite.js';
 import { MemorySyncService } from '../../testing/memory-sync-transport.js';
-import { type DeviceSet, makeDevices, syncAll, type TestDevice } from '../../testing/sync-devices.js';
+import {
+  type DeviceSet,
+  makeDevices,
+  quietly,
+  syncAll,
+  type TestDevice,
+} from '../../testing/sync-devices.js';
 import { fromWire } from '../wire-record.js';
 
 type Field = 'secret' | 'account' | 'label';
@@ -63,16 +68,6 @@ interface Acked {
 
 const fieldValue = (item: Item, field: Field) =>
   field === 'secret' ? Buffer.from(item.secret).toString() : item.attributes[field];
-
-async function quietly<T>(run: () => Promise<T>): Promise<T | undefined> {
-  try {
-    return await run();
-  } catch (error) {
-    // The random op did not apply (item not on this device yet, already deleted, not deleted).
-    if (error instanceof CofferError && ['ENOENT', 'EALREADY'].includes(error.code)) return undefined;
-    throw error;
-  }
-}
 
 describe('sync convergence (property)', () => {
   let set: DeviceSet;
