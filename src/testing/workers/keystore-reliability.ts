@@ -359,14 +359,30 @@ export function exerciseKeystoreReliability(
         : [],
     );
     assert.deepEqual(failures, [], 'every process must unlock');
+    const created = results.flatMap((r) =>
+      r.status === 'fulfilled' ? r.value.acks.map((line) => line.split(' ')[1]!) : [],
+    );
+    assert.equal(created.length, workers);
     const { ks } = await openBoth(url, 'verifier');
     try {
       const report = await ks.verifyAudit();
       assert.ok(report.ok, `audit log: ${report.problems.join('; ')}`);
-      const unlocks = (await ks.auditTail(report.entries)).filter(
-        (e) => e.event === 'keystore.unlock' && e.actor.startsWith('opener-'),
+      const entries = await ks.auditTail(report.entries);
+      // A slot's use is recorded at most hourly (SPEC §5, lastUsedAt): an opener that reads the slot after
+      // another one recorded it writes no unlock event, so 1..workers of them are in the log, each
+      // from a different process.
+      const unlockers = entries
+        .filter((e) => e.event === 'keystore.unlock' && e.actor.startsWith('opener-'))
+        .map((e) => e.actor);
+      assert.ok(unlockers.length >= 1 && unlockers.length <= workers, `${unlockers.length} unlock events`);
+      assert.equal(new Set(unlockers).size, unlockers.length, 'one process recorded its unlock twice');
+      // The write each process made right after unlocking: all of them stored and audited.
+      assert.deepEqual(
+        (await ks.listKeys({ app: 'openers' })).map((k) => k.id).sort(),
+        [...created].sort(),
       );
-      assert.equal(unlocks.length, workers);
+      const creations = entries.filter((e) => e.event === 'key.create' && e.actor.startsWith('opener-'));
+      assert.equal(creations.length, workers, 'a key creation is missing from the audit log');
     } finally {
       await ks.close();
     }
