@@ -115,7 +115,8 @@ export class Keystore implements KeyOperations {
   /** Wipes the master key and every cached secret and logs out of the token; operations then fail with ELOCKED. */
   async lock(): Promise<void> {
     const s = this.#open();
-    // Background sync needs the unlocked keystore: it stops here and starts again with the next unlock.
+    // Background sync needs the unlocked keystore: it stops here (the daemon starts it again after its
+    // next unlock; a library user calls ks.sync.start()).
     await this.#sync?.close();
     try {
       await s.flushPending();

@@ -61,6 +61,8 @@ export class Daemon {
   #tokens = new Map<string, { info: TokenInfo; revision: number; until: number }>();
   #touched = new Map<string, number>();
   #background = new Set<Promise<void>>();
+  /** Background sync starts still under way: lock waits for them, so none outlives the unlock. */
+  #syncStarts = new Set<Promise<void>>();
   /** Rotation events for subscribers (server-sent events at /v1/rotation/events). */
   readonly rotationEvents = new RotationEventStream();
   #scheduler: RotationScheduler | undefined;
@@ -191,18 +193,27 @@ export class Daemon {
       await this.#ks.unlock(protector);
     }
     this.#startScheduler(this.#view ?? this.#ks);
-    this.#startSync(this.#ks);
+    this.startBackgroundSync();
   }
 
-  /** Background keychain sync (SPEC §17.10) when this store's device is in a circle. */
-  #startSync(ks: Keystore): void {
+  /**
+   * Background keychain sync (SPEC §17.10) when this store's device is in a circle: after every
+   * unlock, and as soon as a route makes this device a member (create, join, recover).
+   */
+  startBackgroundSync(): void {
+    const ks = this.#ks;
+    if (ks === undefined || ks.locked) return;
     const pending: Promise<void> = (async () => {
       if ((await ks.sync.info()).accountId === undefined) return;
       await ks.sync.start();
     })()
       .catch((error: unknown) => this.#options.onBackgroundError(error, 'sync start'))
-      .finally(() => this.#background.delete(pending));
+      .finally(() => {
+        this.#background.delete(pending);
+        this.#syncStarts.delete(pending);
+      });
     this.#background.add(pending);
+    this.#syncStarts.add(pending);
   }
 
   /** Unlock with a passphrase: serialised, counted, refused while locked out. */
@@ -248,6 +259,7 @@ export class Daemon {
     await this.gate.exclusive(async () => {
       this.#tokens.clear();
       await this.#stopScheduler();
+      await Promise.all(this.#syncStarts);
       if (this.#ks && !this.#ks.locked) await this.#ks.lock();
     });
   }

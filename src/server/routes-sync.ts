@@ -37,7 +37,11 @@ export const syncRoutes: Route[] = [
       deviceId: { type: 'string' },
       recoveryPhrase: { type: 'string' },
     }),
-    handler: async ({ body, daemon }) => ({ json: await daemon.keystore().sync.create(body) }),
+    handler: async ({ body, daemon }) => {
+      const created = await daemon.keystore().sync.create(body);
+      daemon.startBackgroundSync();
+      return { json: created };
+    },
   }),
   route({
     method: 'POST',
@@ -68,7 +72,11 @@ export const syncRoutes: Route[] = [
     auth: 'admin',
     maxBody: SMALL,
     response: obj('status, accountId?', { status: { type: 'string' }, accountId: { type: 'string' } }),
-    handler: async ({ daemon }) => ({ json: await daemon.keystore().sync.completeJoin() }),
+    handler: async ({ daemon }) => {
+      const joined = await daemon.keystore().sync.completeJoin();
+      if (joined.status === 'joined') daemon.startBackgroundSync();
+      return { json: joined };
+    },
   }),
   route({
     method: 'GET',
@@ -131,7 +139,11 @@ export const syncRoutes: Route[] = [
       deviceId: { type: 'string' },
       version: { type: 'integer' },
     }),
-    handler: async ({ body, daemon }) => ({ json: await daemon.keystore().sync.recover(body) }),
+    handler: async ({ body, daemon }) => {
+      const recovered = await daemon.keystore().sync.recover(body);
+      daemon.startBackgroundSync();
+      return { json: recovered };
+    },
   }),
   route({
     method: 'GET',

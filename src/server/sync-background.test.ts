@@ -1,0 +1,76 @@
+// The daemon syncs its keychain in the background (SPEC §17.10) against the real sync server over
+// HTTP: it starts as soon as a route makes the daemon's store a member of a circle, stops when the
+// daemon is locked (no write reaches a locked store), and starts again with the next unlock.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Keystore } from '../core/keystore.js';
+import { SyncServer } from '../sync/server/server.js';
+import { PASSPHRASE, startDaemon } from '../testing/daemon.js';
+import { passphrase, tempDir, tempKeystore } from '../testing/keystore.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `probe` until it returns something, or fails the test after `ms`. */
+async function eventually<T>(probe: () => Promise<T | undefined>, what: string, ms = 20_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const found = await probe();
+    if (found !== undefined) return found;
+    assert.ok(Date.now() < deadline, what);
+    await sleep(100);
+  }
+}
+
+test('daemon background sync: starts when the circle is made, stops on lock, resumes on unlock', async () => {
+  const serverDir = tempDir('coffer-sync-bg-');
+  const server = await SyncServer.start({ store: `sqlite:${serverDir.path}/sync.db`, listen: '127.0.0.1:0' });
+  const d = await startDaemon();
+  const phone = await tempKeystore();
+  try {
+    // The daemon's store makes the circle; the phone joins through an invite the daemon hands out.
+    await d.admin.sync.create({ server: server.url, deviceName: 'daemon' });
+    const pending = await phone.ks.sync.join({
+      server: server.url,
+      invite: await d.admin.sync.invite(),
+      deviceName: 'phone',
+    });
+    await d.admin.sync.approve(pending.deviceId, { code: pending.code });
+    assert.equal((await phone.ks.sync.completeJoin()).status, 'joined');
+
+    // No `sync now` is ever sent to the daemon: the phone's write arrives by push.
+    const first = await phone.ks.keychain.add({ kind: 'note', attributes: {}, secret: 'while unlocked' });
+    await phone.ks.sync.now();
+    const got = await eventually(
+      () => d.admin.keychain.get(first.id).catch(() => undefined),
+      'the daemon never received a write made on another device',
+    );
+    assert.equal(Buffer.from(got.secret).toString(), 'while unlocked');
+
+    // Locked, the daemon syncs nothing: a write made meanwhile is not in its store.
+    await d.admin.lock();
+    const second = await phone.ks.keychain.add({ kind: 'note', attributes: {}, secret: 'while locked' });
+    await phone.ks.sync.now();
+    // Long enough for a push to arrive (the first one above took well under a second).
+    await sleep(3000);
+    const look = await Keystore.open({ store: d.store, protector: passphrase(PASSPHRASE) });
+    try {
+      assert.ok(await look.keychain.get(first.id));
+      await assert.rejects(look.keychain.get(second.id), { code: 'ENOENT' });
+    } finally {
+      await look.close();
+    }
+
+    // Unlocking starts background sync again; it catches up with what it missed.
+    await d.admin.unlock(PASSPHRASE);
+    const caught = await eventually(
+      () => d.admin.keychain.get(second.id).catch(() => undefined),
+      'the daemon did not resume syncing after unlock',
+    );
+    assert.equal(Buffer.from(caught.secret).toString(), 'while locked');
+  } finally {
+    await phone.cleanup();
+    await d.cleanup();
+    await server.close();
+    serverDir.remove();
+  }
+});
