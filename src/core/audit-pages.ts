@@ -218,33 +218,47 @@ export async function readAuditPage(
       'EBADMSG',
       `the audit log ends before entry ${from.seq}, which this walk already read (log truncated)`,
     );
-  const budget = isFiltered(query) ? AUDIT_SCAN_BUDGET : query.limit;
-  return query.order === 'asc'
-    ? walkUp(storage, keys, rng, query, aad, cursorKey, head, from, budget)
-    : walkDown(storage, keys, rng, query, aad, cursorKey, head, from, budget);
+  const walk: Walk = {
+    storage,
+    barrier: keys.barrier,
+    auditKey: keys.audit,
+    query,
+    head,
+    from,
+    budget: isFiltered(query) ? AUDIT_SCAN_BUDGET : query.limit,
+  };
+  const { entries, stop } = query.order === 'asc' ? await walkUp(walk) : await walkDown(walk);
+  return stop === undefined ? { entries } : { entries, cursor: sealAuditCursor(cursorKey, aad, stop, rng) };
 }
 
-async function walkUp(
-  storage: Storage,
-  keys: { barrier: Uint8Array; audit: Uint8Array },
-  rng: Rng,
-  query: Query,
-  aad: Uint8Array,
-  cursorKey: Uint8Array,
-  head: AuditHead,
-  from: AuditPosition | undefined,
-  budget: number,
-): Promise<AuditPage> {
+/** One page's scan: where it starts, how far it may read, and what it checks against. */
+interface Walk {
+  storage: Storage;
+  barrier: Uint8Array;
+  auditKey: Uint8Array;
+  query: Query;
+  head: AuditHead;
+  from: AuditPosition | undefined;
+  budget: number;
+}
+
+/** The entries a walk kept, and where the next page resumes (undefined: the walk reached the end). */
+interface WalkResult {
+  entries: AuditEntry[];
+  stop?: AuditPosition;
+}
+
+async function walkUp({ storage, barrier, auditKey, query, head, from, budget }: Walk): Promise<WalkResult> {
   const entries: AuditEntry[] = [];
   let seq = from?.seq ?? 0;
   let link = from?.link ?? ZERO_HASH;
   let scanned = 0;
   while (seq < head.seq && scanned < budget && entries.length < query.limit) {
     const hi = Math.min(head.seq, seq + Math.min(CHUNK, budget - scanned));
-    for (const entry of await readRange(storage, keys.barrier, seq + 1, hi)) {
+    for (const entry of await readRange(storage, barrier, seq + 1, hi)) {
       seq += 1;
       scanned += 1;
-      checkEntry(keys.audit, seq, entry);
+      checkEntry(auditKey, seq, entry);
       if (!sameHex(entry.prev, link))
         throw new CofferError('EBADMSG', `audit entry ${seq}: does not link to the entry before it`);
       link = entry.hash;
@@ -257,20 +271,18 @@ async function walkUp(
       throw new CofferError('EBADMSG', `the audit head does not match entry ${seq}, the last one`);
     return { entries };
   }
-  return { entries, cursor: sealAuditCursor(cursorKey, aad, { seq, link }, rng) };
+  return { entries, stop: { seq, link } };
 }
 
-async function walkDown(
-  storage: Storage,
-  keys: { barrier: Uint8Array; audit: Uint8Array },
-  rng: Rng,
-  query: Query,
-  aad: Uint8Array,
-  cursorKey: Uint8Array,
-  head: AuditHead,
-  from: AuditPosition | undefined,
-  budget: number,
-): Promise<AuditPage> {
+async function walkDown({
+  storage,
+  barrier,
+  auditKey,
+  query,
+  head,
+  from,
+  budget,
+}: Walk): Promise<WalkResult> {
   const entries: AuditEntry[] = [];
   // `next` is the seq above the next entry to read; `link` the hash that entry must have.
   let next = from?.seq ?? head.seq + 1;
@@ -278,12 +290,12 @@ async function walkDown(
   let scanned = 0;
   while (next > 1 && scanned < budget && entries.length < query.limit) {
     const lo = Math.max(1, next - Math.min(CHUNK, budget - scanned));
-    const chunk = await readRange(storage, keys.barrier, lo, next - 1);
+    const chunk = await readRange(storage, barrier, lo, next - 1);
     for (let i = chunk.length - 1; i >= 0; i--) {
       const entry = chunk[i] as AuditEntry;
       next -= 1;
       scanned += 1;
-      checkEntry(keys.audit, next, entry);
+      checkEntry(auditKey, next, entry);
       if (!sameHex(entry.hash, link))
         throw new CofferError(
           'EBADMSG',
@@ -301,5 +313,5 @@ async function walkDown(
       throw new CofferError('EBADMSG', 'audit entry 1: does not start the chain');
     return { entries };
   }
-  return { entries, cursor: sealAuditCursor(cursorKey, aad, { seq: next, link }, rng) };
+  return { entries, stop: { seq: next, link } };
 }
