@@ -337,19 +337,36 @@ async function oneShotAsStream(
 }
 
 /** SPEC §6.2: opens a sealed stream (or a one-shot blob) in constant memory, chunk by chunk. */
-export async function unsealStream(
-  s: Session,
+/**
+ * The frame both readers of a sealed stream share: the arguments checked, the header read off the
+ * source, and the source closed if anything before the returned stream fails.
+ */
+async function fromSealedSource(
   id: string,
   source: unknown,
-  options: UnsealStreamOptions = {},
+  options: UnsealStreamOptions,
+  use: (reader: ByteReader, read: ReadHeader, aad: Uint8Array) => Promise<ByteStream>,
 ): Promise<ByteStream> {
   assertKeyId(id);
   assertByteSource('source', source);
   const aad = assertAad(options.aad);
   const reader = new ByteReader(source);
   try {
-    const read = await readHeader(reader);
-    if (read.shape === 'one-shot') return await oneShotAsStream(s, id, reader, read.first, aad);
+    return await use(reader, await readHeader(reader), aad);
+  } catch (error) {
+    await reader.close();
+    throw error;
+  }
+}
+
+export async function unsealStream(
+  s: Session,
+  id: string,
+  source: unknown,
+  options: UnsealStreamOptions = {},
+): Promise<ByteStream> {
+  return fromSealedSource(id, source, options, async (reader, read, aad) => {
+    if (read.shape === 'one-shot') return oneShotAsStream(s, id, reader, read.first, aad);
     const { dek, version } = await openStreamKey(s, id, read.header, read.headerBytes, aad);
     s.auditOperation('op.unseal-stream', id, version);
     const cleanup = once(async () => {
@@ -365,10 +382,7 @@ export async function unsealStream(
       () => openChunks(reader, cipher, dek, exponent, () => stillUnsealing(s, id, version)),
       cleanup,
     );
-  } catch (error) {
-    await reader.close();
-    throw error;
-  }
+  });
 }
 
 /**
@@ -381,12 +395,7 @@ export async function rewrapStream(
   source: unknown,
   options: UnsealStreamOptions = {},
 ): Promise<ByteStream> {
-  assertKeyId(id);
-  assertByteSource('source', source);
-  const aad = assertAad(options.aad);
-  const reader = new ByteReader(source);
-  try {
-    const read = await readHeader(reader);
+  return fromSealedSource(id, source, options, async (reader, read, aad) => {
     if (read.shape === 'one-shot')
       throw new CofferError('EINVAL', 'this is a one-shot sealed blob: rewrap it with rewrap (SPEC §6.2.4)');
     const { dek } = await openStreamKey(s, id, read.header, read.headerBytes, aad);
@@ -411,10 +420,7 @@ export async function rewrapStream(
       () => reader.rest(),
       once(() => reader.close()),
     );
-  } catch (error) {
-    await reader.close();
-    throw error;
-  }
+  });
 }
 
 /**
