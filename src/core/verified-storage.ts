@@ -7,6 +7,7 @@
 // the store committed (RollbackError).
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CofferError } from '../errors.js';
+import { checkBatchSize, TREE_RECORD_PREFIX } from '../storage/keys.js';
 import type { ListOptions, Storage, StoredRecord, WriteOp } from '../storage/types.js';
 import { RollbackError, staleRecord } from './rollback.js';
 import {
@@ -33,6 +34,10 @@ import {
 const READ_ROUNDS = 32;
 const WRITE_ATTEMPTS = 64;
 const DEFAULT_CACHE_BYTES = 32 << 20;
+
+// Backends count the tree's records apart from their caller's ops by this prefix (SPEC §9.1).
+if (TREE_PREFIX !== TREE_RECORD_PREFIX)
+  throw new Error('the record tree prefix disagrees with storage/keys.ts');
 
 export type Anchors = Record<string, AnchorEntry>;
 
@@ -402,6 +407,8 @@ export class VerifiedStorage implements Storage {
         batch.push(bytes === null ? { op: 'delete', key } : { op: 'put', key, value: bytes });
       }
       batch.push({ op: 'put', key: ROOT_KEY, value: encoded.bytes, expectRevision: state.revision });
+      // Past the bound only on a tree far deeper than hashed positions make it (SPEC §9.1): refused whole.
+      checkBatchSize(ops.length, update.writes.size + 1);
       let generation: number;
       try {
         generation = await this.#raw.write(batch);
