@@ -49,7 +49,8 @@ class RssSampler {
   mark(): number {
     const rss = process.memoryUsage.rss();
     this.peak = Math.max(this.peak, rss);
-    if (this.#phase !== undefined) this.phases.set(this.#phase, Math.max(this.phases.get(this.#phase) ?? 0, rss));
+    if (this.#phase !== undefined)
+      this.phases.set(this.#phase, Math.max(this.phases.get(this.#phase) ?? 0, rss));
     return rss;
   }
   /** Starts a phase: its peak counts from now on. */
@@ -291,7 +292,9 @@ async function benchLarge(root: string, keys: number): Promise<BenchRow[]> {
           // RSS growth per 10 000 keys created (least squares over the second half of the checkpoints)
           // and where it would take a 10⁶-key run from the last checkpoint.
           growthMiBPer10k: round3(growth / MiB),
-          projected1MMiB: last ? Math.round((last.y + (growth * (1_000_000 - last.x)) / CHECKPOINT) / MiB) : 0,
+          projected1MMiB: last
+            ? Math.round((last.y + (growth * (1_000_000 - last.x)) / CHECKPOINT) / MiB)
+            : 0,
           createdHeapUsedMiB: Math.round(memory.heapUsed / MiB),
           createdArrayBuffersMiB: Math.round(memory.arrayBuffers / MiB),
           node: process.version,
