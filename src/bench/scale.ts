@@ -317,7 +317,9 @@ export async function benchScale(options: ScaleBenchOptions = {}): Promise<Bench
     throw new Error(`--keys must be an integer ≥ ${2 * APPS}`);
   const root = mkdtempSync(join(tmpdir(), 'coffer-bench-scale-'));
   try {
-    return [...(await benchCreation(root)), ...(await benchLarge(root, keys))];
+    // The large keystore first, so its RSS is its own and not what the creation rounds left behind.
+    const large = await benchLarge(root, keys);
+    return [...(await benchCreation(root)), ...large];
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
