@@ -15,6 +15,7 @@ import { CofferError, type ErrorCode } from '../errors.js';
 import { verifyExportedKeychain } from '../keychain/backup.js';
 import type { ExportedKeychain } from '../keychain/backup-types.js';
 import type { ItemBody } from '../keychain/record.js';
+import { MAX_BATCH_OPS } from '../storage/keys.js';
 import type { BackupProgress } from './create.js';
 import type { BackupHeader, BackupKind } from './format.js';
 import { parseBackupBytes, readBackupFile } from './inspect.js';
@@ -25,13 +26,10 @@ import { openChunks, payloadKey } from './stream.js';
 const inflateRawAsync = promisify(inflateRaw);
 const MODES: readonly ImportMode[] = ['fail', 'skip-existing', 'overwrite'];
 /**
- * Storage batches hold at most 10 000 ops (SPEC §9.1). A key costs meta + index + usage + audit entry +
- * one op per version, and its path in the record tree at most 3 more nodes; the tree's top levels cost
- * at most 273 nodes per batch (SPEC §4.1).
+ * Storage batches hold at most 10 000 caller ops (SPEC §9.1). A key costs meta + index + usage + audit
+ * entry + one op per version; the record tree's nodes are counted apart (SPEC §4.1).
  */
-const OPS_PER_BATCH = 9000;
-const TREE_OPS_PER_KEY = 3;
-const TREE_OPS_PER_BATCH = 273;
+const OPS_PER_BATCH = MAX_BATCH_OPS;
 
 export interface RestoreOptions {
   /** For a backup sealed to a passphrase. */
@@ -214,11 +212,11 @@ async function itemExists(ks: Keystore, id: string): Promise<boolean> {
 function batches(keys: ExportedKey[]): ExportedKey[][] {
   const out: ExportedKey[][] = [];
   let current: ExportedKey[] = [];
-  const fixed = 2 + TREE_OPS_PER_BATCH; // audit head and tree root, the tree's top levels
+  const fixed = 1; // the audit head
   let ops = fixed;
   for (const key of keys) {
     // dangerouslyImportKeyMaterial writes meta, id index, usage, one record per version, one audit entry.
-    const cost = 4 + key.versions.length + TREE_OPS_PER_KEY;
+    const cost = 4 + key.versions.length;
     if (current.length > 0 && ops + cost > OPS_PER_BATCH) {
       out.push(current);
       current = [];

@@ -3,7 +3,9 @@
 //   - creation: ks.createKeys in durable batches of 1 000 (one commit each) against raw
 //     generateKeyPairSync of the same algorithm, Ed25519 and P-256, interleaved (goal ≥ 0.7);
 //   - a keystore of N keys (default 20 000; `--keys 1000000` for the full-size run) created, opened
-//     and listed page by page, with the process RSS sampled throughout (the peak is reported);
+//     and listed page by page, with the process RSS sampled throughout: the peak of each phase
+//     (create, open, list), the RSS at every 10 000 keys created and the growth per 10 000 keys over
+//     the second half of the run (least squares), so a 10⁶ figure can be checked from a shorter run;
 //   - opening it against opening an empty keystore, the passphrase KDF subtracted from both;
 //   - listKeys of one app among N keys against the same app's keys in a 1 000-key keystore, p50 of
 //     each (goal: among N ≤ 1.5× among 1 000, shown as the ratio small / large ≥ 0.67).
@@ -35,12 +37,30 @@ function median(samples: number[]): number {
   return sorted[Math.floor(sorted.length / 2)] ?? 0;
 }
 
-/** Samples RSS every 20 ms on the event loop (and at each mark) and keeps the peak. */
+/**
+ * Samples RSS every 20 ms on the event loop (and at each mark) and keeps the peak, overall and per
+ * phase (create, open, list), so a phase that holds memory shows apart from the one before it.
+ */
 class RssSampler {
   peak = process.memoryUsage.rss();
+  readonly phases = new Map<string, number>();
+  #phase: string | undefined;
   readonly #timer = setInterval(() => this.mark(), 20);
-  mark(): void {
-    this.peak = Math.max(this.peak, process.memoryUsage.rss());
+  mark(): number {
+    const rss = process.memoryUsage.rss();
+    this.peak = Math.max(this.peak, rss);
+    if (this.#phase !== undefined)
+      this.phases.set(this.#phase, Math.max(this.phases.get(this.#phase) ?? 0, rss));
+    return rss;
+  }
+  /** Starts a phase: its peak counts from now on. */
+  phase(name: string): void {
+    this.#phase = name;
+    this.phases.set(name, 0);
+    this.mark();
+  }
+  phasePeakMiB(name: string): number {
+    return Math.round((this.phases.get(name) ?? 0) / MiB);
   }
   stop(): number {
     clearInterval(this.#timer);
@@ -48,6 +68,24 @@ class RssSampler {
     return this.peak;
   }
 }
+
+/** Least-squares slope of y over x. */
+function slope(points: { x: number; y: number }[]): number {
+  const n = points.length;
+  if (n < 2) return 0;
+  const mx = points.reduce((sum, p) => sum + p.x, 0) / n;
+  const my = points.reduce((sum, p) => sum + p.y, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (const p of points) {
+    num += (p.x - mx) * (p.y - my);
+    den += (p.x - mx) ** 2;
+  }
+  return den === 0 ? 0 : num / den;
+}
+
+/** RSS after every CHECKPOINT keys created, for the growth per 10 000 keys. */
+const CHECKPOINT = 10_000;
 
 function rawKeygen(alg: KeyAlgorithm): () => void {
   if (alg === 'ed25519') return () => generateKeyPairSync('ed25519');
@@ -104,10 +142,21 @@ function scaleSpec(i: number): CreateKeySpec {
   };
 }
 
-async function fill(ks: Keystore, indexes: number[], rss?: RssSampler): Promise<void> {
+async function fill(
+  ks: Keystore,
+  indexes: number[],
+  rss?: RssSampler,
+  checkpoints?: { x: number; y: number }[],
+): Promise<void> {
   for (let from = 0; from < indexes.length; from += BATCH) {
     await ks.createKeys(indexes.slice(from, from + BATCH).map(scaleSpec));
-    rss?.mark();
+    const now = rss?.mark();
+    const made = Math.min(from + BATCH, indexes.length);
+    if (checkpoints !== undefined && now !== undefined && made % CHECKPOINT === 0) {
+      checkpoints.push({ x: made, y: now });
+      if (made % (10 * CHECKPOINT) === 0)
+        process.stderr.write(`scale: ${made} keys created, RSS ${Math.round(now / MiB)} MiB\n`);
+    }
   }
 }
 
@@ -133,7 +182,9 @@ async function benchLarge(root: string, keys: number): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const url = `sqlite:${join(root, 'large.db')}`;
   const rss = new RssSampler();
+  const checkpoints: { x: number; y: number }[] = [];
   try {
+    rss.phase('create');
     let ks = await Keystore.open({ store: url, protector: passphrase(), create: true });
     const createStart = performance.now();
     try {
@@ -141,13 +192,17 @@ async function benchLarge(root: string, keys: number): Promise<BenchRow[]> {
         ks,
         Array.from({ length: keys }, (_, i) => i),
         rss,
+        checkpoints,
       );
     } finally {
       await ks.close();
     }
     const createMs = performance.now() - createStart;
-    const createPeak = rss.peak;
+    const memory = process.memoryUsage();
+    // Growth over the second half of the run, once the bounded caches have filled.
+    const growth = slope(checkpoints.slice(Math.floor(checkpoints.length / 2))) * CHECKPOINT;
 
+    rss.phase('open');
     // Open: the large store against an empty one, the KDF measured alone and taken off both.
     const emptyUrl = `sqlite:${join(root, 'empty.db')}`;
     await (await Keystore.open({ store: emptyUrl, protector: passphrase(), create: true })).close();
@@ -186,6 +241,7 @@ async function benchLarge(root: string, keys: number): Promise<BenchRow[]> {
       protector: passphrase(),
       create: true,
     });
+    rss.phase('list');
     ks = await Keystore.open({ store: url, protector: passphrase() });
     try {
       await fill(small, [...inApp, ...others], rss);
@@ -221,15 +277,27 @@ async function benchLarge(root: string, keys: number): Promise<BenchRow[]> {
       const listMs = performance.now() - listStart;
       if (seen !== keys) throw new Error(`listed ${seen} keys of ${keys}`);
       const peak = rss.stop();
+      const last = checkpoints[checkpoints.length - 1];
       rows.push({
         group: 'scale',
-        name: `create, open and list (pages of 1000) ${keys} keys: peak RSS`,
+        name: `create, open and list (pages of 1000) ${keys} keys: peak RSS per phase`,
         opsPerSec: (keys * 1000) / createMs,
         extra: {
           createSeconds: round3(createMs / 1000),
           listSeconds: round3(listMs / 1000),
-          createPeakMiB: Math.round(createPeak / MiB),
+          createPeakMiB: rss.phasePeakMiB('create'),
+          openPeakMiB: rss.phasePeakMiB('open'),
+          listPeakMiB: rss.phasePeakMiB('list'),
           peakRssMiB: Math.round(peak / MiB),
+          // RSS growth per 10 000 keys created (least squares over the second half of the checkpoints)
+          // and where it would take a 10⁶-key run from the last checkpoint.
+          growthMiBPer10k: round3(growth / MiB),
+          projected1MMiB: last
+            ? Math.round((last.y + (growth * (1_000_000 - last.x)) / CHECKPOINT) / MiB)
+            : 0,
+          createdHeapUsedMiB: Math.round(memory.heapUsed / MiB),
+          createdArrayBuffersMiB: Math.round(memory.arrayBuffers / MiB),
+          node: process.version,
         },
       });
     } finally {
@@ -249,7 +317,9 @@ export async function benchScale(options: ScaleBenchOptions = {}): Promise<Bench
     throw new Error(`--keys must be an integer ≥ ${2 * APPS}`);
   const root = mkdtempSync(join(tmpdir(), 'coffer-bench-scale-'));
   try {
-    return [...(await benchCreation(root)), ...(await benchLarge(root, keys))];
+    // The large keystore first, so its RSS is its own and not what the creation rounds left behind.
+    const large = await benchLarge(root, keys);
+    return [...(await benchCreation(root)), ...large];
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

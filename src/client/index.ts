@@ -568,7 +568,7 @@ export class CofferClient implements CofferOperations {
   async createKey(spec: CreateKeySpec): Promise<KeyInfo> {
     return this.#json('POST', '/keys', { json: spec });
   }
-  /** Creates the keys in one durable batch on the daemon (at most 1000). */
+  /** Creates the keys in one durable batch on the daemon (at most 2000, MAX_CREATE_BATCH). */
   async createKeys(specs: CreateKeySpec[]): Promise<KeyInfo[]> {
     if (!Array.isArray(specs)) throw new CofferError('EINVAL', 'specs must be an array');
     return (await this.#json<{ keys: KeyInfo[] }>('POST', '/keys/batch', { json: { specs } })).keys;

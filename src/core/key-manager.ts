@@ -27,8 +27,12 @@ import { idKey, metaKey, type Session, type VersionRecord, versionKey } from './
 import type { CreateKeySpec, KeyInfo, KeyOrigin, KeyResidency } from './types.js';
 import { usageKey } from './usage.js';
 
-/** Keys per createKeys call: 4 records each plus the record tree's nodes must fit one batch (SPEC §4.1). */
-export const MAX_CREATE_BATCH = 1000;
+/**
+ * Keys per createKeys call: each writes 4 ops (meta, version, id index, audit entry), plus the audit
+ * head, so 2 000 keys are 8 001 of a batch's 10 000 caller ops; the record tree's nodes are counted
+ * apart and never limit it (SPEC §4.1, §9.1).
+ */
+export const MAX_CREATE_BATCH = 2000;
 
 /** Material brought in from outside (SPEC §14.15): an imported secret, or a trust anchor's public key. */
 interface SuppliedVersion {

@@ -5,7 +5,7 @@ import { createPublicKey, verify as nodeVerify } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { openStorage } from '../storage/open.js';
 import { passphrase, tempKeystore } from '../testing/keystore.js';
-import { Keystore } from './keystore.js';
+import { Keystore, MAX_CREATE_BATCH } from './keystore.js';
 import type { KeyAlgorithm } from './types.js';
 
 const enc = new TextEncoder();
@@ -154,13 +154,33 @@ describe('Keystore on sqlite', () => {
     await assert.rejects(ks.seal(aes.id, new Uint8Array((16 << 20) + 1)), { code: 'E2BIG' });
     await assert.rejects(ks.publicKey(aes.id, 'pem'), { code: 'EINVAL' });
     await assert.rejects(ks.sign(signer.id, message, { encoding: 'der' }), { code: 'EINVAL' });
-    const tooMany = Array.from({ length: 1001 }, () => ({
+    const tooMany = Array.from({ length: MAX_CREATE_BATCH + 1 }, () => ({
       app: 'a',
       purpose: 'p',
       algorithm: 'ed25519' as const,
     }));
     await assert.rejects(ks.createKeys(tooMany), { code: 'E2BIG' });
     await assert.rejects(ks.createKeys([]), { code: 'EINVAL' });
+  });
+
+  test('createKeys of MAX_CREATE_BATCH keys commits on a store of any size (SPEC §9.1)', async () => {
+    // From 6 000 keys on, a batch of 2 000 changes over 2 000 record tree nodes besides its 8 001 ops;
+    // they are counted apart from the caller's, so every batch fits however large the store grows.
+    const { ks, cleanup } = await tempKeystore();
+    try {
+      const spec = (i: number) => ({
+        app: `app${i % 7}`,
+        purpose: 'bulk',
+        algorithm: 'aes-256-gcm' as const,
+      });
+      for (let round = 0; round < 4; round++) {
+        const made = await ks.createKeys(Array.from({ length: MAX_CREATE_BATCH }, (_, i) => spec(i)));
+        assert.equal(made.length, MAX_CREATE_BATCH);
+      }
+      assert.equal((await ks.listKeys({ app: 'app0' })).length, 4 * Math.ceil(MAX_CREATE_BATCH / 7));
+    } finally {
+      await cleanup();
+    }
   });
 
   test('a rejected call changes nothing stored', async () => {

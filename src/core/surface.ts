@@ -118,7 +118,7 @@ export interface TokenOperations {
 export interface KeyOperations {
   // ---- keys and their lifecycle (SPEC §2) ----
   createKey(spec: CreateKeySpec): Promise<KeyInfo>;
-  /** Creates the keys in one durable batch (at most 1000). */
+  /** Creates the keys in one durable batch (at most MAX_CREATE_BATCH = 2000). */
   createKeys(specs: CreateKeySpec[]): Promise<KeyInfo[]>;
   listKeys(filter?: KeyFilter): Promise<KeyInfo[]>;
   /** At most `limit` keys after `cursor`, in (app, purpose, id) order, and the cursor for the next page. */

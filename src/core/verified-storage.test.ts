@@ -167,3 +167,47 @@ test('listEnding: the backend filter and the fallback give the same verified rec
     dir.remove();
   }
 });
+
+test('the node cache stays in its byte budget, and a flood of buckets never pushes out the inner nodes', async () => {
+  const dir = tempDir();
+  const raw = await openStorage(`sqlite:${join(dir.path, 'cache.db')}`, { create: true });
+  const nodeReads: string[] = [];
+  const counting: Storage = {
+    kind: raw.kind,
+    get: (key) => {
+      if (key.startsWith('coffer/tree/n/')) nodeReads.push(key);
+      return raw.get(key);
+    },
+    list: (prefix, options) => raw.list(prefix, options),
+    write: (ops) => raw.write(ops),
+    generation: () => raw.generation(),
+    changedSince: (g) => raw.changedSince(g),
+    close: () => raw.close(),
+  };
+  const budget = 512 * 1024;
+  const verified = new VerifiedStorage(counting, () => treeKey, { cacheBytes: budget });
+  verified.allowMissingRoot(true);
+  try {
+    // 20 000 records: a tree of 1 + 16 + 256 inner nodes (227 KiB with their overhead: the inner half
+    // of the budget holds them all) and some 4 000 buckets (10 MiB: the other half holds a hundred).
+    for (let round = 0; round < 2; round++) {
+      await verified.write(
+        Array.from({ length: 10_000 }, (_, i) => ({
+          op: 'put' as const,
+          key: `c/${round}/${i}`,
+          value: bytes('v'),
+        })),
+      );
+      assert.ok(verified.cacheUse.bytes <= budget, `${verified.cacheUse.bytes} bytes cached`);
+    }
+    // Every inner node is still cached: a cold read of any record loads its bucket and nothing else.
+    for (let i = 0; i < 50; i++) {
+      nodeReads.length = 0;
+      assert.ok(await verified.get(`c/0/${i * 199}`));
+      assert.ok(nodeReads.length <= 1, `read ${nodeReads.join(', ')}`);
+    }
+  } finally {
+    await raw.close();
+    dir.remove();
+  }
+});

@@ -13,10 +13,24 @@ export const MAX_SEGMENT_LENGTH = 128;
 export const MAX_KEY_LENGTH = MAX_KEY_SEGMENTS * MAX_SEGMENT_LENGTH + MAX_KEY_SEGMENTS - 1;
 /** Largest single value (sealed payloads are ≤ 16 MiB by default; headroom for wrapping). */
 export const MAX_VALUE_BYTES = 64 * 1024 * 1024;
-/** Most operations in one batch. */
+/** Most operations in one batch on records outside TREE_RECORD_PREFIX (the callers' ops). */
 export const MAX_BATCH_OPS = 10_000;
-/** Largest total of value bytes in one batch. */
+/** Largest total of value bytes in one batch, over the callers' ops (tree records counted apart). */
 export const MAX_BATCH_BYTES = 256 * 1024 * 1024;
+/**
+ * The keystore's record tree (SPEC §4.1). The keystore adds the tree's changed nodes and its root to
+ * every batch it writes, on top of its caller's ops, so those are counted apart (SPEC §9.1): a caller
+ * batch of up to MAX_BATCH_OPS ops commits whatever the tree adds.
+ */
+export const TREE_RECORD_PREFIX = 'coffer/tree/';
+/**
+ * Most ops on tree records in one batch. The tree adds, for c ≤ 10 000 tracked ops, one root and the
+ * nodes on their paths — at most 1 + 16 + 256 + 4 096 at depths 0–3 and c per deeper level — plus up
+ * to 15 siblings per bucket that splits or inner node that shrinks: about 3.4 × 10⁴ at depth 6, i.e.
+ * 6.4 × 10⁷ records (SPEC §9.1 has the derivation). Nodes are ≤ 4 098 bytes, so 65 536 of them stay
+ * near MAX_BATCH_BYTES.
+ */
+export const MAX_TREE_OPS = 65_536;
 
 const SEGMENT = /^[A-Za-z0-9._-]{1,128}$/;
 const PREFIX_CHARS = /^[A-Za-z0-9._/-]*$/;
@@ -142,12 +156,18 @@ export type CheckedOp =
 export function checkBatch(ops: unknown): CheckedOp[] {
   if (!Array.isArray(ops)) throw new CofferError('EINVAL', 'write expects an array of operations');
   if (ops.length === 0) throw new CofferError('EINVAL', 'write expects at least one operation');
-  if (ops.length > MAX_BATCH_OPS) {
-    throw new CofferError('E2BIG', `a batch holds at most ${MAX_BATCH_OPS} operations, got ${ops.length}`);
+  // The bound on the whole array first, so a huge one is refused before its ops are looked at.
+  if (ops.length > MAX_BATCH_OPS + MAX_TREE_OPS) {
+    throw new CofferError(
+      'E2BIG',
+      `a batch holds at most ${MAX_BATCH_OPS} operations and ${MAX_TREE_OPS} on the record tree, got ${ops.length}`,
+    );
   }
   const seen = new Set<string>();
   const checked: CheckedOp[] = [];
   let total = 0;
+  let treeBytes = 0;
+  let treeOps = 0;
   for (const [index, raw] of ops.entries()) {
     if (typeof raw !== 'object' || raw === null) {
       throw new CofferError('EINVAL', `operation ${index} must be an object`);
@@ -164,6 +184,8 @@ export function checkBatch(ops: unknown): CheckedOp[] {
       );
     }
     seen.add(op.key);
+    const tree = op.key.startsWith(TREE_RECORD_PREFIX);
+    if (tree) treeOps++;
     const expect = op.expectRevision;
     if (expect !== undefined && (typeof expect !== 'number' || !Number.isSafeInteger(expect) || expect < 0)) {
       throw new CofferError(
@@ -178,16 +200,37 @@ export function checkBatch(ops: unknown): CheckedOp[] {
       if (op.value.byteLength > MAX_VALUE_BYTES) {
         throw new CofferError('E2BIG', `operation ${index}: values are at most ${MAX_VALUE_BYTES} bytes`);
       }
-      total += op.value.byteLength;
+      if (tree) treeBytes += op.value.byteLength;
+      else total += op.value.byteLength;
       checked.push({ op: 'put', key: op.key, value: op.value, expectRevision: expect });
     } else {
       checked.push({ op: 'delete', key: op.key, expectRevision: expect });
     }
   }
-  if (total > MAX_BATCH_BYTES) {
+  checkBatchSize(ops.length - treeOps, treeOps);
+  if (total > MAX_BATCH_BYTES || treeBytes > MAX_BATCH_BYTES) {
     throw new CofferError('E2BIG', `a batch holds at most ${MAX_BATCH_BYTES} value bytes`);
   }
   return checked;
+}
+
+/**
+ * E2BIG unless a batch of `callerOps` ops outside the record tree and `treeOps` on it fits (SPEC §9.1).
+ * VerifiedStorage calls it on its caller's batch before the tree is computed, backends on the whole.
+ */
+export function checkBatchSize(callerOps: number, treeOps: number): void {
+  if (callerOps > MAX_BATCH_OPS) {
+    throw new CofferError(
+      'E2BIG',
+      `a batch holds at most ${MAX_BATCH_OPS} operations (besides the record tree's), got ${callerOps}`,
+    );
+  }
+  if (treeOps > MAX_TREE_OPS) {
+    throw new CofferError(
+      'E2BIG',
+      `a batch holds at most ${MAX_TREE_OPS} operations on the record tree (${TREE_RECORD_PREFIX}), got ${treeOps}`,
+    );
+  }
 }
 
 /** Whether a record currently at `revision` (undefined: absent) satisfies `expectRevision`. */

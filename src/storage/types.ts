@@ -66,7 +66,9 @@ export interface Storage {
    * the batch was written at (every written record gets this revision).
    *
    * Validated before any work: at least one op and each key at most once (EINVAL); at most 10 000
-   * ops, values ≤ 64 MiB and ≤ 256 MiB of values per batch (E2BIG). Every successful call uses
+   * ops, values ≤ 64 MiB and ≤ 256 MiB of values per batch (E2BIG). Ops on `coffer/tree/` records (the
+   * keystore's record tree) are counted apart: at most 65 536 of them and 256 MiB of their values
+   * (SPEC §9.1), so a keystore caller's 10 000 ops commit whatever the tree adds. Every successful call uses
    * exactly one new generation, even one that only deletes absent records. Deleting an absent
    * record is not an error. EUNAVAIL means the outcome is unknown (e.g. the connection dropped
    * during commit): the batch was applied entirely or not at all, and a re-read tells which.

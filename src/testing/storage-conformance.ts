@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
+import { VerifiedStorage } from '../core/verified-storage.js';
+import { MAX_BATCH_OPS, MAX_TREE_OPS, TREE_RECORD_PREFIX } from '../storage/keys.js';
 import type { Storage, StoredRecord, WriteOp } from '../storage/types.js';
 import { casIncrement, historyKey } from './storage-counter.js';
 
@@ -371,6 +373,52 @@ export function exerciseStorage(name: string, open: () => Promise<Storage>): voi
       );
       assert.equal(await store.generation(), before);
       assert.deepEqual(await store.list('inv/'), []);
+    });
+
+    test('a caller batch at the limit commits with the record tree on top; one op more is E2BIG (SPEC §9.1)', async () => {
+      // The keystore's VerifiedStorage adds the tree's nodes and root to each batch: 10 000 new records
+      // make a tree of 274 nodes, and 10 000 more on top of them change some 4 000 nodes (SPEC §4.1).
+      const verified = new VerifiedStorage(store, () => new Uint8Array(32).fill(7));
+      verified.allowMissingRoot(true);
+      const value = bytes('v');
+      const batch = (round: number, count = MAX_BATCH_OPS): WriteOp[] =>
+        Array.from({ length: count }, (_, i) => ({
+          op: 'put' as const,
+          key: `limit/r${round}/${String(i).padStart(5, '0')}`,
+          value,
+        }));
+      const treeOpsOf = async (fn: () => Promise<number>) => {
+        const before = await store.generation();
+        const generation = await fn();
+        const written = await store.changedSince(before);
+        const tree = written.filter((r) => r.key.startsWith(TREE_RECORD_PREFIX)).length;
+        assert.equal(written.length - tree, MAX_BATCH_OPS);
+        return { generation, tree };
+      };
+      assert.ok((await treeOpsOf(() => verified.write(batch(0)))).tree > 200);
+      const atLimit = await treeOpsOf(() => verified.write(batch(1)));
+      const generation = atLimit.generation;
+      assert.ok(atLimit.tree > 3000, `the tree added only ${atLimit.tree} records`);
+      assert.equal((await verified.get('limit/r1/09999'))?.revision, generation);
+      assert.equal((await verified.list('limit/')).length, 2 * MAX_BATCH_OPS);
+
+      // One caller op more: E2BIG before any I/O, nothing stored, the tree unchanged.
+      const root = await verified.root();
+      await expectCode(() => verified.write(batch(3, MAX_BATCH_OPS + 1)), 'E2BIG');
+      assert.equal(await store.generation(), generation);
+      assert.deepEqual(await store.list('limit/r3/'), []);
+      assert.deepEqual(await verified.root(), root);
+
+      // The backend's own bounds: caller ops and tree ops are counted apart, each E2BIG past its own.
+      const tree = (count: number): WriteOp[] =>
+        Array.from({ length: count }, (_, i) => ({
+          op: 'delete' as const,
+          key: `${TREE_RECORD_PREFIX}t/${i}`,
+        }));
+      await expectCode(() => store.write([...batch(4, MAX_BATCH_OPS + 1), ...tree(1)]), 'E2BIG');
+      await expectCode(() => store.write([...batch(4, 1), ...tree(MAX_TREE_OPS + 1)]), 'E2BIG');
+      assert.equal(await store.generation(), generation);
+      assert.deepEqual(await store.list('limit/r4/'), []);
     });
 
     test('a second handle sees everything; reopening after close keeps everything', async () => {
