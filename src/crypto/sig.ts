@@ -8,7 +8,7 @@
 // It throws EINVAL only when the caller passed something that is not a valid argument at all: an
 // unknown alg, a non-Uint8Array, bad options, or a malformed public key (wrong length, bad SEC 1
 // prefix, not a curve point, non-canonical Ed25519 encoding) — a caller bug, not a forgery.
-import { createECDH, generateKeyPairSync } from 'node:crypto';
+import { createECDH, generateKeyPairSync, type JsonWebKey } from 'node:crypto';
 import { CofferError } from '../errors.js';
 import { assertBytes, assertOneOf, wipe } from './bytes.js';
 import { nativeSupport } from './features.js';
@@ -118,7 +118,15 @@ function secretFromSeed(alg: SigAlgorithm, seed: Uint8Array): Uint8Array {
  */
 function nativeFreshPair(alg: SigAlgorithm): SigKeyPair | undefined {
   if (alg === 'ed25519' && nativeSupport.ed25519) {
-    const jwk = generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' });
+    // Encoded by the generator itself: exporting a freshly generated Ed25519 KeyObject as JWK can
+    // deadlock Node 20 (a KeyGenJob freed by GC inside the export waits on a mutex it holds);
+    // keygen.test.ts runs enough fresh pairs to catch it.
+    // (@types/node has no overload for a JWK encoding here, though Node supports it.)
+    const generate = generateKeyPairSync as unknown as (
+      type: 'ed25519',
+      options: { privateKeyEncoding: { format: 'jwk' } },
+    ) => { privateKey: JsonWebKey };
+    const jwk = generate('ed25519', { privateKeyEncoding: { format: 'jwk' } }).privateKey;
     const d = Buffer.from(jwk.d ?? '', 'base64url');
     const x = Buffer.from(jwk.x ?? '', 'base64url');
     if (d.length !== 32 || x.length !== 32)
