@@ -1,7 +1,8 @@
 // The open keystore's state: storage (verified against the record tree, SPEC §4.1), master keys, clock,
 // RNG, caches, the rollback anchor (SPEC §4.2) and the one write path (`commit`) that applies a change
 // and its audit entries in a single compare-and-swap batch, retrying the whole change when another
-// writer got there first, then seals the anchor past it.
+// writer got there first, then seals the anchor past it. Concurrent changes of this process share
+// one batch (group commit, SPEC §4.1).
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { clearCache as clearKemCache } from '../crypto/kem.js';
 import type { Rng } from '../crypto/rng.js';
@@ -317,9 +318,6 @@ export class Session {
     });
   }
 
-  /** How many writes the commit queue made, and how many commits they carried (tests, bench). */
-  readonly commitStats = { writes: 0, commits: 0 };
-
   #queue: QueuedCommit[] = [];
   #draining = false;
 
@@ -374,8 +372,6 @@ export class Session {
         joined.some((j) => j.member.seal),
       );
       if (outcome.ok) {
-        this.commitStats.writes++;
-        this.commitStats.commits += joined.length;
         for (const { member, built } of joined) member.resolve(built.result);
         return;
       }
@@ -385,12 +381,14 @@ export class Session {
         return;
       }
       const lostRace = error instanceof CofferError && error.code === 'ECONFLICT';
-      if (lostRace && attempt < MAX_COMMIT_ATTEMPTS) {
+      // A group that keeps losing may hold one change whose own condition cannot hold: after a few
+      // rounds, each member goes on alone (and retries alone, as before group commit).
+      if (lostRace && attempt < (joined.length > 1 ? GROUP_CONFLICT_ROUNDS : MAX_COMMIT_ATTEMPTS)) {
         members = joined.map((j) => j.member);
         await backoff(attempt);
         continue;
       }
-      if (joined.length > 1 && !lostRace && !outcomeUnknown(error)) {
+      if (joined.length > 1 && !outcomeUnknown(error)) {
         // One member's ops may be what the store refused: each alone gets its own outcome.
         for (const { member } of joined) {
           await this.#commitAlone(member.build, { seal: member.seal }).then(member.resolve, member.reject);
@@ -440,11 +438,7 @@ export class Session {
     for (let attempt = 1; ; attempt++) {
       const built = await build();
       const outcome = await this.#write([built], options.seal !== false, options);
-      if (outcome.ok) {
-        this.commitStats.writes++;
-        this.commitStats.commits++;
-        return built.result;
-      }
+      if (outcome.ok) return built.result;
       const { error } = outcome;
       if (error instanceof AuditAppendError) throw error.cause;
       if (!(error instanceof CofferError && error.code === 'ECONFLICT') || attempt >= MAX_COMMIT_ATTEMPTS) {
@@ -477,6 +471,8 @@ const insideCommit = new AsyncLocalStorage<boolean>();
 /** A group carries at most one full createKeys batch: 4 records and one audit entry per key. */
 const MAX_GROUP_OPS = 4 * 1000;
 const MAX_GROUP_EVENTS = 1000;
+/** Lost compare-and-swaps a group of several changes retries together before splitting up. */
+const GROUP_CONFLICT_ROUNDS = 4;
 
 /** An audit append that failed before anything was written (already reported to the observer). */
 class AuditAppendError extends Error {
