@@ -69,6 +69,12 @@ export interface CommitOptions {
   seal?: boolean;
   /** Rewrites the root's anchor entries in the same batch. */
   anchors?: (current: Anchors) => Anchors;
+  /**
+   * The build reads nothing and only creates records that did not exist (expectRevision 0 on new
+   * names) or only appends audit events: it is correct in any order, so any number of such changes
+   * may share a batch with one change that reads state (group commit, SPEC §4.1).
+   */
+  independent?: boolean;
 }
 
 export class Session {
@@ -171,7 +177,10 @@ export class Session {
     const batch = this.#opEvents;
     this.#opEvents = [];
     // Sealed with the next change or within the anchor's sealEveryMs, not one seal per batch.
-    await this.commit(async () => ({ ops: [], events: batch, result: undefined }), { seal: false });
+    await this.commit(async () => ({ ops: [], events: batch, result: undefined }), {
+      seal: false,
+      independent: true,
+    });
   }
 
   /** Forgets cached metadata and unwrapped secrets; the next use re-reads and re-authenticates them. */
@@ -311,6 +320,7 @@ export class Session {
       this.#queue.push({
         build,
         seal: options.seal !== false,
+        independent: options.independent === true,
         resolve: resolve as (value: unknown) => void,
         reject,
       } as QueuedCommit);
@@ -341,7 +351,14 @@ export class Session {
       const touched = new Set<string>();
       let opCount = 0;
       let eventCount = 0;
+      let readsState = false;
       for (const member of members) {
+        // A change that reads state was built on the store as committed; a second one could have
+        // read what the first writes, so it waits for the next write (serialisable, as if alone).
+        if (!member.independent && readsState) {
+          deferred.push(member);
+          continue;
+        }
         let built: Built<unknown>;
         try {
           built = await member.build();
@@ -360,6 +377,7 @@ export class Session {
           continue;
         }
         for (const op of built.ops) touched.add(op.key);
+        if (!member.independent) readsState = true;
         opCount += built.ops.length;
         eventCount += built.events.length;
         joined.push({ member, built });
@@ -461,6 +479,7 @@ interface Built<T> {
 interface QueuedCommit {
   build: CommitBuild<unknown>;
   seal: boolean;
+  independent: boolean;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
 }
