@@ -1,9 +1,11 @@
 // The record barrier (SPEC §4): every record value is AES-256-GCM-sealed under the barrier key with
 // its own record key as associated data, so flipped bytes or a record copied elsewhere fail (EBADMSG).
+
+import { sealWithNonceAfter } from '../crypto/aead.js';
 import type { Rng } from '../crypto/rng.js';
 import { CofferError } from '../errors.js';
 import { textDecoder, textEncoder } from './encoding.js';
-import { openWithKey, sealWithKey } from './master-key.js';
+import { openWithKey } from './master-key.js';
 
 const BARRIER_VERSION = 0x01;
 
@@ -12,15 +14,15 @@ function recordAad(recordKey: string): Uint8Array {
 }
 
 export function sealRecord(barrierKey: Uint8Array, recordKey: string, value: unknown, rng: Rng): Uint8Array {
-  const sealed = sealWithKey(
+  // version ‖ nonce ‖ ciphertext ‖ tag built in place: one allocation per record (issue 14).
+  const out = sealWithNonceAfter(
     barrierKey,
     textEncoder.encode(JSON.stringify(value)),
     recordAad(recordKey),
-    rng,
+    (n) => rng.randomBytes(n),
+    1,
   );
-  const out = new Uint8Array(1 + sealed.length);
   out[0] = BARRIER_VERSION;
-  out.set(sealed, 1);
   return out;
 }
 

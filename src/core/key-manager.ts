@@ -34,6 +34,12 @@ import { usageKey } from './usage.js';
  */
 export const MAX_CREATE_BATCH = 2000;
 
+/**
+ * New keys read no state and write only records under a fresh random id (expectRevision 0), so
+ * concurrent creations share one write with each other and with one other change (SPEC §4.1).
+ */
+const CREATION = { independent: true } as const;
+
 /** Material brought in from outside (SPEC §14.15): an imported secret, or a trust anchor's public key. */
 interface SuppliedVersion {
   origin: KeyOrigin;
@@ -211,7 +217,7 @@ export class KeyManager {
         })),
         result: built.map((b) => b.info),
       };
-    });
+    }, CREATION);
     for (const info of infos) s.remember(info, 0);
     // Revisions are the batch's generation; re-read lazily on the next fresh load.
     return infos.map((info) => structuredClone(info));
@@ -258,7 +264,7 @@ export class KeyManager {
           })),
           result: built.map((b) => b.info),
         };
-      });
+      }, CREATION);
       for (const info of infos) {
         s.remember(info, 0);
         this.#residentIds.set(info.id, info.residency !== undefined);
@@ -628,7 +634,7 @@ export class KeyManager {
         events: [{ event, keyId: built.info.id, details: { ...details, version: 1 } }],
         result: built.info,
       };
-    });
+    }, CREATION);
     s.remember(info, 0);
     return structuredClone(info);
   }

@@ -1,7 +1,9 @@
 // The open keystore's state: storage (verified against the record tree, SPEC §4.1), master keys, clock,
 // RNG, caches, the rollback anchor (SPEC §4.2) and the one write path (`commit`) that applies a change
 // and its audit entries in a single compare-and-swap batch, retrying the whole change when another
-// writer got there first, then seals the anchor past it.
+// writer got there first, then seals the anchor past it. Concurrent changes of this process share
+// one batch (group commit, SPEC §4.1).
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { clearCache as clearKemCache } from '../crypto/kem.js';
 import type { Rng } from '../crypto/rng.js';
 import { clearKeyCache } from '../crypto/sig.js';
@@ -11,6 +13,7 @@ import type { AnchorGuard } from './anchors.js';
 import { type AuditEvent, AuditLog } from './audit.js';
 import { openRecord, sealRecord } from './barrier.js';
 import { b64 } from './encoding.js';
+import { outcomeUnknown } from './keyslots.js';
 import type { MasterKeys } from './master-key.js';
 import { unwrapSecret } from './material.js';
 import { assertKeyId } from './names.js';
@@ -66,6 +69,12 @@ export interface CommitOptions {
   seal?: boolean;
   /** Rewrites the root's anchor entries in the same batch. */
   anchors?: (current: Anchors) => Anchors;
+  /**
+   * The build reads nothing and only creates records that did not exist (expectRevision 0 on new
+   * names) or only appends audit events: it is correct in any order, so any number of such changes
+   * may share a batch with one change that reads state (group commit, SPEC §4.1).
+   */
+  independent?: boolean;
 }
 
 export class Session {
@@ -168,7 +177,10 @@ export class Session {
     const batch = this.#opEvents;
     this.#opEvents = [];
     // Sealed with the next change or within the anchor's sealEveryMs, not one seal per batch.
-    await this.commit(async () => ({ ops: [], events: batch, result: undefined }), { seal: false });
+    await this.commit(async () => ({ ops: [], events: batch, result: undefined }), {
+      seal: false,
+      independent: true,
+    });
   }
 
   /** Forgets cached metadata and unwrapped secrets; the next use re-reads and re-authenticates them. */
@@ -294,39 +306,201 @@ export class Session {
    * Runs `build` (which reads what it needs fresh and returns the ops of one change plus its audit
    * events), appends the audit entries, and writes all of it atomically. A lost compare-and-swap
    * (another writer) re-runs `build` on the new state; nothing is written unless everything is.
+   *
+   * Within this process, commits are group-committed (issue 14, goal 5): while one write is in
+   * flight, the commits that arrive queue up, and the next write carries all of them — their ops,
+   * then their audit entries in arrival order — under one tree root and one audit head. Each caller
+   * still gets its own result or its own error: a build that throws fails only its caller, and a
+   * merged write that fails for any reason but a lost race or an unknown outcome is retried member by
+   * member. Changes with anchor rewrites, and commits made from inside a build or a seal, run alone.
    */
-  async commit<T>(
-    build: () => Promise<{ ops: WriteOp[]; events: Omit<AuditEvent, 'actor' | 'at'>[]; result: T }>,
-    options: CommitOptions = {},
-  ): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      const { ops, events, result } = await build();
-      const at = this.now();
-      let auditOps: WriteOp[];
-      try {
-        auditOps = await this.audit.prepareAppend(events.map((e) => ({ ...e, actor: this.actor, at })));
-      } catch (error) {
-        this.#auditFailed(error);
-        throw error;
+  commit<T>(build: CommitBuild<T>, options: CommitOptions = {}): Promise<T> {
+    if (options.anchors || insideCommit.getStore()) return this.#commitAlone(build, options);
+    return new Promise<T>((resolve, reject) => {
+      this.#queue.push({
+        build,
+        seal: options.seal !== false,
+        independent: options.independent === true,
+        resolve: resolve as (value: unknown) => void,
+        reject,
+      } as QueuedCommit);
+      if (!this.#draining) void this.#drain();
+    });
+  }
+
+  #queue: QueuedCommit[] = [];
+  #draining = false;
+
+  async #drain(): Promise<void> {
+    this.#draining = true;
+    try {
+      while (this.#queue.length > 0) {
+        const group = this.#queue.splice(0, this.#queue.length);
+        await insideCommit.run(true, () => this.#commitGroup(group));
       }
-      try {
-        await this.storage.write(
-          [...ops, ...auditOps],
-          options.anchors ? { anchors: options.anchors, quiet: true } : {},
-        );
-        // SPEC §4.2: an acknowledged change is sealed before it returns (a failed seal only warns).
-        if (options.seal !== false && events.length > 0) await this.anchor?.seal();
-        return result;
-      } catch (error) {
-        if (!(error instanceof CofferError && error.code === 'ECONFLICT') || attempt >= MAX_COMMIT_ATTEMPTS) {
-          if (events.length > 0) this.#auditFailed(error);
-          throw error;
-        }
-        // Back off a little, randomly, so concurrent writers stop colliding in lock step.
-        await new Promise((resolve) =>
-          setTimeout(resolve, Math.floor(Math.random() * Math.min(50, attempt * 3))),
-        );
-      }
+    } finally {
+      this.#draining = false;
     }
   }
+
+  /** Builds and writes one group; members that cannot join it this time go back to the queue's head. */
+  async #commitGroup(members: QueuedCommit[]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const joined: { member: QueuedCommit; built: Built<unknown> }[] = [];
+      const deferred: QueuedCommit[] = [];
+      const touched = new Set<string>();
+      let opCount = 0;
+      let eventCount = 0;
+      let readsState = false;
+      for (const member of members) {
+        // A change that reads state was built on the store as committed; a second one could have
+        // read what the first writes, so it waits for the next write (serialisable, as if alone).
+        if (!member.independent && readsState) {
+          deferred.push(member);
+          continue;
+        }
+        let built: Built<unknown>;
+        try {
+          built = await member.build();
+        } catch (error) {
+          member.reject(error);
+          continue;
+        }
+        // Two changes of one record cannot share a batch (the second was built on the state before
+        // the first), and a group stays within one createKeys batch's size (SPEC §4.1).
+        const overlaps = built.ops.some((op) => touched.has(op.key));
+        const tooBig =
+          joined.length > 0 &&
+          (opCount + built.ops.length > MAX_GROUP_OPS || eventCount + built.events.length > MAX_GROUP_EVENTS);
+        if (overlaps || tooBig) {
+          deferred.push(member);
+          continue;
+        }
+        for (const op of built.ops) touched.add(op.key);
+        if (!member.independent) readsState = true;
+        opCount += built.ops.length;
+        eventCount += built.events.length;
+        joined.push({ member, built });
+      }
+      // Deferred members are built again on the state after this write.
+      this.#queue.unshift(...deferred);
+      if (joined.length === 0) return;
+      const outcome = await this.#write(
+        joined.map((j) => j.built),
+        joined.some((j) => j.member.seal),
+      );
+      if (outcome.ok) {
+        for (const { member, built } of joined) member.resolve(built.result);
+        return;
+      }
+      const { error } = outcome;
+      if (error instanceof AuditAppendError) {
+        for (const { member } of joined) member.reject(error.cause);
+        return;
+      }
+      const lostRace = error instanceof CofferError && error.code === 'ECONFLICT';
+      // A group that keeps losing may hold one change whose own condition cannot hold: after a few
+      // rounds, each member goes on alone (and retries alone, as before group commit).
+      if (lostRace && attempt < (joined.length > 1 ? GROUP_CONFLICT_ROUNDS : MAX_COMMIT_ATTEMPTS)) {
+        members = joined.map((j) => j.member);
+        await backoff(attempt);
+        continue;
+      }
+      if (joined.length > 1 && !outcomeUnknown(error)) {
+        // One member's ops may be what the store refused: each alone gets its own outcome.
+        for (const { member } of joined) {
+          await this.#commitAlone(member.build, { seal: member.seal }).then(member.resolve, member.reject);
+        }
+        return;
+      }
+      for (const { member, built } of joined) {
+        if (built.events.length > 0) this.#auditFailed(error);
+        member.reject(error);
+      }
+      return;
+    }
+  }
+
+  /** Appends the audit entries of `parts` and writes everything in one batch; seals when asked. */
+  async #write(
+    parts: Built<unknown>[],
+    seal: boolean,
+    options: CommitOptions = {},
+  ): Promise<{ ok: true } | { ok: false; error: unknown }> {
+    const at = this.now();
+    const events = parts.flatMap((part) => part.events.map((e) => ({ ...e, actor: this.actor, at })));
+    let auditOps: WriteOp[];
+    try {
+      auditOps = await this.audit.prepareAppend(events);
+    } catch (error) {
+      this.#auditFailed(error);
+      // Not a lost race: fail every member (each would fail the same way alone).
+      return { ok: false, error: new AuditAppendError(error) };
+    }
+    try {
+      const ops = parts.length === 1 ? parts[0]!.ops : parts.flatMap((part) => part.ops);
+      await this.storage.write(
+        [...ops, ...auditOps],
+        options.anchors ? { anchors: options.anchors, quiet: true } : {},
+      );
+    } catch (error) {
+      return { ok: false, error };
+    }
+    // SPEC §4.2: an acknowledged change is sealed before it returns (a failed seal only warns).
+    if (seal && events.length > 0) await this.anchor?.seal();
+    return { ok: true };
+  }
+
+  /** One change in its own batch, retried on a lost compare-and-swap (the path before group commit). */
+  async #commitAlone<T>(build: CommitBuild<T>, options: CommitOptions): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const built = await build();
+      const outcome = await this.#write([built], options.seal !== false, options);
+      if (outcome.ok) return built.result;
+      const { error } = outcome;
+      if (error instanceof AuditAppendError) throw error.cause;
+      if (!(error instanceof CofferError && error.code === 'ECONFLICT') || attempt >= MAX_COMMIT_ATTEMPTS) {
+        if (built.events.length > 0) this.#auditFailed(error);
+        throw error;
+      }
+      await backoff(attempt);
+    }
+  }
+}
+
+type CommitBuild<T> = () => Promise<Built<T>>;
+
+interface Built<T> {
+  ops: WriteOp[];
+  events: Omit<AuditEvent, 'actor' | 'at'>[];
+  result: T;
+}
+
+interface QueuedCommit {
+  build: CommitBuild<unknown>;
+  seal: boolean;
+  independent: boolean;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+/** Set while a group is being built and written: a commit made from inside one runs alone. */
+const insideCommit = new AsyncLocalStorage<boolean>();
+
+/** A group carries at most one full createKeys batch: 4 records and one audit entry per key. */
+const MAX_GROUP_OPS = 4 * 1000;
+const MAX_GROUP_EVENTS = 1000;
+/** Lost compare-and-swaps a group of several changes retries together before splitting up. */
+const GROUP_CONFLICT_ROUNDS = 4;
+
+/** An audit append that failed before anything was written (already reported to the observer). */
+class AuditAppendError extends Error {
+  constructor(override readonly cause: unknown) {
+    super('audit append failed');
+  }
+}
+
+/** Back off a little, randomly, so concurrent writers stop colliding in lock step. */
+function backoff(attempt: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * Math.min(50, attempt * 3))));
 }

@@ -377,10 +377,7 @@ export function exerciseKeystoreReliability(
       assert.ok(unlockers.length >= 1 && unlockers.length <= workers, `${unlockers.length} unlock events`);
       assert.equal(new Set(unlockers).size, unlockers.length, 'one process recorded its unlock twice');
       // The write each process made right after unlocking: all of them stored and audited.
-      assert.deepEqual(
-        (await ks.listKeys({ app: 'openers' })).map((k) => k.id).sort(),
-        [...created].sort(),
-      );
+      assert.deepEqual((await ks.listKeys({ app: 'openers' })).map((k) => k.id).sort(), [...created].sort());
       const creations = entries.filter((e) => e.event === 'key.create' && e.actor.startsWith('opener-'));
       assert.equal(creations.length, workers, 'a key creation is missing from the audit log');
     } finally {
