@@ -31,6 +31,10 @@ test(`${PAIRS} fresh Ed25519 pairs in one process finish (no keygen deadlock)`, 
   const timer = setTimeout(() => child.kill('SIGKILL'), DEADLINE_MS);
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   clearTimeout(timer);
-  assert.match(out, /\ndone\n$/, `keygen did not finish within ${DEADLINE_MS / 1000} s (exit ${code}): ${err}`);
+  assert.match(
+    out,
+    /\ndone\n$/,
+    `keygen did not finish within ${DEADLINE_MS / 1000} s (exit ${code}): ${err}`,
+  );
   assert.equal(code, 0);
 });
