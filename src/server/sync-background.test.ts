@@ -7,19 +7,9 @@ import { Keystore } from '../core/keystore.js';
 import { SyncServer } from '../sync/server/server.js';
 import { PASSPHRASE, startDaemon } from '../testing/daemon.js';
 import { passphrase, tempDir, tempKeystore } from '../testing/keystore.js';
+import { eventually } from '../testing/sync-transport-suite.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `probe` until it returns something, or fails the test after `ms`. */
-async function eventually<T>(probe: () => Promise<T | undefined>, what: string, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const found = await probe();
-    if (found !== undefined) return found;
-    assert.ok(Date.now() < deadline, what);
-    await sleep(100);
-  }
-}
 
 test('daemon background sync: starts when the circle is made, stops on lock, resumes on unlock', async () => {
   const serverDir = tempDir('coffer-sync-bg-');
@@ -42,7 +32,8 @@ test('daemon background sync: starts when the circle is made, stops on lock, res
     await phone.ks.sync.now();
     const got = await eventually(
       () => d.admin.keychain.get(first.id).catch(() => undefined),
-      'the daemon never received a write made on another device',
+      'the write made on another device to reach the daemon',
+      20_000,
     );
     assert.equal(Buffer.from(got.secret).toString(), 'while unlocked');
 
@@ -64,7 +55,8 @@ test('daemon background sync: starts when the circle is made, stops on lock, res
     await d.admin.unlock(PASSPHRASE);
     const caught = await eventually(
       () => d.admin.keychain.get(second.id).catch(() => undefined),
-      'the daemon did not resume syncing after unlock',
+      'the daemon to resume syncing after unlock',
+      20_000,
     );
     assert.equal(Buffer.from(caught.secret).toString(), 'while locked');
   } finally {

@@ -84,10 +84,15 @@ export function manifestOf(records: readonly WireRecord[]): Manifest {
   return new Manifest(records.map((r) => ({ uuid: r.uuid, hash: recordHash(fromWire(r)) })));
 }
 
-export async function eventually<T>(probe: () => T | undefined, what: string, ms = 10_000): Promise<T> {
+/** Polls `probe` (sync or async) until it gives a value; fails with `what` after `ms`. */
+export async function eventually<T>(
+  probe: () => T | undefined | Promise<T | undefined>,
+  what: string,
+  ms = 10_000,
+): Promise<T> {
   const until = Date.now() + ms;
   for (;;) {
-    const value = probe();
+    const value = await probe();
     if (value !== undefined) return value;
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
