@@ -1,5 +1,5 @@
 // The daemon syncs its keychain in the background (SPEC §17.10) against the real sync server over
-// HTTP: it starts as soon as a route makes the daemon's store a member of a circle, stops when the
+// HTTP: it starts as soon as a route makes the daemon's store a member of a circle (create, join, recover), stops when the
 // daemon is locked (no write reaches a locked store), and starts again with the next unlock.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -66,3 +66,42 @@ test('daemon background sync: starts when the circle is made, stops on lock, res
     serverDir.remove();
   }
 });
+
+for (const how of ['join', 'recover'] as const) {
+  test(`daemon background sync starts as soon as the daemon's store ${how === 'join' ? 'joins' : 'recovers into'} a circle`, async () => {
+    const serverDir = tempDir('coffer-sync-bg-');
+    const server = await SyncServer.start({
+      store: `sqlite:${serverDir.path}/sync.db`,
+      listen: '127.0.0.1:0',
+    });
+    const d = await startDaemon();
+    const phone = await tempKeystore();
+    try {
+      const { recoveryPhrase } = await phone.ks.sync.create({ server: server.url, deviceName: 'phone' });
+      if (how === 'join') {
+        const pending = await d.admin.sync.join({
+          server: server.url,
+          invite: await phone.ks.sync.invite(),
+          deviceName: 'daemon',
+        });
+        await phone.ks.sync.approve(pending.deviceId, { code: pending.code });
+        assert.equal((await d.admin.sync.completeJoin()).status, 'joined');
+      } else {
+        await d.admin.sync.recover({ server: server.url, phrase: recoveryPhrase, deviceName: 'daemon' });
+      }
+      const item = await phone.ks.keychain.add({ kind: 'note', attributes: {}, secret: `after ${how}` });
+      await phone.ks.sync.now();
+      const got = await eventually(
+        () => d.admin.keychain.get(item.id).catch(() => undefined),
+        `the write to reach the daemon after its ${how}`,
+        20_000,
+      );
+      assert.equal(Buffer.from(got.secret).toString(), `after ${how}`);
+    } finally {
+      await phone.cleanup();
+      await d.cleanup();
+      await server.close();
+      serverDir.remove();
+    }
+  });
+}
