@@ -1,6 +1,7 @@
 // The daemon syncs its keychain in the background (SPEC §17.10) against the real sync server over
-// HTTP: it starts as soon as a route makes the daemon's store a member of a circle (create, join, recover), stops when the
-// daemon is locked (no write reaches a locked store), and starts again with the next unlock.
+// HTTP: it starts as soon as a route makes the daemon's store a member of a circle (create, join,
+// recover), stops when the daemon is locked (no write reaches a locked store), and starts again with
+// the next unlock.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Keystore } from '../core/keystore.js';
