@@ -106,3 +106,26 @@ for (const how of ['join', 'recover'] as const) {
     }
   });
 }
+
+test('daemon background sync: a lock ends its push subscription, also right after an unlock', async () => {
+  const serverDir = tempDir('coffer-sync-bg-');
+  const server = await SyncServer.start({ store: `sqlite:${serverDir.path}/sync.db`, listen: '127.0.0.1:0' });
+  const d = await startDaemon();
+  try {
+    await d.admin.sync.create({ server: server.url, deviceName: 'daemon' });
+    // Background sync holds one push subscription on the server; locking ends it.
+    await eventually(() => (server.subscribers === 1 ? true : undefined), 'the daemon to subscribe to push');
+    await d.admin.lock();
+    await eventually(() => (server.subscribers === 0 ? true : undefined), 'the lock to end the subscription');
+    for (let round = 0; round < 3; round++) {
+      await d.admin.unlock(PASSPHRASE);
+      await d.admin.lock();
+      await sleep(500);
+      assert.equal(server.subscribers, 0, `round ${round}: a sync started after the lock`);
+    }
+  } finally {
+    await d.cleanup();
+    await server.close();
+    serverDir.remove();
+  }
+});
