@@ -8,6 +8,7 @@ import { clearCache as clearKemCache } from '../crypto/kem.js';
 import type { Rng } from '../crypto/rng.js';
 import { clearKeyCache } from '../crypto/sig.js';
 import { asCofferError, CofferError } from '../errors.js';
+import { MAX_BATCH_OPS } from '../storage/keys.js';
 import type { Storage, WriteOp } from '../storage/types.js';
 import type { AnchorGuard } from './anchors.js';
 import { type AuditEvent, AuditLog } from './audit.js';
@@ -367,11 +368,12 @@ export class Session {
           continue;
         }
         // Two changes of one record cannot share a batch (the second was built on the state before
-        // the first), and a group stays within one createKeys batch's size (SPEC §4.1).
+        // the first), and a group stays within one storage batch: its ops, one audit entry per event
+        // and the audit head (SPEC §4.1, §9.1). A change too big even alone goes alone and fails there.
         const overlaps = built.ops.some((op) => touched.has(op.key));
         const tooBig =
           joined.length > 0 &&
-          (opCount + built.ops.length > MAX_GROUP_OPS || eventCount + built.events.length > MAX_GROUP_EVENTS);
+          opCount + built.ops.length + eventCount + built.events.length + 1 > MAX_BATCH_OPS;
         if (overlaps || tooBig) {
           deferred.push(member);
           continue;
@@ -487,9 +489,6 @@ interface QueuedCommit {
 /** Set while a group is being built and written: a commit made from inside one runs alone. */
 const insideCommit = new AsyncLocalStorage<boolean>();
 
-/** A group carries at most one full createKeys batch: 4 records and one audit entry per key. */
-const MAX_GROUP_OPS = 4 * 1000;
-const MAX_GROUP_EVENTS = 1000;
 /** Lost compare-and-swaps a group of several changes retries together before splitting up. */
 const GROUP_CONFLICT_ROUNDS = 4;
 
