@@ -5,6 +5,7 @@
 // copied into another store or under another id does not open.
 
 import { timingSafeEqual } from 'node:crypto';
+import { tracingChannel } from 'node:diagnostics_channel';
 import { hmac } from '../crypto/mac.js';
 import type { PassphraseKdfParams } from '../crypto/passphrase-kdf.js';
 import type { Rng } from '../crypto/rng.js';
@@ -192,6 +193,21 @@ async function decryptMaster(
  * Opens the master key with `config`: tries each slot of that type that matches it. A wrong passphrase
  * is ELOCKED; a protector that is gone keeps its own code (EUNAVAIL, ENOENT). Nothing is written.
  */
+/** What subscribers of {@link protectorUnlockChannel} are handed about one keyslot's unlock. */
+export interface ProtectorUnlockContext {
+  type: ProtectorConfig['type'];
+  slotId: string;
+}
+
+/**
+ * `coffer:protector.unlock`: one traced call per keyslot tried at unlock (the driver's open — the KDF,
+ * the TPM or token round trips — and the master key's unwrap), so an APM tool or a benchmark can tell
+ * custody time from the store's own work (docs/protectors.md). Costs nothing without subscribers.
+ */
+export const protectorUnlockChannel = tracingChannel<unknown, ProtectorUnlockContext>(
+  'coffer:protector.unlock',
+);
+
 export async function unlockWith(
   storage: Storage,
   header: StoreHeader,
@@ -217,10 +233,16 @@ export async function unlockWith(
   for (const candidate of candidates) {
     let device: DeviceKeystore | undefined;
     try {
-      device = await driver.open(openConfig(config, candidate.slot.config), candidate.slot.state, {
-        slotId: candidate.slot.id,
-      });
-      return { master: await decryptMaster(device, header, candidate.slot), slot: candidate };
+      const master = await protectorUnlockChannel.tracePromise(
+        async () => {
+          device = await driver.open(openConfig(config, candidate.slot.config), candidate.slot.state, {
+            slotId: candidate.slot.id,
+          });
+          return decryptMaster(device, header, candidate.slot);
+        },
+        { type: config.type, slotId: candidate.slot.id },
+      );
+      return { master, slot: candidate };
     } catch (caught) {
       // A stored state the driver refuses (EINVAL) was valid when we wrote it: it was altered.
       const error =

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { openStorage } from '../storage/open.js';
 import { passphrase, tempKeystore } from '../testing/keystore.js';
-import { LAST_USED_RESOLUTION_MS } from './keyslots.js';
+import { LAST_USED_RESOLUTION_MS, type ProtectorUnlockContext, protectorUnlockChannel } from './keyslots.js';
 import { Keystore } from './keystore.js';
 
 test('an unlock within the hour of the recorded use writes nothing; the first use and a later one are recorded', async () => {
@@ -51,5 +51,40 @@ test('an unlock within the hour of the recorded use writes nothing; the first us
     assert.equal(later.unlocks, 2);
   } finally {
     await cleanup();
+  }
+});
+
+test('coffer:protector.unlock traces each keyslot tried at unlock: its type and slot, and a wrong passphrase as an error', async () => {
+  const { ks, url, cleanup } = await tempKeystore();
+  const seen: { phase: string; type: string; slotId: string }[] = [];
+  const note = (phase: string) => (context: ProtectorUnlockContext) =>
+    seen.push({ phase, type: context.type, slotId: context.slotId });
+  const subscribers = {
+    start: note('start'),
+    end: () => {},
+    asyncStart: () => {},
+    asyncEnd: note('asyncEnd'),
+    error: note('error'),
+  };
+  protectorUnlockChannel.subscribe(subscribers);
+  try {
+    const [slot] = await ks.listProtectors();
+    await ks.close();
+    await (await Keystore.open({ store: url, protector: passphrase() })).close();
+    assert.deepEqual(seen, [
+      { phase: 'start', type: 'passphrase', slotId: slot!.id },
+      { phase: 'asyncEnd', type: 'passphrase', slotId: slot!.id },
+    ]);
+    seen.length = 0;
+    await assert.rejects(Keystore.open({ store: url, protector: passphrase('not the passphrase') }), {
+      code: 'ELOCKED',
+    });
+    assert.deepEqual(
+      seen.map((s) => s.phase),
+      ['start', 'error', 'asyncEnd'],
+    );
+  } finally {
+    protectorUnlockChannel.unsubscribe(subscribers);
+    cleanup();
   }
 });
