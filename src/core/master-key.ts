@@ -2,6 +2,7 @@
 // object lets lock() wipe them together.
 import * as aead from '../crypto/aead.js';
 import { wipe } from '../crypto/bytes.js';
+import { holdKey, releaseKey } from '../crypto/held-keys.js';
 import { hkdf } from '../crypto/kdf.js';
 import type { Rng } from '../crypto/rng.js';
 import { CofferError } from '../errors.js';
@@ -29,6 +30,12 @@ export class MasterKeys {
     this.audit = derive('coffer:audit:v1');
     this.slotMac = derive('coffer:slot-mac:v1');
     this.tree = derive('coffer:tree:v1');
+    // Used for every record, wrap, audit entry and tree root while unlocked (crypto/held-keys.ts).
+    for (const key of this.#held()) holdKey(key);
+  }
+
+  #held(): Uint8Array[] {
+    return [this.barrier, this.keyWrap, this.audit, this.tree];
   }
 
   /** The raw master key, for wrapping into a new keyslot only. */
@@ -39,6 +46,7 @@ export class MasterKeys {
 
   wipe(): void {
     this.#wiped = true;
+    for (const key of this.#held()) releaseKey(key);
     wipe(this.#master, this.barrier, this.keyWrap, this.audit, this.slotMac, this.tree);
   }
 }

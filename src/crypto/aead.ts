@@ -7,6 +7,7 @@ import { type CipherGCMTypes, createCipheriv, createDecipheriv } from 'node:cryp
 import { CofferError } from '../errors.js';
 import { assertBytes, assertInteger, assertOneOf, wipe } from './bytes.js';
 import { hchacha20 } from './hchacha20.js';
+import { keyInput } from './held-keys.js';
 
 export type AeadAlgorithm = 'aes-256-gcm' | 'chacha20-poly1305' | 'xchacha20-poly1305';
 export const AEAD_ALGORITHMS: readonly AeadAlgorithm[] = [
@@ -105,7 +106,9 @@ export function encryptInto(
   }
   const p = nativeParams(alg, key, nonce);
   try {
-    const cipher = createCipheriv(p.cipher as CipherGCMTypes, p.key, p.nonce, { authTagLength: TAG_LENGTH });
+    const cipher = createCipheriv(p.cipher as CipherGCMTypes, p.owned ? p.key : keyInput(p.key), p.nonce, {
+      authTagLength: TAG_LENGTH,
+    });
     cipher.setAAD(aad ?? EMPTY);
     const body = cipher.update(plaintext);
     out.set(body, offset);
@@ -133,9 +136,14 @@ export function decrypt(
   const p = nativeParams(alg, key, nonce);
   const bodyLength = ciphertextAndTag.length - TAG_LENGTH;
   try {
-    const decipher = createDecipheriv(p.cipher as CipherGCMTypes, p.key, p.nonce, {
-      authTagLength: TAG_LENGTH,
-    });
+    const decipher = createDecipheriv(
+      p.cipher as CipherGCMTypes,
+      p.owned ? p.key : keyInput(p.key),
+      p.nonce,
+      {
+        authTagLength: TAG_LENGTH,
+      },
+    );
     decipher.setAuthTag(ciphertextAndTag.subarray(bodyLength));
     decipher.setAAD(aad ?? EMPTY);
     const body = decipher.update(ciphertextAndTag.subarray(0, bodyLength));

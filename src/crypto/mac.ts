@@ -4,6 +4,7 @@
 import { createHmac } from 'node:crypto';
 import { CofferError } from '../errors.js';
 import { assertBytes, assertOneOf, equalBytes } from './bytes.js';
+import { keyInput } from './held-keys.js';
 
 export type HmacHash = 'sha256' | 'sha512';
 export const HMAC_HASHES: readonly HmacHash[] = ['sha256', 'sha512'];
@@ -20,7 +21,7 @@ function validate(hash: unknown, key: unknown, message: unknown): asserts hash i
 }
 
 function compute(hash: HmacHash, key: Uint8Array, message: Uint8Array): Uint8Array {
-  const digest = createHmac(hash, key).update(message).digest();
+  const digest = createHmac(hash, keyInput(key)).update(message).digest();
   // Copy out of the Buffer so callers never hold a view into memory Node may share or reuse.
   const tag = new Uint8Array(digest);
   digest.fill(0);
