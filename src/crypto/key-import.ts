@@ -8,7 +8,7 @@
 // the garbage collector reclaims it, where the DER buffer was zeroed at once. The secret is in this
 // process anyway (the keystore's unwrapped copy, the prepared KeyObject), so this adds a transient
 // copy, not a new exposure; docs/daemon.md "Worker pool and secrets" lists the copies.
-import { createECDH, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { createECDH, createPrivateKey, createPublicKey, type ECDH, type KeyObject } from 'node:crypto';
 import { CofferError } from '../errors.js';
 import { asUint8, concatBytes, fromHex, wipe } from './bytes.js';
 import { nodeView } from './sig-backend.js';
@@ -75,6 +75,7 @@ export function ed25519PublicKeyOf(key: KeyObject): Uint8Array {
 }
 
 const JWK_CURVE = { prime256v1: 'P-256', secp256k1: 'secp256k1' } as const;
+const ECDH_BY_CURVE: { prime256v1?: ECDH; secp256k1?: ECDH } = {};
 
 /**
  * An EC private KeyObject from its 32-byte scalar (already checked 1 ≤ d < n), and the uncompressed
@@ -84,7 +85,12 @@ export function importEcScalar(
   curve: 'prime256v1' | 'secp256k1',
   scalar: Uint8Array,
 ): { key: KeyObject; uncompressed: Uint8Array } {
-  const ecdh = createECDH(curve);
+  // One ECDH object per curve, reused: constructing it costs about as much as setPrivateKey on Node 20
+  // (issue 14 profile of a cold P-256 sign). Each call sets its own scalar before reading the point, and
+  // the call is synchronous, so no other key's point can be read; the scalar it keeps is one more copy
+  // of a key already in the prepared-key cache.
+  const ecdh = ECDH_BY_CURVE[curve] ?? createECDH(curve);
+  ECDH_BY_CURVE[curve] = ecdh;
   ecdh.setPrivateKey(nodeView(scalar));
   const point = asUint8(ecdh.getPublicKey());
   const key = createPrivateKey({

@@ -1,0 +1,57 @@
+// Keys built by src/crypto/key-import.ts (issue 14, the cold-key path), checked against @noble/curves
+// as an independent implementation: the public point of each imported EC scalar, and that the imported
+// KeyObject's signatures verify under it. Scalars are taken in turn across both curves, so the ECDH
+// object reused per curve is shown to give each key its own point, never the previous key's.
+import assert from 'node:assert/strict';
+import { createHash, randomBytes, sign } from 'node:crypto';
+import { test } from 'node:test';
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { p256 } from '@noble/curves/nist.js';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import fc from 'fast-check';
+import { importEcScalar, importEd25519Seed } from './key-import.js';
+
+const CURVES = { prime256v1: p256, secp256k1 } as const;
+
+test('importEcScalar: each scalar in turn, on both curves, gets its own point and signs verifiably', () => {
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.tuple(
+          fc.constantFrom('prime256v1', 'secp256k1' as const),
+          fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        ),
+        {
+          minLength: 2,
+          maxLength: 6,
+        },
+      ),
+      (keys) => {
+        const message = randomBytes(48);
+        const digest = createHash('sha256').update(message).digest();
+        for (const [curve, bytes] of keys) {
+          const scalar = Uint8Array.from(bytes);
+          scalar[0]! &= 0x7f; // below both orders
+          scalar[31]! |= 1; // not zero
+          const { key, uncompressed } = importEcScalar(curve, scalar);
+          assert.deepEqual(uncompressed, CURVES[curve].getPublicKey(scalar, false));
+          const signature = sign('sha256', message, { key, dsaEncoding: 'ieee-p1363' });
+          assert.ok(
+            CURVES[curve].verify(signature, digest, uncompressed, { prehash: false, lowS: false }),
+            `${curve}: OpenSSL's signature verifies under noble`,
+          );
+        }
+      },
+    ),
+    { numRuns: 40 },
+  );
+});
+
+test('importEd25519Seed: the KeyObject signs as RFC 8032 says for that seed (checked by noble)', () => {
+  for (let i = 0; i < 20; i++) {
+    const seed = new Uint8Array(randomBytes(32));
+    const message = randomBytes(40);
+    const signature = sign(null, message, importEd25519Seed(seed));
+    assert.ok(ed25519.verify(signature, message, ed25519.getPublicKey(seed)));
+  }
+});
