@@ -162,7 +162,7 @@ export async function benchKeyImport(options: { rounds?: number; ms?: number } =
                 'pkcs8',
                 Buffer.concat([Buffer.from(PKCS8[alg], 'hex'), next()]),
                 algorithm,
-                false,
+                true, // extractable: Node 24 deprecates KeyObject.from on a non-extractable key (DEP0204)
                 ['sign'],
               ),
             ),
