@@ -9,7 +9,8 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { p256 } from '@noble/curves/nist.js';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import fc from 'fast-check';
-import { importEcScalar, importEd25519Seed } from './key-import.js';
+import { ecPublicPoint, importEcScalar, importEd25519Seed } from './key-import.js';
+import * as sig from './sig.js';
 
 const CURVES = { prime256v1: p256, secp256k1 } as const;
 
@@ -33,11 +34,14 @@ test('importEcScalar: each scalar in turn, on both curves, gets its own point an
           const scalar = Uint8Array.from(bytes);
           scalar[0]! &= 0x7f; // below both orders
           scalar[31]! |= 1; // not zero
+          const expected = CURVES[curve].getPublicKey(scalar, false);
           const { key, uncompressed } = importEcScalar(curve, scalar);
-          assert.deepEqual(uncompressed, CURVES[curve].getPublicKey(scalar, false));
+          // Absent where the raw-private import was taken (it computes no point).
+          if (uncompressed !== undefined) assert.deepEqual(uncompressed, expected);
+          assert.deepEqual(ecPublicPoint(curve, scalar), expected);
           const signature = sign('sha256', message, { key, dsaEncoding: 'ieee-p1363' });
           assert.ok(
-            CURVES[curve].verify(signature, digest, uncompressed, { prehash: false, lowS: false }),
+            CURVES[curve].verify(signature, digest, expected, { prehash: false, lowS: false }),
             `${curve}: OpenSSL's signature verifies under noble`,
           );
         }
@@ -53,5 +57,21 @@ test('importEd25519Seed: the KeyObject signs as RFC 8032 says for that seed (che
     const message = randomBytes(40);
     const signature = sign(null, message, importEd25519Seed(seed));
     assert.ok(ed25519.verify(signature, message, ed25519.getPublicKey(seed)));
+  }
+});
+
+test('sig.publicKey of an EC key first prepared by sign is derived from the secret (raw-private path)', () => {
+  for (const [alg, noble, compressed] of [
+    ['ecdsa-p256', p256, false],
+    ['secp256k1', secp256k1, true],
+  ] as const) {
+    for (let i = 0; i < 10; i++) {
+      const scalar = new Uint8Array(randomBytes(32));
+      scalar[0]! &= 0x7f;
+      scalar[31]! |= 1;
+      sig.clearKeyCache();
+      sig.sign(alg, scalar, new Uint8Array(32)); // prepares the key without its public point
+      assert.deepEqual(sig.publicKey(alg, scalar), noble.getPublicKey(scalar, compressed));
+    }
   }
 });

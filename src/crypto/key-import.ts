@@ -81,18 +81,64 @@ const ECDH_BY_CURVE: { prime256v1?: ECDH; secp256k1?: ECDH } = {};
  * An EC private KeyObject from its 32-byte scalar (already checked 1 ≤ d < n), and the uncompressed
  * public point: ECDH computes the point natively, and the JWK import then takes d, x and y as given.
  */
-export function importEcScalar(
-  curve: 'prime256v1' | 'secp256k1',
-  scalar: Uint8Array,
-): { key: KeyObject; uncompressed: Uint8Array } {
-  // One ECDH object per curve, reused: constructing it costs about as much as setPrivateKey on Node 20
-  // (issue 14 profile of a cold P-256 sign). Each call sets its own scalar before reading the point, and
-  // the call is synchronous, so no other key's point can be read; the scalar it keeps is one more copy
-  // of a key already in the prepared-key cache.
+/**
+ * The uncompressed public point of an EC scalar (already checked 1 ≤ d < n), computed natively by ECDH.
+ * One ECDH object per curve, reused: constructing it costs about as much as setPrivateKey on Node 20
+ * (issue 14 profile of a cold P-256 sign). Each call sets its own scalar before reading the point, and
+ * the call is synchronous, so no other key's point can be read; the scalar it keeps is one more copy of
+ * a key already in the prepared-key cache.
+ */
+export function ecPublicPoint(curve: 'prime256v1' | 'secp256k1', scalar: Uint8Array): Uint8Array {
   const ecdh = ECDH_BY_CURVE[curve] ?? createECDH(curve);
   ECDH_BY_CURVE[curve] = ecdh;
   ecdh.setPrivateKey(nodeView(scalar));
-  const point = asUint8(ecdh.getPublicKey());
+  return asUint8(ecdh.getPublicKey());
+}
+
+type RawPrivateInput = Parameters<typeof createPrivateKey>[0];
+const rawEcImport = (curve: 'prime256v1' | 'secp256k1', scalar: Uint8Array): KeyObject =>
+  createPrivateKey({
+    key: nodeView(scalar),
+    format: 'raw-private',
+    asymmetricKeyType: 'ec',
+    namedCurve: curve,
+  } as unknown as RawPrivateInput);
+
+/**
+ * Whether this Node imports an EC scalar with `format: 'raw-private'` (newer Node 24 releases; ≈ 1.2×
+ * the JWK import, which needs the point computed first: `npm run bench --only keyimport`). Checked once
+ * per curve on a fixed scalar: the key's public half must be the point ECDH computes, else the JWK path
+ * is kept.
+ */
+const rawEcWorks: { prime256v1?: boolean; secp256k1?: boolean } = {};
+function rawPrivateEcImportWorks(curve: 'prime256v1' | 'secp256k1'): boolean {
+  let works = rawEcWorks[curve];
+  if (works === undefined) {
+    try {
+      const scalar = fromHex('0badc0de0badc0de0badc0de0badc0de0badc0de0badc0de0badc0de0badc0de');
+      const exported = createPublicKey(rawEcImport(curve, scalar)).export({ format: 'der', type: 'spki' });
+      const point = ecPublicPoint(curve, scalar);
+      works = Buffer.compare(exported.subarray(exported.length - 65), nodeView(point)) === 0;
+    } catch {
+      works = false;
+    }
+    rawEcWorks[curve] = works;
+  }
+  return works;
+}
+
+/**
+ * An EC private KeyObject from its 32-byte scalar (already checked 1 ≤ d < n), by the fastest path this
+ * Node offers: `raw-private` where it works (the public point is then not computed: `uncompressed` is
+ * absent and `ecPublicPoint` gives it when asked), else ECDH for the point and the JWK import taking
+ * d, x and y as given.
+ */
+export function importEcScalar(
+  curve: 'prime256v1' | 'secp256k1',
+  scalar: Uint8Array,
+): { key: KeyObject; uncompressed: Uint8Array | undefined } {
+  if (rawPrivateEcImportWorks(curve)) return { key: rawEcImport(curve, scalar), uncompressed: undefined };
+  const point = ecPublicPoint(curve, scalar);
   const key = createPrivateKey({
     key: {
       kty: 'EC',

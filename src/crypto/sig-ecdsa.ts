@@ -16,8 +16,14 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { CofferError } from '../errors.js';
 import { asUint8, concatBytes, fromHex, toHex, wipe } from './bytes.js';
 import { KeyCache, SECRET_CACHE_BYTES } from './key-cache.js';
-import { importEcScalar } from './key-import.js';
-import { nodeView, type PreparedSecret, type SigBackend } from './sig-backend.js';
+import { ecPublicPoint, importEcScalar } from './key-import.js';
+import { nodeView, type SigBackend } from './sig-backend.js';
+
+/** A prepared EC private key; its public key is derived on first use where the import did not give it. */
+interface PreparedEcSecret {
+  readonly key: KeyObject;
+  publicKey: Uint8Array | undefined;
+}
 
 export type EcAlgorithm = 'ecdsa-p256' | 'secp256k1';
 
@@ -157,21 +163,23 @@ function normalizeLowS(c: Curve, signature: Uint8Array): Uint8Array {
 
 function nativeBackend(alg: EcAlgorithm): SigBackend {
   const c = CURVES[alg];
-  const secrets = new KeyCache<PreparedSecret>(`${alg}/secret`, {
+  const secrets = new KeyCache<PreparedEcSecret>(`${alg}/secret`, {
     maxBytes: SECRET_CACHE_BYTES,
     // Measured RSS of one prepared P-256 key (KeyObject, its EVP_PKEY, public point): ≈ 4.0 KiB.
     entryBytes: 4096,
   });
   const publics = new KeyCache<KeyObject>(`${alg}/public`, 256);
-  const prepareSecret = (secretKey: Uint8Array): PreparedSecret =>
+  const encodePublic = (uncompressed: Uint8Array): Uint8Array =>
+    c.compressed
+      ? concatBytes(Uint8Array.of(0x02 | (uncompressed[64]! & 1)), uncompressed.subarray(1, 33))
+      : uncompressed;
+  const prepareSecret = (secretKey: Uint8Array): PreparedEcSecret =>
     secrets.get(secretKey, () => {
       assertScalar(alg, secretKey);
       // The fastest import OpenSSL offers (src/crypto/key-import.ts): what a key outside the cache costs.
+      // Signing needs no public point; where the import did not compute one, publicKey() does.
       const { key, uncompressed } = importEcScalar(NAMED_CURVE[alg], secretKey);
-      const publicKey = c.compressed
-        ? concatBytes(Uint8Array.of(0x02 | (uncompressed[64]! & 1)), uncompressed.subarray(1, 33))
-        : uncompressed;
-      return { key, publicKey };
+      return { key, publicKey: uncompressed && encodePublic(uncompressed) };
     });
   const preparePublic = (publicKey: Uint8Array): KeyObject =>
     publics.get(publicKey, () => {
@@ -188,7 +196,9 @@ function nativeBackend(alg: EcAlgorithm): SigBackend {
   return Object.freeze({
     implementation: 'node:crypto',
     publicKey(secretKey: Uint8Array): Uint8Array {
-      return prepareSecret(secretKey).publicKey.slice();
+      const prepared = prepareSecret(secretKey);
+      prepared.publicKey ??= encodePublic(ecPublicPoint(NAMED_CURVE[alg], secretKey));
+      return prepared.publicKey.slice();
     },
     sign(secretKey: Uint8Array, message: Uint8Array): Uint8Array {
       const key = prepareSecret(secretKey).key;
