@@ -106,7 +106,7 @@ export async function benchKeyImport(options: { rounds?: number; ms?: number } =
         ? [['createPrivateKey JWK (d; x derived by OpenSSL) — used', () => importEd25519Seed(next())]]
         : [
             [
-              'createPrivateKey JWK (d, x, y from createECDH) — used',
+              'createPrivateKey JWK (d, x, y from createECDH) — used where raw-private is absent',
               () => importEcScalar('prime256v1', next()),
             ],
             [
@@ -144,7 +144,13 @@ export async function benchKeyImport(options: { rounds?: number; ms?: number } =
       ]);
     }
     const raw = rawPrivateImport(alg);
-    if (raw) candidates.push(["createPrivateKey format 'raw-private' (Node ≥ 24)", () => raw(next())]);
+    if (raw)
+      candidates.push([
+        alg === 'ed25519'
+          ? "createPrivateKey format 'raw-private' (Node ≥ 24)"
+          : "createPrivateKey format 'raw-private' (Node ≥ 24) — used where present",
+        () => raw(next()),
+      ]);
     for (const [name, candidate] of candidates) {
       rows.push(
         row('keyimport', `${alg}: ${name}`, compare(candidate, base, { rounds, ms }), 'PKCS#8 DER import'),
