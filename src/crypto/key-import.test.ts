@@ -11,6 +11,7 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import fc from 'fast-check';
 import { ecPublicPoint, importEcScalar, importEd25519Seed } from './key-import.js';
 import * as sig from './sig.js';
+import { derToP1363 } from './sig-ecdsa.js';
 
 const CURVES = { prime256v1: p256, secp256k1 } as const;
 
@@ -73,5 +74,42 @@ test('sig.publicKey of an EC key first prepared by sign is derived from the secr
       sig.sign(alg, scalar, new Uint8Array(32)); // prepares the key without its public point
       assert.deepEqual(sig.publicKey(alg, scalar), noble.getPublicKey(scalar, compressed));
     }
+  }
+});
+
+test('derToP1363: OpenSSL DER signatures become the r ‖ s noble reads from the same DER', () => {
+  fc.assert(
+    fc.property(
+      fc.uint8Array({ minLength: 32, maxLength: 32 }),
+      fc.uint8Array({ maxLength: 100 }),
+      (bytes, message) => {
+        const scalar = Uint8Array.from(bytes);
+        scalar[0]! &= 0x7f;
+        scalar[31]! |= 1;
+        const der = new Uint8Array(sign('sha256', message, importEcScalar('prime256v1', scalar).key));
+        assert.deepEqual(derToP1363(der), p256.Signature.fromBytes(der, 'der').toBytes('compact'));
+      },
+    ),
+    { numRuns: 200 },
+  );
+  // Short r and s (leading zero bytes dropped by DER) are left-padded, not shifted.
+  const short = Uint8Array.from([0x30, 0x06, 0x02, 0x01, 0x05, 0x02, 0x01, 0x07]);
+  const expected = new Uint8Array(64);
+  expected[31] = 5;
+  expected[63] = 7;
+  assert.deepEqual(derToP1363(short), expected);
+});
+
+test('derToP1363: anything but a well-formed SEQUENCE of two INTEGERs of at most 32 bytes is refused', () => {
+  for (const hex of [
+    '',
+    '3006020105020107ff', // trailing byte
+    '3106020105020107', // not a SEQUENCE
+    '3006030105020107', // not an INTEGER
+    '3007020105020207', // INTEGER length past the end
+    `30270222 0000${'01'.repeat(32)}020107`.replace(' ', ''), // 34-byte INTEGER
+    `3025022101${'01'.repeat(32)}020107`, // 33 bytes without a leading zero
+  ]) {
+    assert.throws(() => derToP1363(Uint8Array.from(Buffer.from(hex, 'hex'))), { code: 'EINTERNAL' }, hex);
   }
 });
