@@ -2,7 +2,10 @@
 // outside the cache costs. Two kinds of rows, each measured side by side in the same run:
 // - candidates: each way OpenSSL offers to build an Ed25519 / P-256 private KeyObject from the stored
 //   secret (PKCS#8 DER — the way before —, SEC1 DER, JWK, WebCrypto importKey), as a ratio to the
-//   PKCS#8 DER import, so the fastest is visible (src/crypto/key-import.ts uses it);
+//   PKCS#8 DER import, so the fastest is visible (src/crypto/key-import.ts uses it); where this Node has
+//   it, `format: 'raw-private'`; for P-256 also the JWK import with the public point given (as if it
+//   were stored with the secret, sparing the ECDH), which Coffer does not do: the import would then
+//   trust a point read from the store for `publicKey()`, and it is measured only to bound what it buys;
 // - cold/hot: signing through `sig.sign` over a working set of 100 000 keys, taken in turn (the 32 MiB
 //   key caches hold about 11 000 Ed25519 or 8 000 P-256 keys, so every call builds its key), against
 //   signing with one key (always cached), for the path Coffer takes now and for the way before
@@ -47,6 +50,39 @@ function pkcs8(alg: 'ed25519' | 'ecdsa-p256', secret: Uint8Array): KeyObject {
   });
 }
 
+/** Secrets whose public point is precomputed for the stored-point rows (the import itself does not cache). */
+const STORED_SET = 10_000;
+
+function ecPoint(d: Uint8Array): { x: string; y: string } {
+  const ecdh = createECDH('prime256v1');
+  ecdh.setPrivateKey(d);
+  const point = ecdh.getPublicKey();
+  return { x: point.subarray(1, 33).toString('base64url'), y: point.subarray(33, 65).toString('base64url') };
+}
+
+/**
+ * `createPrivateKey({ format: 'raw-private' })` where this Node has it (newer Node 24 releases), checked
+ * by importing one key and comparing its public half with the JWK path's; undefined where it is absent.
+ */
+function rawPrivateImport(alg: 'ed25519' | 'ecdsa-p256'): ((secret: Uint8Array) => KeyObject) | undefined {
+  const options =
+    alg === 'ed25519' ? { asymmetricKeyType: 'ed25519' } : { asymmetricKeyType: 'ec', namedCurve: 'P-256' };
+  const importRaw = (secret: Uint8Array) =>
+    createPrivateKey({ key: secret, format: 'raw-private', ...options } as unknown as Parameters<
+      typeof createPrivateKey
+    >[0]);
+  try {
+    const secret = randomSecret(alg);
+    const viaRaw = createPublicKey(importRaw(secret)).export({ format: 'jwk' });
+    const viaJwk = createPublicKey(
+      alg === 'ed25519' ? importEd25519Seed(secret) : importEcScalar('prime256v1', secret).key,
+    ).export({ format: 'jwk' });
+    return viaRaw.x === viaJwk.x && viaRaw.y === viaJwk.y ? importRaw : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The way before issue 14: PKCS#8 DER import, then the public key exported as SPKI. */
 function importBefore(alg: 'ed25519' | 'ecdsa-p256', secret: Uint8Array): KeyObject {
   const key = pkcs8(alg, secret);
@@ -70,7 +106,7 @@ export async function benchKeyImport(options: { rounds?: number; ms?: number } =
         ? [['createPrivateKey JWK (d; x derived by OpenSSL) — used', () => importEd25519Seed(next())]]
         : [
             [
-              'createPrivateKey JWK (d, x, y from createECDH) — used',
+              'createPrivateKey JWK (d, x, y from createECDH) — used where raw-private is absent',
               () => importEcScalar('prime256v1', next()),
             ],
             [
@@ -89,6 +125,32 @@ export async function benchKeyImport(options: { rounds?: number; ms?: number } =
               },
             ],
           ];
+    // The public point as if stored beside the secret (no ECDH at import): what storing it would buy.
+    const stored = secrets
+      .slice(0, STORED_SET)
+      .map((d) => ({ d, ...(alg === 'ecdsa-p256' ? ecPoint(d) : {}) }));
+    let j = 0;
+    const nextStored = () => stored[j++ % STORED_SET]!;
+    if (alg === 'ecdsa-p256') {
+      candidates.push([
+        'createPrivateKey JWK (d, x, y given — public point stored, no ECDH)',
+        () => {
+          const { d, x, y } = nextStored();
+          return createPrivateKey({
+            key: { kty: 'EC', crv: 'P-256', d: Buffer.from(d).toString('base64url'), x, y },
+            format: 'jwk',
+          });
+        },
+      ]);
+    }
+    const raw = rawPrivateImport(alg);
+    if (raw)
+      candidates.push([
+        alg === 'ed25519'
+          ? "createPrivateKey format 'raw-private' (Node ≥ 24)"
+          : "createPrivateKey format 'raw-private' (Node ≥ 24) — used where present",
+        () => raw(next()),
+      ]);
     for (const [name, candidate] of candidates) {
       rows.push(
         row('keyimport', `${alg}: ${name}`, compare(candidate, base, { rounds, ms }), 'PKCS#8 DER import'),
@@ -106,7 +168,7 @@ export async function benchKeyImport(options: { rounds?: number; ms?: number } =
                 'pkcs8',
                 Buffer.concat([Buffer.from(PKCS8[alg], 'hex'), next()]),
                 algorithm,
-                false,
+                true, // extractable: Node 24 deprecates KeyObject.from on a non-extractable key (DEP0204)
                 ['sign'],
               ),
             ),
@@ -133,6 +195,29 @@ export async function benchKeyImport(options: { rounds?: number; ms?: number } =
     rows.push(
       row('keyimport', `${alg}: cold sign (key built each call), now`, now, 'hot sign (cached key)', 0.5),
     );
+    if (alg === 'ecdsa-p256') {
+      // The bound of the stored-point path: JWK import with x, y given, then sign, against the hot sign.
+      const storedPoint = compare(
+        () => {
+          const { d, x, y } = nextStored();
+          const key = createPrivateKey({
+            key: { kty: 'EC', crv: 'P-256', d: Buffer.from(d).toString('base64url'), x, y },
+            format: 'jwk',
+          });
+          return nodeSign(hash, message, key); // DER: ieee-p1363 halves Node 24's sign rate
+        },
+        () => nodeSign(hash, message, hotKey),
+        { rounds, ms },
+      );
+      rows.push(
+        row(
+          'keyimport',
+          `${alg}: cold sign, public point stored (JWK d, x, y; not Coffer's path)`,
+          storedPoint,
+          'hot sign (cached key)',
+        ),
+      );
+    }
     if (alg === 'ed25519') {
       // The first pass of issue 14: the JWK import, still followed by an SPKI export of the public key.
       const firstPass = compare(

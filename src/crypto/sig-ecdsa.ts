@@ -16,8 +16,14 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { CofferError } from '../errors.js';
 import { asUint8, concatBytes, fromHex, toHex, wipe } from './bytes.js';
 import { KeyCache, SECRET_CACHE_BYTES } from './key-cache.js';
-import { importEcScalar } from './key-import.js';
-import { nodeView, type PreparedSecret, type SigBackend } from './sig-backend.js';
+import { ecPublicPoint, importEcScalar } from './key-import.js';
+import { nodeView, type SigBackend } from './sig-backend.js';
+
+/** A prepared EC private key; its public key is derived on first use where the import did not give it. */
+interface PreparedEcSecret {
+  readonly key: KeyObject;
+  publicKey: Uint8Array | undefined;
+}
 
 export type EcAlgorithm = 'ecdsa-p256' | 'secp256k1';
 
@@ -148,6 +154,33 @@ function sOf(signature: Uint8Array): bigint {
   return BigInt(`0x${toHex(signature.subarray(32, 64))}`);
 }
 
+/**
+ * r ‖ s (32 bytes each) from the DER ECDSA-Sig-Value OpenSSL just produced (SEQUENCE of two positive
+ * INTEGERs, each at most 33 bytes with a leading zero; lengths below 128, so short-form). Anything else
+ * is an OpenSSL fault, not input, and is refused rather than guessed at.
+ */
+export function derToP1363(der: Uint8Array): Uint8Array {
+  const out = new Uint8Array(64);
+  if (der.length < 8 || der[0] !== 0x30 || der[1] !== der.length - 2) throw badDer();
+  let at = 2;
+  for (const offset of [0, 32]) {
+    if (der[at] !== 0x02) throw badDer();
+    const length = der[at + 1]!;
+    const start = at + 2;
+    const end = start + length;
+    if (length < 1 || length > 33 || end > der.length) throw badDer();
+    let first = start;
+    while (first < end - 1 && der[first] === 0) first++;
+    if (end - first > 32) throw badDer();
+    out.set(der.subarray(first, end), offset + 32 - (end - first));
+    at = end;
+  }
+  if (at !== der.length) throw badDer();
+  return out;
+}
+
+const badDer = () => new CofferError('EINTERNAL', 'OpenSSL returned a malformed ECDSA signature');
+
 /** Rewrites s ↦ n − s in place when s > n/2: (r, n − s) is the other valid signature (low-S form). */
 function normalizeLowS(c: Curve, signature: Uint8Array): Uint8Array {
   const s = sOf(signature);
@@ -157,21 +190,23 @@ function normalizeLowS(c: Curve, signature: Uint8Array): Uint8Array {
 
 function nativeBackend(alg: EcAlgorithm): SigBackend {
   const c = CURVES[alg];
-  const secrets = new KeyCache<PreparedSecret>(`${alg}/secret`, {
+  const secrets = new KeyCache<PreparedEcSecret>(`${alg}/secret`, {
     maxBytes: SECRET_CACHE_BYTES,
     // Measured RSS of one prepared P-256 key (KeyObject, its EVP_PKEY, public point): ≈ 4.0 KiB.
     entryBytes: 4096,
   });
   const publics = new KeyCache<KeyObject>(`${alg}/public`, 256);
-  const prepareSecret = (secretKey: Uint8Array): PreparedSecret =>
+  const encodePublic = (uncompressed: Uint8Array): Uint8Array =>
+    c.compressed
+      ? concatBytes(Uint8Array.of(0x02 | (uncompressed[64]! & 1)), uncompressed.subarray(1, 33))
+      : uncompressed;
+  const prepareSecret = (secretKey: Uint8Array): PreparedEcSecret =>
     secrets.get(secretKey, () => {
       assertScalar(alg, secretKey);
       // The fastest import OpenSSL offers (src/crypto/key-import.ts): what a key outside the cache costs.
+      // Signing needs no public point; where the import did not compute one, publicKey() does.
       const { key, uncompressed } = importEcScalar(NAMED_CURVE[alg], secretKey);
-      const publicKey = c.compressed
-        ? concatBytes(Uint8Array.of(0x02 | (uncompressed[64]! & 1)), uncompressed.subarray(1, 33))
-        : uncompressed;
-      return { key, publicKey };
+      return { key, publicKey: uncompressed && encodePublic(uncompressed) };
     });
   const preparePublic = (publicKey: Uint8Array): KeyObject =>
     publics.get(publicKey, () => {
@@ -188,11 +223,15 @@ function nativeBackend(alg: EcAlgorithm): SigBackend {
   return Object.freeze({
     implementation: 'node:crypto',
     publicKey(secretKey: Uint8Array): Uint8Array {
-      return prepareSecret(secretKey).publicKey.slice();
+      const prepared = prepareSecret(secretKey);
+      prepared.publicKey ??= encodePublic(ecPublicPoint(NAMED_CURVE[alg], secretKey));
+      return prepared.publicKey.slice();
     },
     sign(secretKey: Uint8Array, message: Uint8Array): Uint8Array {
       const key = prepareSecret(secretKey).key;
-      const signature = asUint8(nodeSign('sha256', message, { key, dsaEncoding: 'ieee-p1363' }));
+      // Node 24 signs at half the rate when asked for ieee-p1363 (measured: `npm run bench --only
+      // keyimport`, hot sign), so the DER signature OpenSSL makes is converted here.
+      const signature = derToP1363(asUint8(nodeSign('sha256', message, key)));
       return c.lowS ? normalizeLowS(c, signature) : signature;
     },
     verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
