@@ -12,6 +12,7 @@
 // stays in memory after the caller wiped its own copy; `clearKeyCaches()` drops them all (the
 // keystore calls it on lock/close) and evicted values are passed to an `onEvict` wipe hook.
 import * as nodeCrypto from 'node:crypto';
+import { dropEcdhObjects } from './key-import.js';
 
 const PROCESS_SALT = nodeCrypto.randomBytes(32);
 
@@ -115,7 +116,8 @@ export class KeyCache<V> {
   }
 }
 
-/** Drops every prepared key in every cache (wiping what can be wiped). */
+/** Drops every prepared key in every cache (wiping what can be wiped), and the reused ECDH objects. */
 export function clearKeyCaches(): void {
   for (const cache of registry) cache.clear();
+  dropEcdhObjects();
 }

@@ -9,7 +9,8 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { p256 } from '@noble/curves/nist.js';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import fc from 'fast-check';
-import { ecPublicPoint, importEcScalar, importEd25519Seed } from './key-import.js';
+import { clearKeyCaches } from './key-cache.js';
+import { ecdhObjectsHeld, ecPublicPoint, importEcScalar, importEd25519Seed } from './key-import.js';
 import * as sig from './sig.js';
 import { derToP1363 } from './sig-ecdsa.js';
 
@@ -112,4 +113,15 @@ test('derToP1363: anything but a well-formed SEQUENCE of two INTEGERs of at most
   ]) {
     assert.throws(() => derToP1363(Uint8Array.from(Buffer.from(hex, 'hex'))), { code: 'EINTERNAL' }, hex);
   }
+});
+
+test('clearKeyCaches (lock, close) drops the reused ECDH objects and the last scalars they hold', () => {
+  ecPublicPoint('prime256v1', p256.utils.randomSecretKey());
+  ecPublicPoint('secp256k1', secp256k1.utils.randomSecretKey());
+  assert.equal(ecdhObjectsHeld(), 2);
+  clearKeyCaches();
+  assert.equal(ecdhObjectsHeld(), 0);
+  // Still computes the right point afterwards, with a fresh object.
+  const scalar = p256.utils.randomSecretKey();
+  assert.deepEqual(ecPublicPoint('prime256v1', scalar), p256.getPublicKey(scalar, false));
 });

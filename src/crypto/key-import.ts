@@ -90,6 +90,17 @@ const ECDH_BY_CURVE: { prime256v1?: ECDH; secp256k1?: ECDH } = {};
  * the call is synchronous, so no other key's point can be read; the scalar it keeps is one more copy of
  * a key already in the prepared-key cache.
  */
+/** Drops the reused ECDH objects with the last scalars they hold (clearKeyCaches: lock, close). */
+export function dropEcdhObjects(): void {
+  delete ECDH_BY_CURVE.prime256v1;
+  delete ECDH_BY_CURVE.secp256k1;
+}
+
+/** How many reused ECDH objects exist now (tests: lock must leave none). */
+export function ecdhObjectsHeld(): number {
+  return Object.keys(ECDH_BY_CURVE).length;
+}
+
 export function ecPublicPoint(curve: 'prime256v1' | 'secp256k1', scalar: Uint8Array): Uint8Array {
   const ecdh = ECDH_BY_CURVE[curve] ?? createECDH(curve);
   ECDH_BY_CURVE[curve] = ecdh;
