@@ -259,7 +259,10 @@ async function spawnDaemon(
   socket: string,
 ): Promise<{ pid: number | undefined; stop: () => Promise<void> }> {
   const cli = new URL('../cli/main.js', import.meta.url).pathname;
-  const child = spawn(process.execPath, [cli, 'serve', '--rate-limit', '0'], {
+  // COFFER_BENCH_SERVE_NODE_ARGS (space-separated, e.g. "--cpu-prof --cpu-prof-dir=/tmp/p") is handed to
+  // the serve child's node, for profiling the daemon under the bench's load (--cpu-prof is refused in NODE_OPTIONS).
+  const nodeArgs = (process.env.COFFER_BENCH_SERVE_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
+  const child = spawn(process.execPath, [...nodeArgs, cli, 'serve', '--rate-limit', '0'], {
     env: { ...process.env, COFFER_HOME: home, COFFER_STORE: store, COFFER_SOCKET: socket },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
