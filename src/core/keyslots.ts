@@ -189,10 +189,6 @@ async function decryptMaster(
   return device.decrypt(b64.decode(slot.wrapped), slotAad(header.id, slot.id, slot.type));
 }
 
-/**
- * Opens the master key with `config`: tries each slot of that type that matches it. A wrong passphrase
- * is ELOCKED; a protector that is gone keeps its own code (EUNAVAIL, ENOENT). Nothing is written.
- */
 /** What subscribers of {@link protectorUnlockChannel} are handed about one keyslot's unlock. */
 export interface ProtectorUnlockContext {
   type: ProtectorConfig['type'];
@@ -208,6 +204,10 @@ export const protectorUnlockChannel = tracingChannel<unknown, ProtectorUnlockCon
   'coffer:protector.unlock',
 );
 
+/**
+ * Opens the master key with `config`: tries each slot of that type that matches it. A wrong passphrase
+ * is ELOCKED; a protector that is gone keeps its own code (EUNAVAIL, ENOENT). Nothing is written.
+ */
 export async function unlockWith(
   storage: Storage,
   header: StoreHeader,
