@@ -12,6 +12,27 @@ import { eventually } from '../testing/sync-transport-suite.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The two halves of a join, as both the daemon's client and a Keystore offer them. */
+interface Member {
+  invite(): Promise<string>;
+  approve(deviceId: string, options: { code: string }): Promise<unknown>;
+}
+interface Joiner {
+  join(options: {
+    server: string;
+    invite: string;
+    deviceName: string;
+  }): Promise<{ deviceId: string; code: string }>;
+  completeJoin(): Promise<{ status: string }>;
+}
+
+/** `joiner` joins the circle `member` is in: invite, join, approve by code, complete. */
+async function joinCircle(server: string, member: Member, joiner: Joiner, deviceName: string): Promise<void> {
+  const pending = await joiner.join({ server, invite: await member.invite(), deviceName });
+  await member.approve(pending.deviceId, { code: pending.code });
+  assert.equal((await joiner.completeJoin()).status, 'joined');
+}
+
 test('daemon background sync: starts when the circle is made, stops on lock, resumes on unlock', async () => {
   const serverDir = tempDir('coffer-sync-bg-');
   const server = await SyncServer.start({ store: `sqlite:${serverDir.path}/sync.db`, listen: '127.0.0.1:0' });
@@ -20,13 +41,7 @@ test('daemon background sync: starts when the circle is made, stops on lock, res
   try {
     // The daemon's store makes the circle; the phone joins through an invite the daemon hands out.
     await d.admin.sync.create({ server: server.url, deviceName: 'daemon' });
-    const pending = await phone.ks.sync.join({
-      server: server.url,
-      invite: await d.admin.sync.invite(),
-      deviceName: 'phone',
-    });
-    await d.admin.sync.approve(pending.deviceId, { code: pending.code });
-    assert.equal((await phone.ks.sync.completeJoin()).status, 'joined');
+    await joinCircle(server.url, d.admin.sync, phone.ks.sync, 'phone');
 
     // No `sync now` is ever sent to the daemon: the phone's write arrives by push.
     const first = await phone.ks.keychain.add({ kind: 'note', attributes: {}, secret: 'while unlocked' });
@@ -80,13 +95,7 @@ for (const how of ['join', 'recover'] as const) {
     try {
       const { recoveryPhrase } = await phone.ks.sync.create({ server: server.url, deviceName: 'phone' });
       if (how === 'join') {
-        const pending = await d.admin.sync.join({
-          server: server.url,
-          invite: await phone.ks.sync.invite(),
-          deviceName: 'daemon',
-        });
-        await phone.ks.sync.approve(pending.deviceId, { code: pending.code });
-        assert.equal((await d.admin.sync.completeJoin()).status, 'joined');
+        await joinCircle(server.url, phone.ks.sync, d.admin.sync, 'daemon');
       } else {
         await d.admin.sync.recover({ server: server.url, phrase: recoveryPhrase, deviceName: 'daemon' });
       }
