@@ -3,7 +3,7 @@
 // that never carry a passphrase, token or plaintext, the socket directory rule, and TCP with TLS.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, existsSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -16,6 +16,12 @@ import { passphrase, tempDir } from '../testing/keystore.js';
 import { startServer } from './index.js';
 
 const te = new TextEncoder();
+
+/** User + system CPU time of a process so far, from /proc/<pid>/stat (utime, stime; 100 ticks/s). */
+function cpuMsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
 
 describe('daemon process and service', () => {
   const cleanups: (() => Promise<void> | void)[] = [];
@@ -49,9 +55,25 @@ describe('daemon process and service', () => {
       });
       child.once('exit', () => fail(new Error(`daemon exited early: ${out}`)));
     });
+    // SIGTERM only once the daemon is working on the unlock: a fixed 60 ms sleep let a loaded machine
+    // signal before the request arrived, and the daemon rightly closed the idle connection (EPIPE).
+    // The daemon's CPU time tells: first let it settle after start (its worker pool loads after
+    // "listening"), then wait for the climb the unlock's KDF makes.
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    let settled = cpuMsOf(child.pid!);
+    for (let round = 0; round < 100; round++) {
+      await sleep(100);
+      const now = cpuMsOf(child.pid!);
+      if (now === settled) break;
+      settled = now;
+    }
     const client = new CofferClient({ socket });
-    const unlocking = client.unlock(PASSPHRASE);
-    await new Promise((r) => setTimeout(r, 60));
+    let answered = false;
+    const unlocking = client.unlock(PASSPHRASE).finally(() => {
+      answered = true;
+    });
+    for (let waited = 0; cpuMsOf(child.pid!) - settled < 20 && waited < 10_000; waited += 2) await sleep(2);
+    assert.equal(answered, false, 'the unlock was answered before SIGTERM: nothing was in flight');
     child.kill('SIGTERM');
     const status = await unlocking;
     assert.equal(status.locked, false, 'the request in flight at SIGTERM was answered');
