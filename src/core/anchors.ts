@@ -7,6 +7,7 @@
 // left behind by a dead process is completed by the next one that finds it.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { keyInput } from '../crypto/held-keys.js';
 import { CofferError } from '../errors.js';
 import {
   type AnchorConfig,
@@ -117,7 +118,7 @@ export class AnchorGuard {
   // ---- the blob (pkcs11, keyring, file) ------------------------------------------------------------
 
   #blobMac(body: Record<string, unknown>): Buffer {
-    return createHmac('sha256', this.#host.treeKey())
+    return createHmac('sha256', keyInput(this.#host.treeKey()))
       .update('coffer:anchor:v1')
       .update(Buffer.from([0]))
       .update(canonicalJson(body))

@@ -5,6 +5,7 @@
 // at most BUCKET_MAX entries as a bucket, more as an inner node of 16 children — so every writer that
 // applies the same changes builds byte-identical nodes.
 import { createHmac, hash, timingSafeEqual } from 'node:crypto';
+import { keyInput } from '../crypto/held-keys.js';
 import { CofferError } from '../errors.js';
 import { canonicalJson, textDecoder, textEncoder } from './encoding.js';
 import { RollbackError } from './rollback.js';
@@ -444,7 +445,7 @@ export interface TreeRoot {
 }
 
 function rootMac(treeKey: Uint8Array, body: TreeRoot): string {
-  return createHmac('sha256', treeKey)
+  return createHmac('sha256', keyInput(treeKey))
     .update('coffer:tree:root:v1\0')
     .update(canonicalJson(body))
     .digest('hex');

@@ -1,11 +1,12 @@
 // Held keys (crypto/held-keys.ts): a held import gives exactly what the bytes give, and once released
 // the bytes are read afresh, so a wiped or changed key is never used through a stale import.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { KeyObject, randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { MasterKeys } from '../core/master-key.js';
 import { decrypt, encrypt } from './aead.js';
-import { holdKey, releaseKey } from './held-keys.js';
+import { holdKey, IMPORT_BYTES_FIRST, keyInput, releaseKey } from './held-keys.js';
+import { hkdf } from './kdf.js';
 import { hmac } from './mac.js';
 
 test('a held key seals, opens and MACs exactly as its bytes do', () => {
@@ -56,4 +57,47 @@ test('MasterKeys.wipe releases its held subkeys: a wiped subkey MACs and seals a
     encrypt('aes-256-gcm', zeros, nonce, message),
   );
   assert.notDeepEqual(encrypt('aes-256-gcm', keys.barrier, nonce, message), liveSeal);
+});
+
+test('bytes that are not held go to OpenSSL as a fresh import exactly where plain bytes are the slow path', () => {
+  // Node 24's key objects keep their state in private slots (its brand checks throw for plain bytes);
+  // Node 20's carry symbol-keyed state. The probe must tell the two apart.
+  const major = Number(process.versions.node.split('.')[0]);
+  if (major >= 24) assert.equal(IMPORT_BYTES_FIRST, true);
+  if (major <= 20) assert.equal(IMPORT_BYTES_FIRST, false);
+  const key = new Uint8Array(randomBytes(32));
+  const input = keyInput(key);
+  if (IMPORT_BYTES_FIRST) {
+    assert.ok(input instanceof KeyObject);
+    assert.deepEqual(new Uint8Array(input.export()), key);
+    // A fresh import per call: a caller's buffer changed afterwards is read again, never cached.
+    key.fill(3);
+    assert.deepEqual(new Uint8Array((keyInput(key) as KeyObject).export()), new Uint8Array(32).fill(3));
+  } else {
+    assert.equal(input, key);
+  }
+  // An empty key (HKDF's empty input keying material) stays bytes: it has nothing to import.
+  assert.equal(keyInput(new Uint8Array(0)).constructor, Uint8Array);
+});
+
+test('HKDF and HMAC over imported keys give the RFC 5869 and RFC 4231 answers', () => {
+  // RFC 5869 A.1 (SHA-256) through hkdf(), whose input keying material now goes through keyInput.
+  const ikm = new Uint8Array(22).fill(0x0b);
+  const salt = Uint8Array.from(Buffer.from('000102030405060708090a0b0c', 'hex'));
+  const info = Uint8Array.from(Buffer.from('f0f1f2f3f4f5f6f7f8f9', 'hex'));
+  assert.equal(
+    Buffer.from(hkdf('sha256', ikm, salt, info, 42)).toString('hex'),
+    '3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865',
+  );
+  // RFC 4231 test case 2 (key "Jefe").
+  assert.equal(
+    Buffer.from(
+      hmac(
+        'sha256',
+        new TextEncoder().encode('Jefe'),
+        new TextEncoder().encode('what do ya want for nothing?'),
+      ),
+    ).toString('hex'),
+    '5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843',
+  );
 });

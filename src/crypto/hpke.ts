@@ -9,6 +9,7 @@ import { createHmac } from 'node:crypto';
 import { CofferError } from '../errors.js';
 import * as aead from './aead.js';
 import { assertBytes, concatBytes, wipe } from './bytes.js';
+import { keyInput } from './held-keys.js';
 import * as kem from './kem.js';
 
 export const HPKE_XWING_SUITE = Object.freeze({ kem: 0x647a, kdf: 0x0001, aead: 0x0003 });
@@ -33,12 +34,12 @@ const VERSION = enc('HPKE-v1');
 function extract(salt: Uint8Array, ikm: Uint8Array): Uint8Array {
   // RFC 5869 §2.2: an absent salt is HashLen zero bytes (HMAC pads an empty key the same way).
   const key = salt.length === 0 ? new Uint8Array(NH) : salt;
-  return new Uint8Array(createHmac('sha256', key).update(ikm).digest());
+  return new Uint8Array(createHmac('sha256', keyInput(key)).update(ikm).digest());
 }
 
 function expand(prk: Uint8Array, info: Uint8Array, length: number): Uint8Array {
   // Every length here is ≤ HashLen, so one HMAC block T(1) = HMAC(PRK, info ‖ 0x01) suffices.
-  const t = createHmac('sha256', prk).update(info).update(Uint8Array.of(1)).digest();
+  const t = createHmac('sha256', keyInput(prk)).update(info).update(Uint8Array.of(1)).digest();
   return new Uint8Array(t.subarray(0, length));
 }
 

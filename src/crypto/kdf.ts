@@ -9,6 +9,7 @@ import { sha3_256 } from '@noble/hashes/sha3.js';
 import { CofferError } from '../errors.js';
 import { assertBytes, assertOneOf } from './bytes.js';
 import { nativeSupport } from './features.js';
+import { keyInput } from './held-keys.js';
 
 export type HkdfHash = 'sha256' | 'sha512' | 'sha3-256';
 export const HKDF_HASHES: readonly HkdfHash[] = ['sha256', 'sha512', 'sha3-256'];
@@ -72,7 +73,7 @@ export function _hkdfNative(
   length: number,
 ): Uint8Array {
   // hkdfSync returns a fresh ArrayBuffer, so the view owns its memory outright.
-  return new Uint8Array(hkdfSync(hash, ikm, salt, info, length));
+  return new Uint8Array(hkdfSync(hash, keyInput(ikm), salt, info, length));
 }
 
 /** Pure-JS path (inputs already validated); exported so tests run it on every Node. */
