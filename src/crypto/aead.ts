@@ -106,7 +106,7 @@ export function encryptInto(
   }
   const p = nativeParams(alg, key, nonce);
   try {
-    const cipher = createCipheriv(p.cipher as CipherGCMTypes, p.owned ? p.key : keyInput(p.key), p.nonce, {
+    const cipher = createCipheriv(p.cipher as CipherGCMTypes, keyInput(p.key), p.nonce, {
       authTagLength: TAG_LENGTH,
     });
     cipher.setAAD(aad ?? EMPTY);
@@ -136,14 +136,9 @@ export function decrypt(
   const p = nativeParams(alg, key, nonce);
   const bodyLength = ciphertextAndTag.length - TAG_LENGTH;
   try {
-    const decipher = createDecipheriv(
-      p.cipher as CipherGCMTypes,
-      p.owned ? p.key : keyInput(p.key),
-      p.nonce,
-      {
-        authTagLength: TAG_LENGTH,
-      },
-    );
+    const decipher = createDecipheriv(p.cipher as CipherGCMTypes, keyInput(p.key), p.nonce, {
+      authTagLength: TAG_LENGTH,
+    });
     decipher.setAuthTag(ciphertextAndTag.subarray(bodyLength));
     decipher.setAAD(aad ?? EMPTY);
     const body = decipher.update(ciphertextAndTag.subarray(0, bodyLength));
