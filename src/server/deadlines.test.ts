@@ -1,13 +1,14 @@
 // Request time bounds (deadlines.ts, docs/daemon.md "Timeouts"), with small configured bounds: an
 // ordinary request whose body stalls is answered 408 and closed (slow-body slowloris), a sealed stream
 // that lasts many times the request bound passes as long as bytes keep moving, and a stream that goes
-// idle is cut. Nothing here asserts how fast anything is: each case waits for what must happen, and a
+// idle is cut; and the sweep behind them, on stand-in requests. Nothing here asserts how fast anything is: each case waits for what must happen, and a
 // stall that the daemon failed to cut would end in the test's own timeout.
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
+import { type IncomingMessage, request, type ServerResponse } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { concatBytes } from '../crypto/bytes.js';
 import { type DaemonFixture, startDaemon } from '../testing/daemon.js';
+import { Deadlines } from './deadlines.js';
 
 const REQUEST_MS = 200;
 const IDLE_MS = 3_000;
@@ -102,5 +103,52 @@ describe('request time bounds', { timeout: 60_000 }, () => {
     );
     assert.equal(result.status, 200, 'the stream had started');
     assert.equal(result.completeReply, false);
+  });
+});
+
+describe('Deadlines: one sweep for every request', () => {
+  /** A request and response with only what the sweep reads; `cut` records how it ended one. */
+  function exchange(complete: boolean) {
+    const cut: string[] = [];
+    const req = { complete, socket: { destroy: () => cut.push('socket') } } as unknown as IncomingMessage;
+    const res = {
+      writableEnded: false,
+      destroyed: false,
+      headersSent: false,
+      writeHead: (status: number) => cut.push(String(status)),
+      end: () => cut.push('end'),
+      destroy: () => cut.push('destroy'),
+    } as unknown as ServerResponse;
+    return { req, res, cut };
+  }
+
+  test('a stalled body is cut after its bound; a whole one is not, however long the daemon works', async () => {
+    const deadlines = new Deadlines({ requestMs: 20, streamIdleMs: 1000 });
+    const stalled = exchange(false);
+    const whole = exchange(true);
+    deadlines.watch(stalled.req, stalled.res);
+    deadlines.watch(whole.req, whole.res);
+    await sleep(150);
+    assert.deepEqual(stalled.cut, ['408', 'end']);
+    assert.deepEqual(whole.cut, []);
+    deadlines.stop();
+  });
+
+  test('a stream is cut only once no byte has moved for its idle bound, and a released one never', async () => {
+    const deadlines = new Deadlines({ requestMs: 20, streamIdleMs: 60 });
+    const stream = exchange(false);
+    const released = exchange(false);
+    const progress = deadlines.watch(stream.req, stream.res).startStreaming();
+    const { watch } = deadlines.watch(released.req, released.res);
+    deadlines.release(watch);
+    for (let i = 0; i < 8; i++) {
+      await sleep(15);
+      progress();
+    }
+    assert.deepEqual(stream.cut, [], 'bytes kept moving for twice the idle bound');
+    await sleep(200);
+    assert.deepEqual(stream.cut, ['408', 'end']);
+    assert.deepEqual(released.cut, []);
+    deadlines.stop();
   });
 });

@@ -22,7 +22,7 @@ import { packageVersion } from '../version.js';
 import { LOG_LEVELS, type LogLevel, logRequest } from './access-log.js';
 import { consoleHandler, isConsolePath } from './console.js';
 import { Daemon, type RotationOptions } from './daemon.js';
-import { armDeadline, DEFAULT_TIMEOUTS, type Timeouts } from './deadlines.js';
+import { DEFAULT_TIMEOUTS, Deadlines, type Timeouts } from './deadlines.js';
 import { type LimitOptions, resolveLimits, TokenLimits } from './limits.js';
 import { DaemonMetrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
@@ -305,6 +305,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   );
 
   const timeouts: Timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
+  const deadlines = new Deadlines(timeouts);
   const ui = consoleHandler(options.consoleDir);
   let inFlight = 0;
   let closing = false;
@@ -312,10 +313,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     inFlight++;
     const started = performance.now();
-    const meta: RequestMeta = { startStreaming: armDeadline(req, res, timeouts) };
+    const { watch, startStreaming } = deadlines.watch(req, res);
+    const meta: RequestMeta = { startStreaming };
     if (closing) res.setHeader('connection', 'close');
     res.once('close', () => {
       inFlight--;
+      deadlines.release(watch);
       metrics.requests.inc({ route: meta.route ?? 'unmatched', status: String(res.statusCode) });
       logRequest(logger, res.statusCode, () => ({
         method: req.method,
@@ -407,6 +410,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         });
       }
       for (const server of servers) server.closeAllConnections();
+      deadlines.stop();
       await stopped;
       await daemon.close();
       metrics.close();
