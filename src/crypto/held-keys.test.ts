@@ -1,11 +1,11 @@
 // Held keys (crypto/held-keys.ts): a held import gives exactly what the bytes give, and once released
 // the bytes are read afresh, so a wiped or changed key is never used through a stale import.
 import assert from 'node:assert/strict';
-import { KeyObject, randomBytes } from 'node:crypto';
+import { createPrivateKey, KeyObject, randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { MasterKeys } from '../core/master-key.js';
 import { decrypt, encrypt } from './aead.js';
-import { holdKey, IMPORT_BYTES_FIRST, keyInput, releaseKey } from './held-keys.js';
+import { holdKey, IMPORT_BYTES_FIRST, importQuietly, keyInput, releaseKey } from './held-keys.js';
 import { hkdf } from './kdf.js';
 import { hmac } from './mac.js';
 
@@ -100,4 +100,17 @@ test('HKDF and HMAC over imported keys give the RFC 5869 and RFC 4231 answers', 
     ).toString('hex'),
     '5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843',
   );
+});
+
+test('importQuietly turns stack capture off only for its synchronous call, and restores it on a throw', () => {
+  const limit = Error.stackTraceLimit;
+  const inside = importQuietly(() => Error.stackTraceLimit);
+  assert.equal(inside, IMPORT_BYTES_FIRST ? 0 : limit);
+  assert.equal(Error.stackTraceLimit, limit);
+  assert.throws(
+    () =>
+      importQuietly(() => createPrivateKey({ key: Buffer.from('not a key'), format: 'der', type: 'pkcs8' })),
+    (error: unknown) => error instanceof Error,
+  );
+  assert.equal(Error.stackTraceLimit, limit);
 });

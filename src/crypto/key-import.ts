@@ -13,6 +13,7 @@
 import { createECDH, createPrivateKey, createPublicKey, type ECDH, type KeyObject } from 'node:crypto';
 import { CofferError } from '../errors.js';
 import { asUint8, concatBytes, fromHex, wipe } from './bytes.js';
+import { importQuietly } from './held-keys.js';
 import { nodeView } from './sig-backend.js';
 
 const ED25519_PKCS8_PREFIX = fromHex('302e020100300506032b657004220420');
@@ -51,14 +52,16 @@ function jwkDerivesEd25519Public(): boolean {
 export function importEd25519Seed(seed: Uint8Array): KeyObject {
   if (jwkDerivesEd25519Public()) {
     // `x` is required by Node's parser and ignored by the import (checked above).
-    return createPrivateKey({
-      key: { kty: 'OKP', crv: 'Ed25519', d: nodeView(seed).toString('base64url'), x: 'A'.repeat(43) },
-      format: 'jwk',
-    });
+    return importQuietly(() =>
+      createPrivateKey({
+        key: { kty: 'OKP', crv: 'Ed25519', d: nodeView(seed).toString('base64url'), x: 'A'.repeat(43) },
+        format: 'jwk',
+      }),
+    );
   }
   const der = concatBytes(ED25519_PKCS8_PREFIX, seed);
   try {
-    return createPrivateKey({ key: nodeView(der), format: 'der', type: 'pkcs8' });
+    return importQuietly(() => createPrivateKey({ key: nodeView(der), format: 'der', type: 'pkcs8' }));
   } finally {
     wipe(der);
   }
@@ -110,12 +113,14 @@ export function ecPublicPoint(curve: 'prime256v1' | 'secp256k1', scalar: Uint8Ar
 
 type RawPrivateInput = Parameters<typeof createPrivateKey>[0];
 const rawEcImport = (curve: 'prime256v1' | 'secp256k1', scalar: Uint8Array): KeyObject =>
-  createPrivateKey({
-    key: nodeView(scalar),
-    format: 'raw-private',
-    asymmetricKeyType: 'ec',
-    namedCurve: curve,
-  } as unknown as RawPrivateInput);
+  importQuietly(() =>
+    createPrivateKey({
+      key: nodeView(scalar),
+      format: 'raw-private',
+      asymmetricKeyType: 'ec',
+      namedCurve: curve,
+    } as unknown as RawPrivateInput),
+  );
 
 /**
  * Whether this Node imports an EC scalar with `format: 'raw-private'` (newer Node 24 releases; ≈ 1.2×
@@ -152,15 +157,17 @@ export function importEcScalar(
 ): { key: KeyObject; uncompressed: Uint8Array | undefined } {
   if (rawPrivateEcImportWorks(curve)) return { key: rawEcImport(curve, scalar), uncompressed: undefined };
   const point = ecPublicPoint(curve, scalar);
-  const key = createPrivateKey({
-    key: {
-      kty: 'EC',
-      crv: JWK_CURVE[curve],
-      d: nodeView(scalar).toString('base64url'),
-      x: nodeView(point.subarray(1, 33)).toString('base64url'),
-      y: nodeView(point.subarray(33, 65)).toString('base64url'),
-    },
-    format: 'jwk',
-  });
+  const key = importQuietly(() =>
+    createPrivateKey({
+      key: {
+        kty: 'EC',
+        crv: JWK_CURVE[curve],
+        d: nodeView(scalar).toString('base64url'),
+        x: nodeView(point.subarray(1, 33)).toString('base64url'),
+        y: nodeView(point.subarray(33, 65)).toString('base64url'),
+      },
+      format: 'jwk',
+    }),
+  );
   return { key, uncompressed: point };
 }

@@ -15,6 +15,7 @@ import { p256 } from '@noble/curves/nist.js';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { CofferError } from '../errors.js';
 import { asUint8, concatBytes, fromHex, toHex, wipe } from './bytes.js';
+import { importQuietly } from './held-keys.js';
 import { KeyCache, SECRET_CACHE_BYTES } from './key-cache.js';
 import { ecPublicPoint, importEcScalar } from './key-import.js';
 import { nodeView, type SigBackend } from './sig-backend.js';
@@ -214,7 +215,7 @@ function nativeBackend(alg: EcAlgorithm): SigBackend {
       // Importing the uncompressed form spares OpenSSL its own square root at import.
       const point = convertEcPublicKey(alg, publicKey, false);
       const der = nodeView(concatBytes(c.spkiPrefix65, point));
-      const key = createPublicKey({ key: der, format: 'der', type: 'spki' });
+      const key = importQuietly(() => createPublicKey({ key: der, format: 'der', type: 'spki' }));
       if (key.asymmetricKeyDetails?.namedCurve !== NAMED_CURVE[alg]) {
         throw new CofferError('EINTERNAL', `${alg}: OpenSSL imported the key on another curve`);
       }

@@ -8,6 +8,7 @@ import { createPublicKey, sign as nodeSign, verify as nodeVerify } from 'node:cr
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { CofferError } from '../errors.js';
 import { asUint8, concatBytes, fromHex } from './bytes.js';
+import { importQuietly } from './held-keys.js';
 import { KeyCache, SECRET_CACHE_BYTES } from './key-cache.js';
 import { ed25519PublicKeyOf, importEd25519Seed } from './key-import.js';
 import { nodeView, type SigBackend } from './sig-backend.js';
@@ -44,7 +45,7 @@ function preparedPublic(publicKey: Uint8Array): KeyObject {
   return publics.get(publicKey, () => {
     assertEd25519PublicKey(publicKey);
     const der = nodeView(concatBytes(ED25519_SPKI_PREFIX, publicKey));
-    return createPublicKey({ key: der, format: 'der', type: 'spki' });
+    return importQuietly(() => createPublicKey({ key: der, format: 'der', type: 'spki' }));
   });
 }
 
