@@ -10,6 +10,7 @@ import { type KEMPrepared, ml_kem768 } from '@noble/post-quantum/ml-kem.js';
 import { CofferError } from '../errors.js';
 import { asUint8 } from './bytes.js';
 import { nativeSupport } from './features.js';
+import { importQuietly } from './held-keys.js';
 import { type Disposable, ExpandedKeyCache } from './kem-cache.js';
 import { systemRng } from './rng.js';
 
@@ -138,7 +139,9 @@ function makeNativeBackend(): MlKemBackend {
       const der = Buffer.concat([PKCS8_SEED_PREFIX, seed]);
       let privateKey: KeyObject;
       try {
-        privateKey = nodeCrypto.createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+        privateKey = importQuietly(() =>
+          nodeCrypto.createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }),
+        );
       } catch (error) {
         throw new CofferError('EINTERNAL', 'OpenSSL refused an ML-KEM-768 seed', { cause: error });
       } finally {
@@ -164,11 +167,13 @@ function makeNativeBackend(): MlKemBackend {
       let key: KeyObject;
       try {
         // OpenSSL performs the §7.2 modulus check when it decodes the key.
-        key = nodeCrypto.createPublicKey({
-          key: Buffer.concat([SPKI_PREFIX, publicKey]),
-          format: 'der',
-          type: 'spki',
-        });
+        key = importQuietly(() =>
+          nodeCrypto.createPublicKey({
+            key: Buffer.concat([SPKI_PREFIX, publicKey]),
+            format: 'der',
+            type: 'spki',
+          }),
+        );
       } catch (error) {
         throw new CofferError('EINVAL', MODULUS_ERROR, { cause: error });
       }

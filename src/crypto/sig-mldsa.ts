@@ -13,6 +13,7 @@ import {
 import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js';
 import { asUint8, concatBytes, fromHex, wipe } from './bytes.js';
 import { nativeSupport } from './features.js';
+import { importQuietly } from './held-keys.js';
 import { KeyCache, SECRET_CACHE_BYTES } from './key-cache.js';
 import { nodeView, type PreparedSecret, type SigBackend } from './sig-backend.js';
 
@@ -63,7 +64,7 @@ function nativeSecret(seed: Uint8Array): PreparedSecret {
   return nativeSecrets.get(seed, () => {
     const der = concatBytes(PKCS8_SEED_PREFIX, seed);
     try {
-      const key = createPrivateKey({ key: nodeView(der), format: 'der', type: 'pkcs8' });
+      const key = importQuietly(() => createPrivateKey({ key: nodeView(der), format: 'der', type: 'pkcs8' }));
       const spki = createPublicKey(key).export({ format: 'der', type: 'spki' });
       return { key, publicKey: asUint8(spki.subarray(SPKI_PREFIX.length)) };
     } finally {
@@ -74,7 +75,9 @@ function nativeSecret(seed: Uint8Array): PreparedSecret {
 
 function nativePublic(publicKey: Uint8Array): KeyObject {
   return nativePublics.get(publicKey, () =>
-    createPublicKey({ key: nodeView(concatBytes(SPKI_PREFIX, publicKey)), format: 'der', type: 'spki' }),
+    importQuietly(() =>
+      createPublicKey({ key: nodeView(concatBytes(SPKI_PREFIX, publicKey)), format: 'der', type: 'spki' }),
+    ),
   );
 }
 

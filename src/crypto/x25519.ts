@@ -11,6 +11,7 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import { CofferError } from '../errors.js';
+import { importQuietly } from './held-keys.js';
 
 export const X25519_LENGTH = 32;
 
@@ -57,7 +58,7 @@ export function x25519PrivateKey(scalar: Uint8Array): KeyObject {
   checkLength('X25519 private key', scalar);
   const der = Buffer.concat([PKCS8_PREFIX, scalar]);
   try {
-    return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+    return importQuietly(() => createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }));
   } finally {
     der.fill(0);
   }
@@ -67,7 +68,7 @@ export function x25519PrivateKey(scalar: Uint8Array): KeyObject {
 export function x25519PublicKey(u: Uint8Array): KeyObject {
   checkLength('X25519 public key', u);
   const x = Buffer.from(u.buffer, u.byteOffset, u.byteLength).toString('base64url');
-  return createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x }, format: 'jwk' });
+  return importQuietly(() => createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x }, format: 'jwk' }));
 }
 
 function publicBytes(publicKey: KeyObject): Uint8Array {
