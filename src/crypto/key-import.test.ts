@@ -12,7 +12,7 @@ import fc from 'fast-check';
 import { clearKeyCaches } from './key-cache.js';
 import { ecdhObjectsHeld, ecPublicPoint, importEcScalar, importEd25519Seed } from './key-import.js';
 import * as sig from './sig.js';
-import { derToP1363 } from './sig-ecdsa.js';
+import { derToP1363, p1363ToDer } from './sig-ecdsa.js';
 
 const CURVES = { prime256v1: p256, secp256k1 } as const;
 
@@ -99,6 +99,33 @@ test('derToP1363: OpenSSL DER signatures become the r ‖ s noble reads from the
   expected[31] = 5;
   expected[63] = 7;
   assert.deepEqual(derToP1363(short), expected);
+});
+
+const P256_ORDER = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+
+test('p1363ToDer: any r ‖ s becomes the DER noble writes for it, and derToP1363 takes it back', () => {
+  fc.assert(
+    fc.property(
+      fc.uint8Array({ minLength: 64, maxLength: 64 }),
+      fc.nat(32),
+      fc.nat(32),
+      (bytes, zerosR, zerosS) => {
+        // Leading zero bytes in either half (short INTEGERs) as well as top bits set (a 0x00 prefix).
+        const rs = Uint8Array.from(bytes);
+        rs.fill(0, 0, Math.min(zerosR, 31));
+        rs.fill(0, 32, 32 + Math.min(zerosS, 31));
+        if (rs.subarray(0, 32).every((b) => b === 0)) rs[31] = 1;
+        if (rs.subarray(32).every((b) => b === 0)) rs[63] = 1;
+        const der = p1363ToDer(rs);
+        assert.deepEqual(derToP1363(der), rs);
+        const r = BigInt(`0x${Buffer.from(rs.subarray(0, 32)).toString('hex')}`);
+        const s = BigInt(`0x${Buffer.from(rs.subarray(32)).toString('hex')}`);
+        if (r < P256_ORDER && s < P256_ORDER) assert.deepEqual(der, new p256.Signature(r, s).toBytes('der'));
+      },
+    ),
+    { numRuns: 300 },
+  );
+  assert.throws(() => p1363ToDer(new Uint8Array(63)), { code: 'EINVAL' });
 });
 
 test('derToP1363: anything but a well-formed SEQUENCE of two INTEGERs of at most 32 bytes is refused', () => {

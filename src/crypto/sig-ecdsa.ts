@@ -182,6 +182,25 @@ export function derToP1363(der: Uint8Array): Uint8Array {
 
 const badDer = () => new CofferError('EINTERNAL', 'OpenSSL returned a malformed ECDSA signature');
 
+/**
+ * The DER ECDSA-Sig-Value of r ‖ s (64 bytes): each half as a minimal positive INTEGER (leading zero
+ * bytes dropped, one 0x00 added when the top bit is set). The inverse of derToP1363, for verifying: a
+ * KeyObject given as it is spares Node 24 the two thrown brand checks an options object costs it
+ * (crypto/held-keys.ts). OpenSSL still checks 1 ≤ r, s < n itself.
+ */
+export function p1363ToDer(signature: Uint8Array): Uint8Array {
+  if (signature.length !== 64) throw new CofferError('EINVAL', 'an ECDSA signature r ‖ s is 64 bytes');
+  const integer = (half: Uint8Array): number[] => {
+    let first = 0;
+    while (first < half.length - 1 && half[first] === 0) first++;
+    const body = Array.from(half.subarray(first));
+    if (body[0]! & 0x80) body.unshift(0);
+    return [0x02, body.length, ...body];
+  };
+  const content = [...integer(signature.subarray(0, 32)), ...integer(signature.subarray(32))];
+  return Uint8Array.from([0x30, content.length, ...content]);
+}
+
 /** Rewrites s ↦ n − s in place when s > n/2: (r, n − s) is the other valid signature (low-S form). */
 function normalizeLowS(c: Curve, signature: Uint8Array): Uint8Array {
   const s = sOf(signature);
@@ -240,7 +259,7 @@ function nativeBackend(alg: EcAlgorithm): SigBackend {
       if (signature.length !== 64) return false;
       if (c.lowS && sOf(signature) > c.halfOrder) return false;
       try {
-        return nodeVerify('sha256', message, { key, dsaEncoding: 'ieee-p1363' }, signature);
+        return nodeVerify('sha256', message, key, p1363ToDer(signature));
       } catch {
         return false;
       }
