@@ -1,8 +1,9 @@
 // Request time bounds (deadlines.ts, docs/daemon.md "Timeouts"), with small configured bounds: an
 // ordinary request whose body stalls is answered 408 and closed (slow-body slowloris), a sealed stream
 // that lasts many times the request bound passes as long as bytes keep moving, and a stream that goes
-// idle is cut; and the sweep behind them, on stand-in requests. Nothing here asserts how fast anything is: each case waits for what must happen, and a
-// stall that the daemon failed to cut would end in the test's own timeout.
+// idle is cut; and the sweep behind them, on stand-in requests. Nothing here asserts how fast anything
+// is: each case waits for what must happen, and a stall that the daemon failed to cut would end in the
+// test's own timeout.
 import assert from 'node:assert/strict';
 import { type IncomingMessage, request, type ServerResponse } from 'node:http';
 import { after, before, describe, test } from 'node:test';
