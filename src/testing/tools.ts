@@ -107,6 +107,9 @@ export function runAsync(
     });
     child.on('error', reject);
     child.on('close', (status) => resolve({ status, stdout, stderr, output: `${stdout}${stderr}` }));
+    // A tool that exits before reading its input (`git init`) makes this write fail with EPIPE on a
+    // loaded machine; its status and output then say what happened, so that error is not a failure.
+    child.stdin.on('error', () => {});
     child.stdin.end(options.input ?? '');
   });
 }
