@@ -6,8 +6,12 @@ import { connect, type Socket } from 'node:net';
 import { type CofferOperations, OPERATION_NAMES } from '../../client/surface.js';
 import { CofferError } from '../../errors.js';
 import type { Env } from '../config.js';
+import { waitForExit } from './exit.js';
 import { agentSocket, checkAgentSocket, checkPrivateDir, runtimeDir, storeIdentity } from './paths.js';
 import { type AgentReply, type AgentStatus, encodeFrame, FrameReader, replyError } from './protocol.js';
+
+/** How long `stop` waits for the agent's process to end (its close waits up to 1 s for requests). */
+const STOP_WAIT_MS = 10_000;
 
 export class AgentConnection {
   readonly socketPath: string;
@@ -93,9 +97,19 @@ export class AgentConnection {
     return this.call('agent.status', []) as Promise<AgentStatus>;
   }
 
-  /** Asks the agent to lock and exit; resolves with its last status. */
-  stop(): Promise<AgentStatus> {
-    return this.call('agent.stop', []) as Promise<AgentStatus>;
+  /**
+   * Asks the agent to lock and exit, and resolves with its last status once its process has ended
+   * (exit.ts): the agent answers first and closes the store after. EUNAVAIL if it is still running
+   * after STOP_WAIT_MS.
+   */
+  async stop(): Promise<AgentStatus> {
+    const last = (await this.call('agent.stop', [])) as AgentStatus;
+    if (!(await waitForExit(last.pid, STOP_WAIT_MS)))
+      throw new CofferError(
+        'EUNAVAIL',
+        `the agent (pid ${last.pid}) was asked to stop but is still running after ${STOP_WAIT_MS / 1000} s; it may still be closing the store`,
+      );
+    return last;
   }
 
   /** The operations surface, answered by the agent. */
