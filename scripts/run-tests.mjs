@@ -107,7 +107,11 @@ function runSuite(label, nodeBinary, files, env, { hold = false } = {}) {
     });
     child.stderr.on('data', take);
     child.on('close', (code) => {
-      const count = (name) => Number(tail.match(new RegExp(`ℹ ${name} (\\d+)`))?.[1] ?? 0);
+      // The summary is not always last: Node 24 prints the failing tests' reports after it, and one
+      // report (a CLI script's transcript) can be longer than the 4 000 characters of tail kept.
+      const text = tail.includes('ℹ tests ') ? tail : log.map((chunk) => chunk.toString()).join('');
+      const count = (name) =>
+        Number([...text.matchAll(new RegExp(`ℹ ${name} (\\d+)`, 'g'))].at(-1)?.[1] ?? 0);
       const passed = count('pass');
       let failed = count('fail') + count('cancelled');
       if (code !== 0 && failed === 0) failed = 1; // a crashed runner still counts as a failure
