@@ -13,7 +13,7 @@
 // pool's two workers get what one thread would, and the ratio shows the share, not the pool. Each row
 // carries the 1-minute load per core beside it.
 import { spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, readFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -21,6 +21,7 @@ import { pino } from 'pino';
 import { createToken } from '../access/tokens.js';
 import { CofferClient } from '../client/index.js';
 import { Keystore } from '../core/keystore.js';
+import { procStat } from '../proc-stat.js';
 import { startServer } from '../server/index.js';
 import { passphrase, tempDir } from '../testing/keystore.js';
 import type { BenchRow } from './harness.js';
@@ -49,16 +50,8 @@ interface Measured {
  */
 function cpuNow(pid: number | undefined): { self: number; daemon: number } {
   const { user, system } = process.cpuUsage();
-  let daemon = 0;
-  if (pid !== undefined) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      daemon = (Number(fields[11]) + Number(fields[12])) * 10_000;
-    } catch {
-      daemon = 0;
-    }
-  }
+  const fields = pid === undefined ? undefined : procStat(pid);
+  const daemon = fields ? (Number(fields[11]) + Number(fields[12])) * 10_000 : 0;
   return { self: user + system, daemon };
 }
 

@@ -3,7 +3,7 @@
 // that never carry a passphrase, token or plaintext, the socket directory rule, and TCP with TLS.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -11,15 +11,16 @@ import { after, describe, test } from 'node:test';
 import { pino } from 'pino';
 import { CofferClient } from '../client/index.js';
 import { Keystore } from '../core/keystore.js';
+import { procStat } from '../proc-stat.js';
 import { makeStore, PASSPHRASE, startDaemon } from '../testing/daemon.js';
 import { passphrase, tempDir } from '../testing/keystore.js';
 import { startServer } from './index.js';
 
 const te = new TextEncoder();
 
-/** User + system CPU time of a process so far, from /proc/<pid>/stat (utime, stime; 100 ticks/s). */
+/** User + system CPU time of a process so far, in ms (utime, stime at 100 ticks/s). */
 function cpuMsOf(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  const fields = procStat(pid)!;
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 

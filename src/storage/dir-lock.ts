@@ -13,6 +13,7 @@ import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CofferError } from '../errors.js';
+import { procStat } from '../proc-stat.js';
 
 export interface LockOwner {
   pid: number;
@@ -32,12 +33,9 @@ function readProc(path: string): string | undefined {
   }
 }
 
-/** Field 22 of /proc/<pid>/stat (after the parenthesised command name, which may contain spaces). */
+/** Field 22 of /proc/<pid>/stat: the process's start time. */
 function processStart(pid: number): string | undefined {
-  const stat = readProc(`/proc/${pid}/stat`);
-  if (stat === undefined) return undefined;
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return fields[19];
+  return procStat(pid)?.[19];
 }
 
 let self: Omit<LockOwner, 'token'> | undefined;

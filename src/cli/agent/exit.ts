@@ -3,7 +3,7 @@
 // for SQLite folds the write-ahead log back into the database file. `coffer lock` and `coffer agent
 // stop` say the agent has stopped only once its process is gone, so a copy of the store taken next
 // is complete and no process still holds it.
-import { readFileSync } from 'node:fs';
+import { procStat } from '../../proc-stat.js';
 
 /** Whether `pid` names no running process (gone, or a zombie no one has reaped yet). */
 export function processGone(pid: number): boolean {
@@ -13,13 +13,8 @@ export function processGone(pid: number): boolean {
     // EPERM: it exists but belongs to someone else; ESRCH: no such process.
     return (error as NodeJS.ErrnoException).code === 'ESRCH';
   }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
-  } catch {
-    // No /proc (macOS): the signal probe above is all there is.
-    return false;
-  }
+  // Without /proc (macOS) the signal probe above is all there is.
+  return procStat(pid)?.[0] === 'Z';
 }
 
 /** Resolves true once `pid` is gone, false if it is still running after `timeoutMs`. */
