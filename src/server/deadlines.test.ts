@@ -9,7 +9,7 @@ import { type IncomingMessage, request, type ServerResponse } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { concatBytes } from '../crypto/bytes.js';
 import { type DaemonFixture, startDaemon } from '../testing/daemon.js';
-import { Deadlines } from './deadlines.js';
+import { DEFAULT_TIMEOUTS, Deadlines } from './deadlines.js';
 
 const REQUEST_MS = 200;
 const IDLE_MS = 3_000;
@@ -122,6 +122,13 @@ describe('Deadlines: one sweep for every request', () => {
     } as unknown as ServerResponse;
     return { req, res, cut };
   }
+
+  test('the sweep runs every quarter of the smaller bound, at most once a second and at least every 5 ms', () => {
+    assert.equal(new Deadlines(DEFAULT_TIMEOUTS).tickMs, 1000);
+    assert.equal(new Deadlines({ requestMs: 200, streamIdleMs: 3000 }).tickMs, 50);
+    assert.equal(new Deadlines({ requestMs: 20, streamIdleMs: 1000 }).tickMs, 5);
+    assert.equal(new Deadlines({ requestMs: 1, streamIdleMs: 1 }).tickMs, 5);
+  });
 
   test('a stalled body is cut after its bound; a whole one is not, however long the daemon works', async () => {
     const deadlines = new Deadlines({ requestMs: 20, streamIdleMs: 1000 });

@@ -59,6 +59,11 @@ export class Deadlines {
   readonly #watched = new Set<Watch>();
   #timer: NodeJS.Timeout | undefined;
 
+  /** How often the sweep runs while requests are watched, in ms. */
+  get tickMs(): number {
+    return this.#tickMs;
+  }
+
   constructor(timeouts: Timeouts) {
     this.#timeouts = timeouts;
     this.#tickMs = Math.min(

@@ -100,14 +100,14 @@ export class AgentConnection {
   /**
    * Asks the agent to lock and exit, and resolves with its last status once its process has ended
    * (exit.ts): the agent answers first and closes the store after. EUNAVAIL if it is still running
-   * after STOP_WAIT_MS.
+   * after `waitMs`.
    */
-  async stop(): Promise<AgentStatus> {
+  async stop(waitMs = STOP_WAIT_MS): Promise<AgentStatus> {
     const last = (await this.call('agent.stop', [])) as AgentStatus;
-    if (!(await waitForExit(last.pid, STOP_WAIT_MS)))
+    if (!(await waitForExit(last.pid, waitMs)))
       throw new CofferError(
         'EUNAVAIL',
-        `the agent (pid ${last.pid}) was asked to stop but is still running after ${STOP_WAIT_MS / 1000} s; it may still be closing the store`,
+        `the agent (pid ${last.pid}) was asked to stop but is still running after ${waitMs / 1000} s; it may still be closing the store`,
       );
     return last;
   }
